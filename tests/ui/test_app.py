@@ -1,0 +1,229 @@
+"""Page logic of the Streamlit app, run with AppTest against the fake API (or a closed port)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import parse_qs
+
+import pytest
+from fake_api import (
+    BROKEN_QUESTION,
+    CITATIONS,
+    EVIL_QUOTE,
+    NO_ANSWER_QUESTION,
+    QUESTION,
+    FakeApi,
+)
+from streamlit.testing.v1 import AppTest
+
+APP = Path(__file__).resolve().parents[2] / "ui" / "app.py"
+TIMEOUT = 30
+
+
+def run_app(api_url: str, monkeypatch: pytest.MonkeyPatch, **query: str) -> AppTest:
+    monkeypatch.setenv("RAG_UI_API_URL", api_url)
+    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
+    at.query_params.update(query)
+    return at.run()
+
+
+def html_bodies(at: AppTest) -> list[str]:
+    return [element.value for element in at.get("html")]
+
+
+def markdown_text(at: AppTest) -> str:
+    return "\n".join(element.value for element in at.markdown)
+
+
+def _document_page_script() -> None:
+    from ui.app import document_page
+
+    document_page()
+
+
+def _documents_page_script() -> None:
+    from ui.app import documents_page
+
+    documents_page()
+
+
+# --- the ask page ---
+
+
+def test_q_in_url_asks_at_once_and_renders_answer_cards_and_overview(
+    fake_api: FakeApi, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    at = run_app(fake_api.url, monkeypatch, q=QUESTION)
+    assert not at.exception
+    assert [body["question"] for body in fake_api.asked] == [QUESTION]
+    assert at.text_input(key="question_input").value == QUESTION
+
+    answer = markdown_text(at)
+    assert "3 av 3 innspill omtaler dette." in answer
+    for n in (1, 2, 3, 4):
+        assert f"[\\[{n}\\]](#kilde-{n})" in answer
+
+    cards = [body for body in html_bodies(at) if 'class="kilde"' in body]
+    assert len(cards) == 4
+    for n, card in enumerate(cards, start=1):
+        assert f'id="kilde-{n}"' in card
+    assert (
+        "<mark>Moss kommune mener fastlegeordningen må styrkes med flere hjemler.</mark>"
+        in (cards[0])
+    )
+    assert "Fastlegeordningen er under press." in cards[0]  # the surrounding paragraph
+
+    overview = at.table[0].value
+    assert list(overview["Innsender"]) == [
+        "Moss kommune",
+        "Bergen kommune",
+        "Ondsinnet <b>kommune</b>",
+    ]
+    assert list(overview["Relevante avsnitt"]) == [2, 1, 1]
+
+
+def test_script_in_a_document_is_never_rendered_as_html(
+    fake_api: FakeApi, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    at = run_app(fake_api.url, monkeypatch, q=QUESTION)
+    rendered = html_bodies(at) + [element.value for element in at.markdown]
+    assert not any("<script" in body or "<b>kommune" in body for body in rendered)
+    evil_card = next(body for body in html_bodies(at) if 'id="kilde-4"' in body)
+    assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" in evil_card
+
+
+def test_each_card_links_to_its_quote_in_the_document_view(
+    fake_api: FakeApi, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    at = run_app(fake_api.url, monkeypatch, q=QUESTION)
+    links = [link for link in at.get("page_link") if link.value == "Vis i dokumentet"]
+    assert len(links) == len(CITATIONS)
+    for link, citation in zip(links, CITATIONS, strict=True):
+        assert link.proto.page == "dokument"
+        assert parse_qs(link.proto.query_string) == {
+            "doc": [citation["document_id"]],
+            "start": [str(citation["start"])],
+            "end": [str(citation["end"])],
+            "q": [QUESTION],
+        }
+
+
+def test_asking_in_the_form_updates_q_in_the_url(
+    fake_api: FakeApi, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    at = run_app(fake_api.url, monkeypatch)
+    assert fake_api.asked == []
+    assert "Skriv et spørsmål" in at.info[0].value
+    at.text_input(key="question_input").input("  Hva med legevakt?  ")
+    next(button for button in at.button if button.label == "Spør").click()
+    at.run()
+    assert at.query_params["q"] == "Hva med legevakt?"
+    assert [body["question"] for body in fake_api.asked] == ["Hva med legevakt?"]
+    assert any('id="kilde-1"' in body for body in html_bodies(at))
+
+
+def test_example_question_is_asked_and_put_in_the_url(
+    fake_api: FakeApi, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    at = run_app(fake_api.url, monkeypatch)
+    example = at.button(key="eksempel_0")
+    assert example.label == "Hva sier kommunene om fastlegeordningen?"
+    example.click()
+    at.run()
+    assert at.query_params["q"] == QUESTION
+    assert at.text_input(key="question_input").value == QUESTION
+    assert [body["question"] for body in fake_api.asked] == [QUESTION]
+
+
+def test_no_answer_shows_the_empty_state(
+    fake_api: FakeApi, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    at = run_app(fake_api.url, monkeypatch, q=NO_ANSWER_QUESTION)
+    assert not at.exception
+    assert [info.value for info in at.info] == ["Ingen relevante treff i innspillene"]
+    assert not [body for body in html_bodies(at) if 'class="kilde"' in body]
+    assert "Kilder" not in [header.value for header in at.subheader]
+
+
+def test_unreachable_api_shows_an_error_naming_the_url(
+    closed_port_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    at = run_app(closed_port_url, monkeypatch, q=QUESTION)
+    assert not at.exception
+    assert len(at.error) == 1
+    message = at.error[0].value
+    assert "Får ikke kontakt med API-et" in message and closed_port_url in message
+    assert f"{closed_port_url} — ikke tilgjengelig" in at.sidebar.caption[0].value
+
+
+def test_api_error_shows_its_detail(fake_api: FakeApi, monkeypatch: pytest.MonkeyPatch) -> None:
+    at = run_app(fake_api.url, monkeypatch, q=BROKEN_QUESTION)
+    assert [error.value for error in at.error] == [
+        "API-et svarte med feil (503): Indeksen mangler. Bygg den med `rag index`."
+    ]
+
+
+def test_filters_offer_values_from_documents_and_are_sent_with_the_question(
+    fake_api: FakeApi, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    at = run_app(fake_api.url, monkeypatch, q=QUESTION)
+    submitter = at.multiselect(key="filter_submitter")
+    submitter_type = at.multiselect(key="filter_submitter_type")
+    assert submitter.options == ["Bergen kommune", "Moss kommune", "Ondsinnet <b>kommune</b>"]
+    assert submitter_type.options == ["kommune", "organisasjon"]
+    assert "filters" not in fake_api.asked[-1]
+
+    submitter.select("Moss kommune")
+    submitter_type.select("kommune")
+    at.run()
+    assert fake_api.asked[-1]["filters"] == {
+        "submitter": ["Moss kommune"],
+        "submitter_type": ["kommune"],
+    }
+
+
+# --- the document view and the document list ---
+
+
+def test_document_view_highlights_the_quote_escaped_and_scrolls_to_it(
+    fake_api: FakeApi, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RAG_UI_API_URL", fake_api.url)
+    evil = CITATIONS[3]
+    at = AppTest.from_function(_document_page_script, default_timeout=TIMEOUT)
+    at.query_params.update(
+        doc="ondsinnet", start=str(evil["start"]), end=str(evil["end"]), q=QUESTION
+    )
+    at.run()
+    assert not at.exception
+    document = next(e for e in at.get("html") if 'class="dokument"' in e.value)
+    assert '<mark id="treff">Vi vil ha &lt;script&gt;' in document.value
+    assert "<script" not in document.value and not document.proto.unsafe_allow_javascript
+    scroll = next(e for e in at.get("html") if e.proto.unsafe_allow_javascript)
+    assert 'getElementById("treff")' in scroll.value and EVIL_QUOTE not in scroll.value
+    back = at.get("page_link")[0]
+    assert back.value == "Tilbake til svaret" and parse_qs(back.proto.query_string) == {
+        "q": [QUESTION]
+    }
+
+
+def test_document_view_of_unknown_document_says_so(
+    fake_api: FakeApi, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RAG_UI_API_URL", fake_api.url)
+    at = AppTest.from_function(_document_page_script, default_timeout=TIMEOUT)
+    at.query_params["doc"] = "finnes-ikke"
+    at.run()
+    assert [error.value for error in at.error] == ["Fant ikke dokumentet «finnes-ikke»."]
+
+
+def test_documents_page_lists_metadata(fake_api: FakeApi, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RAG_UI_API_URL", fake_api.url)
+    at = AppTest.from_function(_documents_page_script, default_timeout=TIMEOUT).run()
+    assert not at.exception
+    table = at.dataframe[0].value
+    assert list(table.columns) == ["Innsender", "Type", "Tittel", "Kilde", "Tegn", "Tekstbiter"]
+    assert list(table["Kilde"]) == ["moss.pdf", "bergen.txt", "ondsinnet.txt"]
+    assert [metric.value for metric in at.metric] == ["3", "6"]
+    link = at.get("page_link")[0]
+    assert link.proto.page == "dokument" and link.proto.query_string == "doc=moss"

@@ -1,0 +1,327 @@
+"""Streamlit UI for the RAG API: `streamlit run ui/app.py` (API URL from RAG_UI_API_URL).
+
+Three pages: ask a question (shareable as `?q=`), list the indexed documents, and show one
+document with a quote highlighted (`dokument?doc=<id>&start=<n>&end=<n>`). The UI talks to the
+API over HTTP only; every document string is escaped in `ui.render` before it is shown.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+from typing import NamedTuple
+
+import streamlit as st
+
+if __package__ in (None, ""):  # `streamlit run ui/app.py` runs this file as a plain script
+    _ROOT = str(Path(__file__).resolve().parents[1])
+    if _ROOT not in sys.path:
+        sys.path.insert(0, _ROOT)
+
+from ui import client, render
+from ui.settings import UiSettings, get_settings
+
+logger = logging.getLogger(__name__)
+
+EXAMPLE_QUESTIONS = (
+    "Hva sier kommunene om fastlegeordningen?",
+    "Hva mener innsenderne om digital samhandling?",
+    "Hvordan kan rekrutteringen av helsepersonell bedres?",
+)
+NO_ANSWER = "Ingen relevante treff i innspillene"
+
+
+class Pages(NamedTuple):
+    ask: st.Page
+    documents: st.Page
+    document: st.Page
+
+
+def pages() -> Pages:
+    return Pages(
+        ask=st.Page(ask_page, title="Spør", icon=":material/search:", default=True),
+        documents=st.Page(
+            documents_page, title="Dokumenter", icon=":material/folder_open:", url_path="dokumenter"
+        ),
+        document=st.Page(document_page, title="Dokument", url_path="dokument", visibility="hidden"),
+    )
+
+
+# --- cached API calls (keyed by API URL, so a changed setting never serves stale data) ---
+
+
+@st.cache_data(ttl=30, show_spinner=False)
+def cached_health(api_url: str) -> client.Health:
+    return client.health(api_url)
+
+
+@st.cache_data(ttl=60, show_spinner=False)
+def cached_documents(api_url: str, timeout_s: float) -> list[client.DocumentInfo]:
+    return client.documents(api_url, timeout_s=timeout_s)
+
+
+@st.cache_data(ttl=600, max_entries=64, show_spinner=False)
+def cached_document(api_url: str, document_id: str, timeout_s: float) -> client.Document:
+    return client.document(api_url, document_id, timeout_s=timeout_s)
+
+
+@st.cache_data(ttl=600, max_entries=256, show_spinner=False)
+def cached_ask(
+    api_url: str, question: str, filters: client.Filters, k: int | None, timeout_s: float
+) -> client.Answer:
+    return client.ask(api_url, question, k=k, filters=filters, timeout_s=timeout_s)
+
+
+# --- shared pieces ---
+
+
+def show_api_failure(exc: client.ApiUnavailable | client.ApiError, api_url: str) -> None:
+    if isinstance(exc, client.ApiUnavailable):
+        st.error(render.api_unavailable_message(api_url), icon=":material/cloud_off:")
+        st.caption(f"Feil: {exc.reason}")
+    elif exc.status == 422:
+        st.warning(f"Spørsmålet kan ikke besvares: {exc.detail}")
+    else:
+        st.error(f"API-et svarte med feil ({exc.status}): {exc.detail}")
+
+
+def sidebar_status(settings: UiSettings) -> None:
+    try:
+        info = cached_health(settings.api_url)
+    except (client.ApiUnavailable, client.ApiError):
+        st.sidebar.caption(f"API: {settings.api_url} — ikke tilgjengelig")
+        return
+    st.sidebar.caption(
+        f"API: {settings.api_url} — {info.documents} dokumenter, {info.chunks} tekstbiter"
+    )
+
+
+def _set_question(question: str) -> None:
+    question = question.strip()
+    if question:
+        st.query_params["q"] = question
+    else:
+        st.query_params.pop("q", None)
+
+
+def _submit_question() -> None:
+    _set_question(st.session_state.get("question_input", ""))
+
+
+# --- page: ask ---
+
+
+def ask_page() -> None:
+    settings = get_settings()
+    st.title("Spør høringsinnspillene")
+    st.caption("Svarene er ordrette sitater fra innspillene, hvert med en lenke til kilden.")
+    question = question_form()
+    try:
+        docs = cached_documents(settings.api_url, settings.timeout_s)
+    except (client.ApiUnavailable, client.ApiError) as exc:
+        show_api_failure(exc, settings.api_url)
+        return
+    filters = filter_sidebar(docs)
+    if not question:
+        st.info("Skriv et spørsmål, eller velg et av eksemplene.")
+        return
+    answer_section(settings, question, filters)
+
+
+def question_form() -> str:
+    """The question box and examples; returns the question in the URL (`?q=`)."""
+    question = st.query_params.get("q", "").strip()
+    if st.session_state.get("shown_question") != question:
+        st.session_state["question_input"] = question
+        st.session_state["shown_question"] = question
+    with st.form("sporsmal", border=False):
+        st.text_input("Spørsmål", key="question_input", placeholder="Hva sier kommunene om …?")
+        st.form_submit_button("Spør", type="primary", on_click=_submit_question)
+    st.caption("Eksempler")
+    with st.container(horizontal=True, gap="small"):
+        for i, example in enumerate(EXAMPLE_QUESTIONS):
+            st.button(
+                example,
+                key=f"eksempel_{i}",
+                on_click=_set_question,
+                args=(example,),
+                icon=":material/lightbulb:",
+                wrap=True,
+            )
+    return question
+
+
+def filter_sidebar(docs: list[client.DocumentInfo]) -> client.Filters:
+    with st.sidebar:
+        st.subheader("Filtre")
+        submitters = st.multiselect(
+            "Innsender",
+            sorted({doc.submitter for doc in docs}),
+            key="filter_submitter",
+            placeholder="Alle innsendere",
+        )
+        types = st.multiselect(
+            "Innsendertype",
+            sorted({doc.submitter_type for doc in docs}),
+            key="filter_submitter_type",
+            placeholder="Alle typer",
+        )
+    return client.Filters(submitter=tuple(submitters), submitter_type=tuple(types))
+
+
+def answer_section(settings: UiSettings, question: str, filters: client.Filters) -> None:
+    try:
+        with st.spinner("Leter i innspillene …"):
+            answer = cached_ask(settings.api_url, question, filters, settings.k, settings.timeout_s)
+    except (client.ApiUnavailable, client.ApiError) as exc:
+        show_api_failure(exc, settings.api_url)
+        return
+    if answer.no_answer:
+        st.info(NO_ANSWER, icon=":material/search_off:")
+        st.caption("Prøv å formulere spørsmålet på en annen måte, eller fjern filtrene.")
+        return
+    st.subheader("Svar")
+    st.markdown(render.answer_with_links(answer.answer, answer.citations))
+    overview_section(answer.citations)
+    sources_section(settings, answer.citations, question)
+
+
+def overview_section(citations: tuple[client.Citation, ...]) -> None:
+    summaries = render.submitter_overview(citations)
+    if len(summaries) < 2:
+        return
+    st.subheader("Oversikt per innsender")
+    st.table(render.overview_rows(summaries), hide_index=True)
+
+
+def sources_section(
+    settings: UiSettings, citations: tuple[client.Citation, ...], question: str
+) -> None:
+    st.subheader("Kilder")
+    st.html(render.STYLE)
+    document_page_ = pages().document
+    for citation in citations:
+        with st.container(border=True):
+            st.html(render.source_card_html(citation, card_passage(settings, citation)))
+            st.page_link(
+                document_page_,
+                label="Vis i dokumentet",
+                icon=":material/description:",
+                query_params={
+                    "doc": citation.document_id,
+                    "start": str(citation.start),
+                    "end": str(citation.end),
+                    "q": question,
+                },
+            )
+
+
+def card_passage(settings: UiSettings, citation: client.Citation) -> str:
+    try:
+        doc = cached_document(settings.api_url, citation.document_id, settings.timeout_s)
+    except (client.ApiUnavailable, client.ApiError) as exc:
+        logger.warning("No text for %s: %s", citation.document_id, exc)
+        return render.passage_html(citation, None)
+    return render.passage_html(citation, doc.text)
+
+
+# --- page: one document ---
+
+
+def document_page() -> None:
+    settings = get_settings()
+    document_id = st.query_params.get("doc", "")
+    question = st.query_params.get("q", "")
+    if question:
+        st.page_link(
+            pages().ask,
+            label="Tilbake til svaret",
+            icon=":material/arrow_back:",
+            query_params={"q": question},
+        )
+    if not document_id:
+        st.info("Velg et dokument under «Dokumenter», eller en kilde i et svar.")
+        return
+    try:
+        doc = cached_document(settings.api_url, document_id, settings.timeout_s)
+    except client.ApiError as exc:
+        if exc.status == 404:
+            st.error(f"Fant ikke dokumentet «{document_id}».")
+            return
+        show_api_failure(exc, settings.api_url)
+        return
+    except client.ApiUnavailable as exc:
+        show_api_failure(exc, settings.api_url)
+        return
+    show_document(doc, _int_param("start"), _int_param("end"))
+
+
+def show_document(doc: client.Document, start: int | None, end: int | None) -> None:
+    st.title(doc.submitter)
+    st.caption(f"{doc.submitter_type} · {doc.title} · {doc.source} · {doc.chars} tegn")
+    marked = start is not None and end is not None and 0 <= start < end <= len(doc.text)
+    if marked:
+        st.markdown(":material/format_ink_highlighter: Sitatet er markert i teksten nedenfor.")
+    st.html(render.STYLE)
+    st.html(render.highlight_document(doc.text, start, end))
+    if marked:
+        # A fixed script with no document text in it: scroll the <mark> into view.
+        st.html(render.SCROLL_TO_MARK_SCRIPT, unsafe_allow_javascript=True)
+
+
+def _int_param(name: str) -> int | None:
+    value = st.query_params.get(name, "")
+    return int(value) if value.isdigit() else None
+
+
+# --- page: documents ---
+
+
+def documents_page() -> None:
+    settings = get_settings()
+    st.title("Dokumenter i indeksen")
+    try:
+        info = cached_health(settings.api_url)
+        docs = cached_documents(settings.api_url, settings.timeout_s)
+    except (client.ApiUnavailable, client.ApiError) as exc:
+        show_api_failure(exc, settings.api_url)
+        return
+    left, right = st.columns(2)
+    left.metric("Dokumenter", info.documents)
+    right.metric("Tekstbiter", info.chunks)
+    st.caption(f"Indeksen ble bygget {info.index_built_at} med modellen {info.embedding_model}.")
+    st.dataframe(render.document_rows(docs), hide_index=True)
+    open_document_picker(docs)
+
+
+def open_document_picker(docs: list[client.DocumentInfo]) -> None:
+    if not docs:
+        st.info("Indeksen har ingen dokumenter.")
+        return
+    by_id = {doc.document_id: doc for doc in docs}
+    chosen = st.selectbox(
+        "Åpne et dokument",
+        list(by_id),
+        format_func=lambda document_id: (
+            f"{by_id[document_id].submitter} — {by_id[document_id].title}"
+        ),
+        key="open_document",
+    )
+    st.page_link(
+        pages().document,
+        label="Vis dokumentet",
+        icon=":material/description:",
+        query_params={"doc": chosen},
+    )
+
+
+def main() -> None:
+    st.set_page_config(page_title="Høringsinnspill", page_icon=":material/forum:")
+    navigation = st.navigation(list(pages()))
+    sidebar_status(get_settings())
+    navigation.run()
+
+
+if __name__ == "__main__":
+    main()

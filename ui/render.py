@@ -1,0 +1,235 @@
+"""Pure functions that turn API data into safe HTML and Markdown strings.
+
+Every piece of document text (quotes, paragraphs, metadata) is escaped here before the app hands
+it to `st.html` or `st.markdown`, so nothing in a document can inject HTML or script.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from ui.client import Citation, DocumentInfo
+
+BLANK_LINE = re.compile(r"\n[ \t\r\f\v]*\n")
+WHITESPACE = re.compile(r"\s")
+MARKER = re.compile(r"\[(\d+)\]")
+GUILLEMET_QUOTE = re.compile(r"«[^»]*»")
+# ASCII punctuation Markdown may act on, except & < > (html.escape turns those into entities).
+MARKDOWN_PUNCTUATION = re.compile(r"([!-%'-/:;=?@\[-`{-~])")
+MAX_CONTEXT = 600
+DOCUMENT_MARK_ID = "treff"
+
+STYLE = """<style>
+.kilde h4 { margin: 0 0 .25rem 0; padding: 0; scroll-margin-top: 4rem; }
+.kilde .nr { color: #4a5a8a; margin-right: .35rem; }
+.kilde .type { font-size: .8rem; font-weight: normal; color: #555;
+  border: 1px solid #ccc; border-radius: .6rem; padding: .05rem .45rem; margin-left: .35rem; }
+.kilde .meta { font-size: .85rem; color: #666; margin: 0 0 .5rem 0; }
+.kilde .avsnitt { margin: 0; padding: .25rem .75rem; border-left: 3px solid #d0d7e5;
+  line-height: 1.55; }
+.kilde mark, .dokument mark { background: #fff1a8; padding: 0 .1rem; }
+.dokument { white-space: pre-wrap; line-height: 1.55; font-size: .95rem; }
+.dokument mark { outline: 2px solid #f0c000; }
+</style>"""
+
+# Static script (never mixed with document text): scroll the highlighted quote into view once
+# Streamlit has put the document on the page.
+SCROLL_TO_MARK_SCRIPT = f"""<script>
+(function () {{
+  let tries = 0;
+  function go() {{
+    const mark = document.getElementById("{DOCUMENT_MARK_ID}");
+    if (mark) {{ mark.scrollIntoView({{block: "center"}}); return; }}
+    if (++tries < 50) {{ setTimeout(go, 100); }}
+  }}
+  go();
+}})();
+</script>"""
+
+
+@dataclass(frozen=True)
+class SubmitterSummary:
+    """One submitter's share of an answer: how many cited passages and the best of them."""
+
+    submitter: str
+    submitter_type: str
+    passages: int
+    best: Citation
+
+
+def escape(text: str) -> str:
+    return html.escape(text, quote=True)
+
+
+def api_unavailable_message(url: str) -> str:
+    return (
+        f"Får ikke kontakt med API-et på {url}. Sjekk at tjenesten kjører (`rag serve`) "
+        "eller sett RAG_UI_API_URL til riktig adresse."
+    )
+
+
+def paragraph_bounds(
+    text: str, start: int, end: int, max_context: int = MAX_CONTEXT
+) -> tuple[int, int]:
+    """Bounds of the paragraph around `text[start:end]`.
+
+    The paragraph runs from the nearest blank line before `start` to the nearest blank line after
+    `end`; at most `max_context` characters are kept on either side, cut at whitespace.
+    """
+    if not 0 <= start <= end <= len(text):
+        raise ValueError(f"offsets {start}:{end} outside a text of {len(text)} characters")
+    lo = 0
+    for match in BLANK_LINE.finditer(text, 0, start):
+        lo = match.end()
+    after = BLANK_LINE.search(text, end)
+    hi = after.start() if after else len(text)
+    if start - lo > max_context:
+        lo = _next_space(text, start - max_context, start)
+    if hi - end > max_context:
+        hi = _previous_space(text, end, end + max_context)
+    return lo, hi
+
+
+def highlight_in_paragraph(text: str, start: int, end: int, max_context: int = MAX_CONTEXT) -> str:
+    """Escaped HTML of the quote's paragraph with the quote inside `<mark>`."""
+    whole_lo, whole_hi = paragraph_bounds(text, start, end, max_context=len(text))
+    lo, hi = paragraph_bounds(text, start, end, max_context)
+    before = text[lo:start].lstrip()
+    after = text[end:hi].rstrip()
+    lead = "… " if lo > whole_lo else ""
+    tail = " …" if hi < whole_hi else ""
+    return f"{lead}{escape(before)}<mark>{escape(text[start:end])}</mark>{escape(after)}{tail}"
+
+
+def highlight_document(text: str, start: int | None = None, end: int | None = None) -> str:
+    """The whole document as escaped HTML, with `text[start:end]` in `<mark id="treff">`."""
+    if start is None or end is None or not 0 <= start <= end <= len(text):
+        return f'<div class="dokument">{escape(text)}</div>'
+    marked = f'<mark id="{DOCUMENT_MARK_ID}">{escape(text[start:end])}</mark>'
+    return f'<div class="dokument">{escape(text[:start])}{marked}{escape(text[end:])}</div>'
+
+
+def answer_with_links(answer_md: str, citations: Iterable[Citation]) -> str:
+    """The answer Markdown with every known [n] marker turned into a link to `#kilde-n`.
+
+    Quotes (the «…» spans) are taken literally: their Markdown punctuation is backslash-escaped
+    and their HTML escaped, so a quote can inject neither HTML nor a link, and a "[2]" inside a
+    quote stays text. Outside quotes HTML is escaped and the Markdown structure is kept.
+    """
+    known = {citation.n for citation in citations}
+    parts: list[str] = []
+    position = 0
+    for match in GUILLEMET_QUOTE.finditer(answer_md):
+        parts.append(_link_markers(answer_md[position : match.start()], known))
+        parts.append(_literal(match.group()))
+        position = match.end()
+    parts.append(_link_markers(answer_md[position:], known))
+    return "".join(parts)
+
+
+def passage_html(citation: Citation, document_text: str | None) -> str:
+    """The card's passage: the quote highlighted in its paragraph, or the bare quote if the
+    document text is unavailable or no longer matches the citation's offsets."""
+    text = document_text or ""
+    in_range = 0 <= citation.start < citation.end <= len(text)
+    if not in_range or text[citation.start : citation.end] != citation.quote:
+        return f"<mark>{escape(citation.quote)}</mark>"
+    return highlight_in_paragraph(text, citation.start, citation.end)
+
+
+def citation_meta(citation: Citation) -> str:
+    """One escaped line: section, page and source file, leaving out what is unknown."""
+    fields = [
+        ("Seksjon", citation.section),
+        ("Side", str(citation.page) if citation.page is not None else None),
+        ("Kilde", citation.source),
+    ]
+    return " · ".join(f"{label}: {escape(value)}" for label, value in fields if value)
+
+
+def source_card_html(citation: Citation, passage_html: str) -> str:
+    """A source card: the anchor `kilde-n`, submitter, metadata and the (already safe) passage."""
+    return (
+        '<div class="kilde">'
+        f'<h4 id="kilde-{citation.n}"><span class="nr">[{citation.n}]</span>'
+        f'{escape(citation.submitter)}<span class="type">{escape(citation.submitter_type)}</span>'
+        "</h4>"
+        f'<p class="meta">{citation_meta(citation)}</p>'
+        f'<blockquote class="avsnitt">{passage_html}</blockquote>'
+        "</div>"
+    )
+
+
+def submitter_overview(citations: Sequence[Citation]) -> list[SubmitterSummary]:
+    """Citations grouped by submitter, in order of first appearance, each with its best quote."""
+    groups: dict[str, list[Citation]] = {}
+    for citation in citations:
+        groups.setdefault(citation.submitter, []).append(citation)
+    return [
+        SubmitterSummary(
+            submitter=submitter,
+            submitter_type=cited[0].submitter_type,
+            passages=len(cited),
+            best=max(cited, key=lambda c: (c.score, -c.n)),
+        )
+        for submitter, cited in groups.items()
+    ]
+
+
+def overview_rows(summaries: Iterable[SubmitterSummary]) -> list[dict[str, str | int]]:
+    """Rows for a plain table (rendered as text by Streamlit, so no escaping is needed)."""
+    return [
+        {
+            "Innsender": summary.submitter,
+            "Type": summary.submitter_type,
+            "Relevante avsnitt": summary.passages,
+            "Beste sitat": f"«{_one_line(summary.best.quote)}» [{summary.best.n}]",
+        }
+        for summary in summaries
+    ]
+
+
+def document_rows(docs: Iterable[DocumentInfo]) -> list[dict[str, str | int]]:
+    return [
+        {
+            "Innsender": doc.submitter,
+            "Type": doc.submitter_type,
+            "Tittel": doc.title,
+            "Kilde": doc.source,
+            "Tegn": doc.chars,
+            "Tekstbiter": doc.chunks,
+        }
+        for doc in docs
+    ]
+
+
+def _link_markers(markdown: str, known: set[int]) -> str:
+    def link(match: re.Match[str]) -> str:
+        n = int(match.group(1))
+        return f"[\\[{n}\\]](#kilde-{n})" if n in known else match.group()
+
+    return MARKER.sub(link, html.escape(markdown, quote=False))
+
+
+def _literal(text: str) -> str:
+    """Markdown that displays `text` verbatim: punctuation backslash-escaped, HTML escaped."""
+    return html.escape(MARKDOWN_PUNCTUATION.sub(r"\\\1", text), quote=False)
+
+
+def _next_space(text: str, position: int, limit: int) -> int:
+    """Just after the first whitespace in text[position:limit], else `position`."""
+    space = WHITESPACE.search(text, position, limit)
+    return space.end() if space else position
+
+
+def _previous_space(text: str, limit: int, position: int) -> int:
+    """The last whitespace in text[limit:position], else `position`."""
+    space = max(text.rfind(" ", limit, position), text.rfind("\n", limit, position))
+    return space if space != -1 else position
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
