@@ -61,11 +61,28 @@ class RetrievalSettings(_Section):
 
 
 class AnswerSettings(_Section):
+    k: int = Field(30, ge=1, le=50, description="Passages /ask considers by default.")
     min_relevance: float = Field(
-        0.82, description="Best dense cosine similarity a question needs to be answered at all."
+        0.855,
+        description="Best passage cosine a question needs to be answered, if the corpus also "
+        "contains `min_term_coverage` of its content words. Tuned on eval/questions.jsonl for "
+        "multilingual-e5-small; retune for another model.",
+    )
+    min_term_coverage: float = Field(
+        0.7, ge=0.0, le=1.0, description="Share of the question's content words in the corpus."
+    )
+    confident_relevance: float = Field(
+        0.88, description="Best passage cosine that answers whatever the word coverage."
     )
     submitter_relevance: float = Field(
-        0.80, description="Cosine similarity a submitter's best passage needs to be included."
+        0.83, description="Cosine a submitter's best passage needs to be included."
+    )
+    submitter_overlap: float = Field(
+        0.2,
+        ge=0.0,
+        le=1.0,
+        description="IDF-weighted share of the question's words a submitter's best passage "
+        "must contain to be included.",
     )
     max_sentences_per_submitter: int = Field(3, ge=1, le=10)
     max_question_chars: int = Field(2000, ge=1)

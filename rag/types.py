@@ -41,12 +41,13 @@ class Chunk:
 
 @dataclass(frozen=True)
 class Hit:
-    """A retrieved chunk with its fused score and the ranks that produced it."""
+    """A retrieved chunk with its fused score, the ranks that produced it and its cosine."""
 
     chunk: Chunk
     score: float
     dense_rank: int | None = None
     bm25_rank: int | None = None
+    similarity: float | None = None
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,279 @@
+"""Extractive answers: per submitter, the most relevant sentences, quoted verbatim with offsets.
+
+No language model is needed. Each quote is a span of the stored document text, and every
+citation is checked against that text before it leaves this module.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+from rag.bm25 import content_words, stem_words
+from rag.config import AnswerSettings
+from rag.types import Citation, Document, Hit
+
+log = logging.getLogger(__name__)
+
+NO_ANSWER_TEXT = (
+    "Ingen relevante treff i innspillene. Spørsmålet ser ikke ut til å bli omtalt i de "
+    "indekserte høringsinnspillene."
+)
+# A sentence ends at . ! ? (optionally followed by a closing quote or bracket) before a space
+# and a capital letter, digit, quote or dash; list items and paragraphs end at line breaks.
+_SENTENCE_END = re.compile(r"(?<=[.!?])[»\")]?\s+(?=[A-ZÆØÅ0-9«\"(–-])|\n+")
+_LIST_MARK = re.compile(r"^- ")
+_TOPIC = re.compile(r"\bom\s+(.+?)\s*[?.!]*\s*$", re.IGNORECASE)
+MIN_SENTENCE_CHARS = 25
+SHARED_PREFIX = 6
+PASSAGES_PER_SUBMITTER = 5
+
+
+@dataclass(frozen=True)
+class Span:
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A sentence from a retrieved chunk, scored for how well it answers the question."""
+
+    document: Document
+    span: Span
+    score: float
+    overlap: float
+
+
+def sentence_spans(text: str, start: int, end: int) -> Iterator[Span]:
+    """Sentences of text[start:end] as document offsets, without list marks or edge spaces."""
+    position = start
+    for match in _SENTENCE_END.finditer(text, start, end):
+        yield from trimmed(text, position, match.start())
+        position = match.end()
+    yield from trimmed(text, position, end)
+
+
+def trimmed(text: str, start: int, end: int) -> Iterator[Span]:
+    piece = text[start:end]
+    mark = _LIST_MARK.match(piece)
+    offset = mark.end() if mark else 0
+    stripped = piece[offset:].strip()
+    if stripped:
+        first = start + offset + piece[offset:].index(stripped)
+        yield Span(first, first + len(stripped))
+
+
+@dataclass(frozen=True)
+class Term:
+    """A content word and its stem; words match on the stem or a shared 6-letter prefix,
+    which also catches compounds the stemmer cuts short («fastlegene» -> «fast»)."""
+
+    word: str
+    stem: str
+
+
+def content_terms(text: str, query: bool = False) -> list[Term]:
+    words = content_words(text, query)
+    return [Term(w, s) for w, s in zip(words, stem_words(words), strict=True)]
+
+
+def matches(term: Term, others: Sequence[Term]) -> bool:
+    prefix = term.word[:SHARED_PREFIX]
+    return any(
+        o.stem == term.stem or (len(prefix) == SHARED_PREFIX and o.word.startswith(prefix))
+        for o in others
+    )
+
+
+def weighted_overlap(question: Sequence[Term], weights: dict[str, float], text: str) -> float:
+    """IDF-weighted share of the question's content words that `text` contains."""
+    total = sum(weights.get(t.stem, 0.0) for t in question)
+    if total <= 0:
+        return 0.0
+    words = content_terms(text)
+    return sum(weights.get(t.stem, 0.0) for t in question if matches(t, words)) / total
+
+
+def candidates_for(
+    hits: Sequence[Hit], document: Document, question: Sequence[Term], weights: dict[str, float]
+) -> list[Candidate]:
+    """Sentences from one document's retrieved chunks, best first, each wording once."""
+    seen: set[str] = set()
+    found: list[Candidate] = []
+    for rank, hit in enumerate(hits):
+        chunk_weight = 1.0 / (1 + rank)
+        for span in sentence_spans(document.text, hit.chunk.start, hit.chunk.end):
+            sentence = document.text[span.start : span.end]
+            if sentence in seen or len(sentence) < MIN_SENTENCE_CHARS or is_heading(document, span):
+                continue
+            seen.add(sentence)
+            overlap = weighted_overlap(question, weights, sentence)
+            found.append(Candidate(document, span, 2.0 * overlap + chunk_weight, overlap))
+    return sorted(found, key=lambda c: (-c.score, c.span.start))
+
+
+def pick_sentences(candidates: Sequence[Candidate], limit: int) -> list[Candidate]:
+    """The best sentence, then up to `limit - 1` more that share at least half its key words."""
+    if not candidates:
+        return []
+    best = candidates[0]
+    more = [c for c in candidates[1:] if c.overlap > 0 and c.overlap >= best.overlap / 2]
+    return [best, *more[: limit - 1]]
+
+
+def is_heading(document: Document, span: Span) -> bool:
+    return any(s.start == span.start for s in document.sections)
+
+
+def topic_of(question: str) -> str | None:
+    """«Hva sier kommunene om fastlegeordningen?» -> «fastlegeordningen»."""
+    match = _TOPIC.search(question.strip())
+    return match.group(1) if match else None
+
+
+def lead_line(question: str, covered: int, total: int) -> str:
+    topic = topic_of(question)
+    what = f"omtaler {topic}" if topic else "har relevante avsnitt om spørsmålet"
+    return f"{covered} av {total} innspill {what}."
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What the corpus knows about the question's words: coverage and IDF weights."""
+
+    coverage: float
+    weights: dict[str, float]
+
+
+@dataclass(frozen=True)
+class SubmitterGroup:
+    document: Document
+    hits: tuple[Hit, ...]
+    best_similarity: float
+    overlap: float
+
+
+def group_by_document(
+    hits: Sequence[Hit],
+    documents: dict[str, Document],
+    question: Sequence[Term],
+    weights: dict[str, float],
+) -> list[SubmitterGroup]:
+    """Retrieved hits per document, best fused score first."""
+    grouped: dict[str, list[Hit]] = {}
+    for hit in hits:
+        grouped.setdefault(hit.chunk.document_id, []).append(hit)
+    return [
+        SubmitterGroup(
+            documents[doc_id],
+            tuple(doc_hits),
+            best_similarity(doc_hits),
+            max(weighted_overlap(question, weights, h.chunk.text) for h in doc_hits),
+        )
+        for doc_id, doc_hits in grouped.items()
+    ]
+
+
+def is_relevant_submitter(group: SubmitterGroup, settings: AnswerSettings) -> bool:
+    """A submitter counts when its best passage is close and shares the question's key words."""
+    return (
+        group.best_similarity >= settings.submitter_relevance
+        and group.overlap >= settings.submitter_overlap
+    )
+
+
+def best_similarity(hits: Sequence[Hit]) -> float:
+    return max((h.similarity for h in hits if h.similarity is not None), default=0.0)
+
+
+def quote_is_exact(citation: Citation, documents: dict[str, Document]) -> bool:
+    """The check every citation passes before it is returned: quote == text[start:end]."""
+    doc = documents.get(citation.document_id)
+    exact = (
+        bool(citation.quote)
+        and doc is not None
+        and (doc.text[citation.start : citation.end] == citation.quote)
+    )
+    if not exact:
+        log.error(
+            "dropping citation %d: quote does not match %s[%d:%d]",
+            citation.n,
+            citation.document_id,
+            citation.start,
+            citation.end,
+        )
+    return exact
+
+
+def make_citation(n: int, candidate: Candidate) -> Citation:
+    doc, span = candidate.document, candidate.span
+    quote = doc.text[span.start : span.end]
+    return Citation(
+        n=n,
+        document_id=doc.document_id,
+        source=doc.source,
+        submitter=doc.submitter,
+        submitter_type=doc.submitter_type,
+        section=section_at(doc, span.start),
+        page=page_at(doc, span.start),
+        quote=quote,
+        start=span.start,
+        end=span.end,
+        score=round(candidate.score, 4),
+    )
+
+
+def section_at(doc: Document, offset: int) -> str | None:
+    before = [s for s in doc.sections if s.start <= offset]
+    return before[-1].title if before else None
+
+
+def page_at(doc: Document, offset: int) -> int | None:
+    if not doc.page_starts:
+        return None
+    return sum(1 for p in doc.page_starts if p <= offset)
+
+
+def is_answerable(similarity: float, coverage: float, settings: AnswerSettings) -> bool:
+    """Relevant enough to answer: a very close passage, or a close one about words we have."""
+    if similarity >= settings.confident_relevance:
+        return True
+    return similarity >= settings.min_relevance and coverage >= settings.min_term_coverage
+
+
+def compose(
+    question: str,
+    hits: Sequence[Hit],
+    documents: dict[str, Document],
+    documents_in_scope: int,
+    evidence: Evidence,
+    settings: AnswerSettings,
+) -> tuple[str, bool, tuple[Citation, ...]]:
+    """(markdown answer with [n] markers, no_answer, citations)."""
+    if not is_answerable(best_similarity(hits), evidence.coverage, settings):
+        return NO_ANSWER_TEXT, True, ()
+    terms = content_terms(question, query=True)
+    groups = group_by_document(hits, documents, terms, evidence.weights)
+    lines: list[str] = []
+    citations: list[Citation] = []
+    for group in (g for g in groups if is_relevant_submitter(g, settings)):
+        found = candidates_for(
+            group.hits[:PASSAGES_PER_SUBMITTER], group.document, terms, evidence.weights
+        )
+        quoted = []
+        for candidate in pick_sentences(found, settings.max_sentences_per_submitter):
+            citation = make_citation(len(citations) + 1, candidate)
+            if quote_is_exact(citation, documents):
+                citations.append(citation)
+                quoted.append(f"- «{citation.quote}» [{citation.n}]")
+        if quoted:
+            doc = group.document
+            lines.append(f"**{doc.submitter}** ({doc.submitter_type})\n" + "\n".join(quoted))
+    if not citations:
+        return NO_ANSWER_TEXT, True, ()
+    covered = len({c.document_id for c in citations})
+    lead = lead_line(question, covered, documents_in_scope)
+    return "\n\n".join([lead, *lines]), False, tuple(citations)

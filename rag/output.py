@@ -1,0 +1,58 @@
+"""How answers and hits look on a terminal, and as the API's JSON bodies."""
+
+from __future__ import annotations
+
+import textwrap
+from typing import Any
+
+from rag.schemas import AskResponse, CitationOut, SearchResponse, SearchResult
+from rag.types import Answer, Document, Hit
+
+
+def answer_json(answer: Answer) -> dict[str, Any]:
+    """Exactly the body POST /ask returns."""
+    return AskResponse(
+        question=answer.question,
+        answer=answer.answer,
+        no_answer=answer.no_answer,
+        citations=[CitationOut.of(c) for c in answer.citations],
+        timings_ms=answer.timings_ms,
+    ).model_dump()
+
+
+def search_json(query: str, hits: list[Hit], documents: dict[str, Document]) -> dict[str, Any]:
+    """Exactly the body GET /search returns."""
+    results = [SearchResult.of(h, documents[h.chunk.document_id]) for h in hits]
+    return SearchResponse(query=query, results=results).model_dump()
+
+
+def where(section: str | None, page: int | None) -> str:
+    parts = [f"«{section}»" if section else "", f"s. {page}" if page else ""]
+    return ", ".join(p for p in parts if p)
+
+
+def format_answer(answer: Answer) -> str:
+    lines = [answer.answer]
+    if answer.citations:
+        lines.append("\nKilder:")
+        for c in answer.citations:
+            place = where(c.section, c.page)
+            lines.append(
+                f"[{c.n}] {c.submitter} – {c.source} [{c.start}:{c.end}]"
+                + (f" – {place}" if place else "")
+            )
+    return "\n".join(lines)
+
+
+def format_hits(hits: list[Hit], documents: dict[str, Document]) -> str:
+    if not hits:
+        return "Ingen treff."
+    blocks = []
+    for rank, hit in enumerate(hits, start=1):
+        doc = documents[hit.chunk.document_id]
+        place = where(hit.chunk.section, hit.chunk.page)
+        head = f"{rank}. {doc.submitter} – {doc.source} [{hit.chunk.start}:{hit.chunk.end}]"
+        head += f" – {place}" if place else ""
+        body = textwrap.shorten(" ".join(hit.chunk.text.split()), 300, placeholder=" …")
+        blocks.append(f"{head}  (score {hit.score:.4f})\n   {body}")
+    return "\n".join(blocks)

@@ -1,0 +1,210 @@
+"""Hybrid retrieval: dense (FAISS) and Norwegian BM25, fused by weighted reciprocal rank fusion."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+from numpy.typing import NDArray
+
+from rag.config import RetrievalSettings
+from rag.dense import search as faiss_search
+from rag.embed import Embedder
+from rag.errors import InvalidFilter
+from rag.store import StoredIndex, stored_vectors
+from rag.types import Hit
+
+Mode = Literal["hybrid", "dense", "bm25"]
+MODES: tuple[Mode, ...] = ("hybrid", "dense", "bm25")
+
+
+@dataclass(frozen=True)
+class Filters:
+    submitter: tuple[str, ...] = ()
+    submitter_type: tuple[str, ...] = ()
+    document_id: tuple[str, ...] = ()
+
+    @property
+    def empty(self) -> bool:
+        return not (self.submitter or self.submitter_type or self.document_id)
+
+
+NO_FILTERS = Filters()
+
+
+@dataclass(frozen=True)
+class Ranking:
+    """Rows of the store, best first, with the retriever's own scores."""
+
+    rows: NDArray[np.int64]
+    scores: NDArray[np.float32]
+
+
+def rrf(
+    rankings: Sequence[tuple[Ranking, float]], rrf_k: int
+) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
+    """Weighted reciprocal rank fusion: sum of weight / (rrf_k + rank) over the rankings."""
+    fused: dict[int, float] = {}
+    for ranking, weight in rankings:
+        for rank, row in enumerate(ranking.rows.tolist(), start=1):
+            fused[row] = fused.get(row, 0.0) + weight / (rrf_k + rank)
+    order = sorted(fused, key=lambda r: (-fused[r], r))
+    return np.array(order, dtype=np.int64), np.array([fused[r] for r in order])
+
+
+def top_rows(scores: NDArray[np.float32], rows: NDArray[np.int64], k: int) -> Ranking:
+    """The k best of `scores` (aligned with `rows`), best first, ties by row."""
+    k = min(k, len(rows))
+    if k == 0:
+        return Ranking(np.empty(0, np.int64), np.empty(0, np.float32))
+    part = np.argpartition(-scores, k - 1)[:k]
+    order = part[np.lexsort((rows[part], -scores[part]))]
+    return Ranking(rows[order], scores[order])
+
+
+class Retriever:
+    """Searches one loaded index; cheap to call concurrently (read-only state)."""
+
+    def __init__(self, index: StoredIndex, embedder: Embedder, settings: RetrievalSettings) -> None:
+        self.index = index
+        self.embedder = embedder
+        self.settings = settings
+        self._vectors = stored_vectors(index)
+        chunks = index.chunks
+        docs = index.documents
+        self._doc_of_row = np.array([c.document_id for c in chunks], dtype=object)
+        self._submitter_of_row = np.array(
+            [docs[c.document_id].submitter for c in chunks], dtype=object
+        )
+        self._type_of_row = np.array(
+            [docs[c.document_id].submitter_type for c in chunks], dtype=object
+        )
+
+    # --- filters ---------------------------------------------------------------------------
+
+    def valid_values(self) -> dict[str, list[str]]:
+        docs = self.index.documents.values()
+        return {
+            "submitter": sorted({d.submitter for d in docs}),
+            "submitter_type": sorted({d.submitter_type for d in docs}),
+            "document_id": sorted(self.index.documents),
+        }
+
+    def check_filters(self, filters: Filters) -> None:
+        valid = self.valid_values()
+        for name in ("submitter", "submitter_type", "document_id"):
+            unknown = [v for v in getattr(filters, name) if v not in valid[name]]
+            if unknown:
+                raise InvalidFilter(
+                    f"unknown {name} {', '.join(map(repr, unknown))}; valid values: "
+                    + ", ".join(valid[name])
+                )
+
+    def allowed_rows(self, filters: Filters) -> NDArray[np.int64] | None:
+        """Rows that pass the filters, or None when nothing is filtered."""
+        if filters.empty:
+            return None
+        self.check_filters(filters)
+        mask = np.ones(len(self.index.chunks), dtype=bool)
+        for values, column in (
+            (filters.submitter, self._submitter_of_row),
+            (filters.submitter_type, self._type_of_row),
+            (filters.document_id, self._doc_of_row),
+        ):
+            if values:
+                mask &= np.isin(column, list(values))
+        return np.flatnonzero(mask).astype(np.int64)
+
+    # --- the two retrievers ------------------------------------------------------------------
+
+    def embed_query(self, query: str) -> NDArray[np.float32]:
+        vector: NDArray[np.float32] = self.embedder.embed_queries([query])[0]
+        return vector
+
+    def dense(
+        self, query_vector: NDArray[np.float32], k: int, rows: NDArray[np.int64] | None
+    ) -> Ranking:
+        if rows is None:
+            scores, found = faiss_search(self.index.vectors, query_vector[None, :], k)
+            keep = found[0] >= 0
+            return Ranking(found[0][keep].astype(np.int64), scores[0][keep])
+        return top_rows(self._vectors[rows] @ query_vector, rows, k)
+
+    def bm25(self, query: str, k: int, rows: NDArray[np.int64] | None) -> Ranking:
+        scores = self.index.bm25.scores(query)
+        rows = np.arange(len(scores), dtype=np.int64) if rows is None else rows
+        ranking = top_rows(scores[rows], rows, k)
+        keep = ranking.scores > 0  # a chunk that shares no word with the query is no BM25 hit
+        return Ranking(ranking.rows[keep], ranking.scores[keep])
+
+    def cosine(
+        self, query_vector: NDArray[np.float32], rows: NDArray[np.int64]
+    ) -> NDArray[np.float32]:
+        result: NDArray[np.float32] = self._vectors[rows] @ query_vector
+        return result
+
+    # --- hybrid ------------------------------------------------------------------------------
+
+    def search(
+        self,
+        query: str,
+        k: int,
+        filters: Filters = NO_FILTERS,
+        mode: Mode = "hybrid",
+        query_vector: NDArray[np.float32] | None = None,
+    ) -> list[Hit]:
+        """The k best chunks for `query`; `Hit.score` is the fused (or single) retriever score."""
+        if mode not in MODES:
+            raise ValueError(f"unknown retrieval mode {mode!r}; choose one of {MODES}")
+        rows = self.allowed_rows(filters)
+        depth = max(k, self.settings.candidates)
+        if query_vector is None and mode != "bm25":
+            query_vector = self.embed_query(query)
+        dense = (
+            self.dense(query_vector, depth, rows)
+            if query_vector is not None and mode != "bm25"
+            else None
+        )
+        lexical = self.bm25(query, depth, rows) if mode != "dense" else None
+        if mode == "dense" and dense is not None:
+            order, fused = dense.rows[:k], dense.scores[:k].astype(np.float64)
+        elif mode == "bm25" and lexical is not None:
+            order, fused = lexical.rows[:k], lexical.scores[:k].astype(np.float64)
+        else:
+            assert dense is not None and lexical is not None
+            order, fused = rrf(
+                [(dense, self.settings.dense_weight), (lexical, self.settings.bm25_weight)],
+                self.settings.rrf_k,
+            )
+            order, fused = order[:k], fused[:k]
+        return self.to_hits(order, fused, dense, lexical, query_vector)
+
+    def to_hits(
+        self,
+        order: NDArray[np.int64],
+        fused: NDArray[np.float64],
+        dense: Ranking | None,
+        lexical: Ranking | None,
+        query_vector: NDArray[np.float32] | None,
+    ) -> list[Hit]:
+        dense_rank = rank_lookup(dense)
+        bm25_rank = rank_lookup(lexical)
+        cosines = self.cosine(query_vector, order) if query_vector is not None else None
+        return [
+            Hit(
+                chunk=self.index.chunks[row],
+                score=float(score),
+                dense_rank=dense_rank.get(row),
+                bm25_rank=bm25_rank.get(row),
+                similarity=float(cosines[i]) if cosines is not None else None,
+            )
+            for i, (row, score) in enumerate(zip(order.tolist(), fused.tolist(), strict=True))
+        ]
+
+
+def rank_lookup(ranking: Ranking | None) -> dict[int, int]:
+    if ranking is None:
+        return {}
+    return {row: rank for rank, row in enumerate(ranking.rows.tolist(), start=1)}

@@ -1,0 +1,129 @@
+"""Request and response bodies of the HTTP API (the contract the UI and eval rely on)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from rag.retrieve import Filters
+from rag.types import Citation, Document, Hit
+
+MAX_K = 50
+
+
+class FiltersIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    submitter: list[str] = Field(default_factory=list, description="Submitter names to keep.")
+    submitter_type: list[str] = Field(default_factory=list, description="e.g. kommune.")
+    document_id: list[str] = Field(default_factory=list)
+
+    def to_filters(self) -> Filters:
+        return Filters(tuple(self.submitter), tuple(self.submitter_type), tuple(self.document_id))
+
+
+class AskRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    question: str = Field(description="The question, in Norwegian, at most 2,000 characters.")
+    k: int | None = Field(None, ge=1, le=MAX_K, description="Passages to consider (1-50).")
+    filters: FiltersIn | None = None
+
+
+class CitationOut(BaseModel):
+    n: int
+    document_id: str
+    source: str
+    submitter: str
+    submitter_type: str
+    section: str | None
+    page: int | None
+    quote: str = Field(description="Exactly the document text between start and end.")
+    start: int
+    end: int
+    score: float
+
+    @classmethod
+    def of(cls, citation: Citation) -> CitationOut:
+        return cls(**citation.__dict__)
+
+
+class AskResponse(BaseModel):
+    question: str
+    answer: str = Field(description="Markdown with [n] markers that refer to the citations.")
+    no_answer: bool
+    citations: list[CitationOut]
+    timings_ms: dict[str, float]
+
+
+class SearchResult(BaseModel):
+    chunk_id: str
+    document_id: str
+    source: str
+    submitter: str
+    submitter_type: str
+    section: str | None
+    page: int | None
+    text: str = Field(description="Exactly the document text between start and end.")
+    start: int
+    end: int
+    score: float
+
+    @classmethod
+    def of(cls, hit: Hit, document: Document) -> SearchResult:
+        chunk = hit.chunk
+        return cls(
+            chunk_id=chunk.chunk_id,
+            document_id=chunk.document_id,
+            source=document.source,
+            submitter=document.submitter,
+            submitter_type=document.submitter_type,
+            section=chunk.section,
+            page=chunk.page,
+            text=chunk.text,
+            start=chunk.start,
+            end=chunk.end,
+            score=round(hit.score, 6),
+        )
+
+
+class SearchResponse(BaseModel):
+    query: str
+    results: list[SearchResult]
+
+
+class DocumentSummary(BaseModel):
+    document_id: str
+    source: str
+    submitter: str
+    submitter_type: str
+    title: str
+    chars: int
+    chunks: int
+
+    @classmethod
+    def of(cls, document: Document, chunks: int) -> DocumentSummary:
+        return cls(
+            document_id=document.document_id,
+            source=document.source,
+            submitter=document.submitter,
+            submitter_type=document.submitter_type,
+            title=document.title,
+            chars=len(document.text),
+            chunks=chunks,
+        )
+
+
+class DocumentOut(DocumentSummary):
+    text: str = Field(description="The stored text that every offset refers to.")
+
+
+class Health(BaseModel):
+    status: str
+    documents: int
+    chunks: int
+    embedding_model: str
+    index_built_at: str
+
+
+class ErrorBody(BaseModel):
+    detail: str
