@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from bisect import bisect_right
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
+from itertools import pairwise
 
 from langchain_text_splitters import RecursiveCharacterTextSplitter
 
@@ -13,12 +15,17 @@ from rag.types import Chunk, Document, Section
 
 # Paragraphs, list items, sentences, clauses, words: the structure, coarsest first.
 SEPARATORS = ("\n\n", "\n", ". ", "? ", "! ", "; ", ", ", " ", "")
+_SOLID = re.compile(r"\S")
+
+
+def effective_overlap(settings: ChunkSettings) -> int:
+    return min(settings.overlap, settings.size // 2)
 
 
 def make_splitter(settings: ChunkSettings) -> RecursiveCharacterTextSplitter:
     return RecursiveCharacterTextSplitter(
         chunk_size=settings.size,
-        chunk_overlap=min(settings.overlap, settings.size // 2),
+        chunk_overlap=effective_overlap(settings),
         separators=list(SEPARATORS),
         keep_separator="end",
         strip_whitespace=True,
@@ -31,15 +38,41 @@ def section_spans(text: str, sections: Sequence[Section]) -> list[tuple[int, int
     return [(a, b) for a, b in zip(starts, [*starts[1:], len(text)], strict=True) if b > a]
 
 
-def locate(pieces: Sequence[str], text: str, base: int) -> Iterator[tuple[int, int]]:
-    """Offsets of each piece in `text`, pieces in order and possibly overlapping."""
-    cursor = 0
-    for piece in pieces:
-        found = text.find(piece, cursor)
-        if found < 0:
-            raise ValueError(f"chunk not found in its section: {piece[:60]!r}")
-        yield base + found, base + found + len(piece)
-        cursor = found + 1
+def locate(pieces: Sequence[str], text: str, base: int, overlap: int) -> list[tuple[int, int]]:
+    """Offsets of each piece in `text`, pieces in order and possibly overlapping.
+
+    The splitter starts each piece at most `overlap` characters before the previous one ends
+    and no later than the first non-space character after it. In repetitive text a piece can
+    fit several places in that window, and a first-match search can lose the text after it;
+    so every allowed placement is followed and the chain that reaches the end of `text` kept.
+    """
+    if not pieces:
+        return []
+    first = _next_solid(text, 0)
+    # chains[k] maps each possible start of piece k to the start of piece k-1 it follows.
+    chains: list[dict[int, int]] = [{first: first} if text.startswith(pieces[0], first) else {}]
+    for previous, piece in pairwise(pieces):
+        chains.append({})
+        for before in chains[-2]:
+            end = before + len(previous)
+            for start in range(max(0, end - overlap), _next_solid(text, end) + 1):
+                if text.startswith(piece, start):
+                    chains[-1].setdefault(start, before)
+    finish = len(text.rstrip())
+    last = [start for start in chains[-1] if start + len(pieces[-1]) == finish]
+    if not last:
+        raise ValueError(f"chunks do not tile their section: {text[:60]!r}")
+    starts = [last[0]]
+    for chain in reversed(chains[1:]):
+        starts.append(chain[starts[-1]])
+    starts.reverse()
+    return [(base + s, base + s + len(p)) for s, p in zip(starts, pieces, strict=True)]
+
+
+def _next_solid(text: str, position: int) -> int:
+    """The first non-whitespace position at or after `position` (len(text) if none)."""
+    found = _SOLID.search(text, position)
+    return found.start() if found else len(text)
 
 
 def after_headings(sections: Sequence[Section], position: int) -> int:
@@ -68,8 +101,9 @@ def chunk_document(doc: Document, settings: ChunkSettings) -> list[Chunk]:
         section_spans(doc.text, doc.sections), doc.sections
     ):
         body = doc.text[span_start:span_end]
-        spans = locate(splitter.split_text(body), body, span_start)
-        for start, end in absorb_lone_headings(list(spans), doc.sections):
+        pieces = splitter.split_text(body)
+        spans = locate(pieces, body, span_start, effective_overlap(settings))
+        for start, end in absorb_lone_headings(spans, doc.sections):
             chunks.append(
                 Chunk(
                     chunk_id=f"{doc.document_id}:{len(chunks):04d}",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -72,6 +73,9 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     from rag.api import create_app
 
     settings = with_index(settings, args.index)
+    # A question is a few tokens: one OpenMP thread per request embeds it fastest and lets
+    # concurrent requests use the other cores (must be set before the engine is loaded).
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
     logging.getLogger("rag").setLevel(logging.INFO)
     print(f"API: http://{args.host}:{args.port}  (docs: http://{args.host}:{args.port}/docs)")
     uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="warning")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -32,6 +33,7 @@ class Filters:
 
 
 NO_FILTERS = Filters()
+QUERY_CACHE_SIZE = 1024
 
 
 @dataclass(frozen=True)
@@ -72,6 +74,8 @@ class Retriever:
         self.embedder = embedder
         self.settings = settings
         self._vectors = stored_vectors(index)
+        self._query_cache: dict[str, NDArray[np.float32]] = {}
+        self._cache_lock = threading.Lock()
         chunks = index.chunks
         docs = index.documents
         self._doc_of_row = np.array([c.document_id for c in chunks], dtype=object)
@@ -120,7 +124,15 @@ class Retriever:
     # --- the two retrievers ------------------------------------------------------------------
 
     def embed_query(self, query: str) -> NDArray[np.float32]:
-        vector: NDArray[np.float32] = self.embedder.embed_queries([query])[0]
+        """The query's vector; repeated questions (shared links, UI reruns) hit a small cache."""
+        with self._cache_lock:
+            vector = self._query_cache.get(query)
+        if vector is None:
+            vector = self.embedder.embed_queries([query])[0]
+            with self._cache_lock:
+                if len(self._query_cache) >= QUERY_CACHE_SIZE:
+                    self._query_cache.pop(next(iter(self._query_cache)))
+                self._query_cache[query] = vector
         return vector
 
     def dense(

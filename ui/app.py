@@ -182,7 +182,8 @@ def answer_section(settings: UiSettings, question: str, filters: client.Filters)
         st.caption("Prøv å formulere spørsmålet på en annen måte, eller fjern filtrene.")
         return
     st.subheader("Svar")
-    st.markdown(render.answer_with_links(answer.answer, answer.citations))
+    with st.container(key="svar"):
+        st.markdown(render.answer_with_links(answer.answer, answer.citations))
     overview_section(answer.citations)
     sources_section(settings, answer.citations, question)
 
@@ -279,6 +280,7 @@ def _int_param(name: str) -> int | None:
 
 
 def documents_page() -> None:
+    st.set_page_config(layout="wide")  # the metadata table needs the room
     settings = get_settings()
     st.title("Dokumenter i indeksen")
     try:
@@ -317,7 +319,9 @@ def open_document_picker(docs: list[client.DocumentInfo]) -> None:
 
 
 def main() -> None:
-    st.set_page_config(page_title="Høringsinnspill", page_icon=":material/forum:")
+    st.set_page_config(
+        page_title="Høringsinnspill", page_icon=":material/forum:", layout="centered"
+    )
     navigation = st.navigation(list(pages()))
     sidebar_status(get_settings())
     navigation.run()

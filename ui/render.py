@@ -16,10 +16,12 @@ from ui.client import Citation, DocumentInfo
 BLANK_LINE = re.compile(r"\n[ \t\r\f\v]*\n")
 WHITESPACE = re.compile(r"\s")
 MARKER = re.compile(r"\[(\d+)\]")
-GUILLEMET_QUOTE = re.compile(r"«[^»]*»")
+# A quote runs from « to the first » that is followed by its [n] markers, on one line, so nested
+# «…» inside a quote stay inside it.
+QUOTE_BEFORE_MARKERS = re.compile(r"«.*?»(?=(?:[ \t]*\[\d+\])+)")
 # ASCII punctuation Markdown may act on, except & < > (html.escape turns those into entities).
 MARKDOWN_PUNCTUATION = re.compile(r"([!-%'-/:;=?@\[-`{-~])")
-MAX_CONTEXT = 600
+MAX_CONTEXT = 400
 DOCUMENT_MARK_ID = "treff"
 
 STYLE = """<style>
@@ -115,14 +117,15 @@ def highlight_document(text: str, start: int | None = None, end: int | None = No
 def answer_with_links(answer_md: str, citations: Iterable[Citation]) -> str:
     """The answer Markdown with every known [n] marker turned into a link to `#kilde-n`.
 
-    Quotes (the «…» spans) are taken literally: their Markdown punctuation is backslash-escaped
-    and their HTML escaped, so a quote can inject neither HTML nor a link, and a "[2]" inside a
-    quote stays text. Outside quotes HTML is escaped and the Markdown structure is kept.
+    Quotes (from « to the » before their markers) are taken literally: their Markdown
+    punctuation is backslash-escaped and their HTML escaped, so a quote can inject neither HTML
+    nor a link, and a "[2]" inside a quote stays text. Outside quotes HTML is escaped and the
+    Markdown structure is kept.
     """
     known = {citation.n for citation in citations}
     parts: list[str] = []
     position = 0
-    for match in GUILLEMET_QUOTE.finditer(answer_md):
+    for match in QUOTE_BEFORE_MARKERS.finditer(answer_md):
         parts.append(_link_markers(answer_md[position : match.start()], known))
         parts.append(_literal(match.group()))
         position = match.end()
@@ -155,7 +158,8 @@ def source_card_html(citation: Citation, passage_html: str) -> str:
     return (
         '<div class="kilde">'
         f'<h4 id="kilde-{citation.n}"><span class="nr">[{citation.n}]</span>'
-        f'{escape(citation.submitter)}<span class="type">{escape(citation.submitter_type)}</span>'
+        f'<span class="innsender">{escape(citation.submitter)}</span>'
+        f'<span class="type">{escape(citation.submitter_type)}</span>'
         "</h4>"
         f'<p class="meta">{citation_meta(citation)}</p>'
         f'<blockquote class="avsnitt">{passage_html}</blockquote>'
@@ -197,10 +201,10 @@ def document_rows(docs: Iterable[DocumentInfo]) -> list[dict[str, str | int]]:
         {
             "Innsender": doc.submitter,
             "Type": doc.submitter_type,
-            "Tittel": doc.title,
             "Kilde": doc.source,
             "Tegn": doc.chars,
             "Tekstbiter": doc.chunks,
+            "Tittel": doc.title,
         }
         for doc in docs
     ]

@@ -222,7 +222,7 @@ def test_documents_page_lists_metadata(fake_api: FakeApi, monkeypatch: pytest.Mo
     at = AppTest.from_function(_documents_page_script, default_timeout=TIMEOUT).run()
     assert not at.exception
     table = at.dataframe[0].value
-    assert list(table.columns) == ["Innsender", "Type", "Tittel", "Kilde", "Tegn", "Tekstbiter"]
+    assert list(table.columns) == ["Innsender", "Type", "Kilde", "Tegn", "Tekstbiter", "Tittel"]
     assert list(table["Kilde"]) == ["moss.pdf", "bergen.txt", "ondsinnet.txt"]
     assert [metric.value for metric in at.metric] == ["3", "6"]
     link = at.get("page_link")[0]

@@ -190,6 +190,13 @@ def test_markers_and_markup_inside_quotes_are_literal() -> None:
     assert "\\*dette\\*" in linked and "\\[1\\]" in linked
 
 
+def test_nested_guillemets_stay_inside_the_quote() -> None:
+    answer = "- «Kommunen har «sørge-for» ansvaret [2] i dag.» [1]\n- «Neste.» [2]"
+    linked = answer_with_links(answer, [make_citation(1), make_citation(2)])
+    assert "«sørge\\-for» ansvaret \\[2\\] i dag\\.» [\\[1\\]](#kilde-1)" in linked
+    assert linked.count("#kilde-2") == 1
+
+
 def test_html_outside_quotes_is_escaped() -> None:
     linked = answer_with_links("**Ondsinnet <b>kommune</b>**\n- «x» [1]", [make_citation(1)])
     assert "<b>" not in linked and "&lt;b&gt;kommune&lt;/b&gt;" in linked

