@@ -23,6 +23,7 @@ from rag.bm25 import tokenize, tokenize_query
 from rag.config import Settings
 from rag.embed import Embedder, make_embedder
 from rag.errors import DocumentNotFound, IndexNotFound, InvalidQuestion, RagError
+from rag.generate import generated_answer, is_enabled
 from rag.retrieve import NO_FILTERS, Filters, Mode, Retriever
 from rag.store import StoredIndex, check_compatible, load_index, rebuild_hint
 from rag.types import Answer, Document, Hit
@@ -30,6 +31,15 @@ from rag.types import Answer, Document, Hit
 log = logging.getLogger(__name__)
 
 EmbedderFactory = Callable[[], Embedder]
+
+
+def is_unicode_text(text: str) -> bool:
+    """False for strings that cannot be written as UTF-8 (lone surrogates)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def milliseconds_since(start: float) -> float:
@@ -55,6 +65,9 @@ class Service:
         limit = self.settings.answer.max_question_chars
         if len(question) > limit:
             raise InvalidQuestion(f"Spørsmålet er for langt ({len(question)} tegn; maks {limit}).")
+        if not is_unicode_text(question):
+            # e.g. a lone surrogate from a JSON escape ("\\ud800"), which no embedder can encode
+            raise InvalidQuestion("Spørsmålet inneholder tegn som ikke er gyldig Unicode.")
         return cleaned
 
     def search(
@@ -88,6 +101,13 @@ class Service:
             "answer": milliseconds_since(retrieved),
             "total": milliseconds_since(started),
         }
+        if not no_answer and is_enabled(self.settings.generation):
+            # "generate" when the model's answer is used, "generate_failed" when it fell back.
+            generating = time.perf_counter()
+            generated = generated_answer(question, citations, self.settings.generation)
+            text = generated or text
+            timings["generate" if generated else "generate_failed"] = milliseconds_since(generating)
+            timings["total"] = milliseconds_since(started)
         return Answer(question, text, no_answer, citations, timings)
 
     def evidence(self, question: str) -> Evidence:

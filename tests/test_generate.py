@@ -1,0 +1,355 @@
+"""Generated answers against a tiny OpenAI-compatible server on 127.0.0.1, started per test."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fakes import FakeEmbedder
+
+from indexer.build import build_index
+from rag.config import AnswerSettings, GenerationSettings, IndexSettings, Settings
+from rag.generate import build_messages, generate, generated_answer, validate
+from rag.service import Service
+from rag.types import Answer, Citation
+
+GOOD_ANSWER = (
+    "Bergen kommune vil styrke fastlegeordningen med flere leger [1]. "
+    "Oslo kommune mener legevakten trenger mer penger [2]."
+)
+
+# --- the fake chat-completions server --------------------------------------------------------
+
+
+@dataclass
+class Received:
+    path: str
+    headers: dict[str, str]
+    body: dict[str, Any]
+
+
+@dataclass
+class ChatServer:
+    """What the server answers (configurable per test) and what it received."""
+
+    url: str = ""
+    content: str = GOOD_ANSWER
+    status: int = 200
+    delay_s: float = 0.0
+    raw_body: bytes | None = None
+    received: list[Received] = field(default_factory=list)
+    release: threading.Event = field(default_factory=threading.Event)
+
+    def settings(self, **changes: Any) -> GenerationSettings:
+        values: dict[str, Any] = {"base_url": self.url, "model": "test", "timeout_s": 5.0}
+        return GenerationSettings(**(values | changes))
+
+    def response_body(self) -> bytes:
+        if self.raw_body is not None:
+            return self.raw_body
+        if self.status != 200:
+            return b'{"error": {"message": "boom"}}'
+        message = {"role": "assistant", "content": self.content}
+        return json.dumps({"choices": [{"index": 0, "message": message}]}).encode()
+
+
+def handler_for(server: ChatServer) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            length = int(self.headers.get("Content-Length", "0"))
+            body = json.loads(self.rfile.read(length))
+            server.received.append(Received(self.path, dict(self.headers.items()), body))
+            if server.delay_s:
+                server.release.wait(server.delay_s)
+            payload = server.response_body()
+            try:
+                self.send_response(server.status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+            except OSError:  # the client gave up (timeout test)
+                pass
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    return Handler
+
+
+@pytest.fixture(autouse=True)
+def no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy"):
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture
+def chat_server() -> Iterator[ChatServer]:
+    state = ChatServer()
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler_for(state))
+    state.url = f"http://127.0.0.1:{httpd.server_address[1]}/v1"
+    thread = threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    yield state
+    state.release.set()
+    httpd.shutdown()
+    httpd.server_close()
+    thread.join(timeout=5)
+
+
+def citation(n: int, submitter: str, quote: str, section: str | None = "Fastlege") -> Citation:
+    return Citation(
+        n, f"doc{n}", f"doc{n}.txt", submitter, "kommune", section, None, quote, 0, len(quote), 1.0
+    )
+
+
+CITATIONS = (
+    citation(1, "Bergen kommune", "Vi trenger flere fastleger i Bergen."),
+    citation(2, "Oslo kommune", "Legevakten må få mer penger.", section=None),
+)
+
+# --- build_messages and generate -------------------------------------------------------------
+
+
+def test_messages_number_the_quotes_with_submitter_and_section() -> None:
+    system, user = build_messages("Hva mener kommunene om fastleger?", CITATIONS)
+    assert system["role"] == "system" and "[n]" in system["content"]
+    assert "Ikke finn på" in system["content"]
+    assert user["role"] == "user"
+    assert (
+        "[1] Bergen kommune (Fastlege): «Vi trenger flere fastleger i Bergen.»" in user["content"]
+    )
+    assert "[2] Oslo kommune: «Legevakten må få mer penger.»" in user["content"]
+    assert "Hva mener kommunene om fastleger?" in user["content"]
+
+
+def test_generate_posts_a_chat_completion_and_returns_its_content(chat_server: ChatServer) -> None:
+    settings = chat_server.settings(api_key="hemmelig")
+    assert generate("Hva mener kommunene?", CITATIONS, settings) == GOOD_ANSWER
+    (request,) = chat_server.received
+    assert request.path == "/v1/chat/completions"
+    assert request.headers["Authorization"] == "Bearer hemmelig"
+    assert request.body["model"] == "test"
+    assert request.body["temperature"] == 0
+    assert request.body["messages"] == build_messages("Hva mener kommunene?", CITATIONS)
+    assert "«Legevakten må få mer penger.»" in request.body["messages"][1]["content"]
+
+
+def test_no_authorization_header_without_a_key(chat_server: ChatServer) -> None:
+    assert generate("Hva?", CITATIONS, chat_server.settings()) == GOOD_ANSWER
+    assert "Authorization" not in chat_server.received[0].headers
+
+
+@pytest.mark.parametrize(
+    ("status", "raw_body", "reason"),
+    [
+        (500, None, "HTTP 500"),
+        (200, b"{not json", "not JSON"),
+        (200, b'{"choices": []}', "no choices"),
+        (200, b'{"choices": [{"message": {"content": null}}]}', "no choices"),
+    ],
+)
+def test_generate_returns_none_and_says_why_on_bad_responses(
+    chat_server: ChatServer,
+    caplog: pytest.LogCaptureFixture,
+    status: int,
+    raw_body: bytes | None,
+    reason: str,
+) -> None:
+    chat_server.status, chat_server.raw_body = status, raw_body
+    with caplog.at_level(logging.WARNING, logger="rag.generate"):
+        assert generate("Hva?", CITATIONS, chat_server.settings()) is None
+    assert reason in caplog.text
+
+
+def test_generate_gives_up_after_the_timeout(
+    chat_server: ChatServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    chat_server.delay_s = 10.0
+    started = time.perf_counter()
+    with caplog.at_level(logging.WARNING, logger="rag.generate"):
+        assert generate("Hva?", CITATIONS, chat_server.settings(timeout_s=0.5)) is None
+    assert time.perf_counter() - started < 0.5 + 1.0
+    assert "within 0.5 s" in caplog.text
+
+
+def test_generate_returns_none_when_nothing_listens() -> None:
+    settings = GenerationSettings(base_url="http://127.0.0.1:9/v1", model="test", timeout_s=1.0)
+    assert generate("Hva?", CITATIONS, settings) is None
+
+
+# --- validate ----------------------------------------------------------------------------------
+
+
+def test_validate_keeps_sentences_whose_markers_all_name_citations() -> None:
+    assert validate(GOOD_ANSWER, CITATIONS) == GOOD_ANSWER
+
+
+def test_validate_drops_invalid_and_unmarked_sentences(caplog: pytest.LogCaptureFixture) -> None:
+    text = (
+        "Bergen kommune vil ha flere fastleger [1]. Dette står ikke i kildene [99]. "
+        "Her er en setning uten kilde. Oslo vil gi legevakten mer penger [2][1]."
+    )
+    with caplog.at_level(logging.INFO, logger="rag.generate"):
+        kept = validate(text, CITATIONS)
+    assert (
+        kept
+        == "Bergen kommune vil ha flere fastleger [1]. Oslo vil gi legevakten mer penger [2][1]."
+    )
+    assert "dropped 2 of 4" in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # a marker out of range spoils the sentence even beside a valid one
+        ("Begge mener det [1][3]. Oslo er enig [2].", "Oslo er enig [2]."),
+        ("Ingen gyldig [0].", None),
+        # markers after the full stop belong to the sentence before them
+        (
+            "Bergen vil ha leger. [1] Oslo vil ha penger. [2]",
+            "Bergen vil ha leger. [1] Oslo vil ha penger. [2]",
+        ),
+        # abbreviations do not end a sentence
+        (
+            "Kommunene nevner f.eks. fastleger og bl.a. legevakt [1].",
+            "Kommunene nevner f.eks. fastleger og bl.a. legevakt [1].",
+        ),
+        # lists and paragraphs keep their shape; emptied lines disappear
+        (
+            "- Bergen vil ha leger [1].\n- Uten kilde.\n\n\n\nOslo er enig [2].",
+            "- Bergen vil ha leger [1].\n\nOslo er enig [2].",
+        ),
+        # a list of numbers in one bracket is not an [n] marker the UI can link
+        ("Begge er enige [1, 2].", None),
+        ("Sitatene svarer ikke på spørsmålet.", None),
+        ("", None),
+    ],
+)
+def test_validate_cases(text: str, expected: str | None) -> None:
+    assert validate(text, CITATIONS) == expected
+
+
+def test_generated_answer_validates_what_the_server_wrote(chat_server: ChatServer) -> None:
+    chat_server.content = "Bergen vil ha leger [1]. Oslo vil noe annet [99]. Uten kilde."
+    answer = generated_answer("Hva?", CITATIONS, chat_server.settings())
+    assert answer == "Bergen vil ha leger [1]."
+
+
+# --- the service -------------------------------------------------------------------------------
+
+
+LENIENT = AnswerSettings(
+    min_relevance=-1, confident_relevance=-1, submitter_relevance=-1, submitter_overlap=0
+)
+QUESTION = "Hva mener kommunene om fastlegeordningen?"
+
+
+@pytest.fixture(scope="module")
+def index_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("generate")
+    sources = root / "kilder"
+    sources.mkdir()
+    (sources / "metadata.csv").write_text(
+        "file,submitter,submitter_type,title\n"
+        "bergen.txt,Bergen kommune,kommune,Innspill fra Bergen\n"
+        "oslo.txt,Oslo kommune,kommune,Innspill fra Oslo\n",
+        encoding="utf-8",
+    )
+    (sources / "bergen.txt").write_text(
+        "Bergen kommune mener fastlegeordningen trenger flere fastleger. "
+        "Fastlegeordningen må styrkes med bedre finansiering.\n",
+        encoding="utf-8",
+    )
+    (sources / "oslo.txt").write_text(
+        "Oslo kommune mener fastlegeordningen bør gi legevakten mer ressurser. "
+        "Rekruttering til fastlegeordningen er vanskelig i bydelene.\n",
+        encoding="utf-8",
+    )
+    out = root / "index"
+    settings = Settings(index=IndexSettings(path=out, cache_dir=root / "cache"))
+    build_index([sources], out, settings, embedder_factory=FakeEmbedder)
+    return out
+
+
+def ask(
+    index_dir: Path, generation: GenerationSettings, answer: AnswerSettings = LENIENT
+) -> Answer:
+    settings = Settings(
+        index=IndexSettings(path=index_dir, cache_dir=index_dir.parent / "cache"),
+        answer=answer,
+        generation=generation,
+    )
+    return Service.load(settings, FakeEmbedder()).ask(QUESTION)
+
+
+@pytest.fixture(scope="module")
+def extractive(index_dir: Path) -> Answer:
+    answer = ask(index_dir, GenerationSettings())
+    assert not answer.no_answer and len(answer.citations) >= 2
+    assert "generate" not in answer.timings_ms and "generate_failed" not in answer.timings_ms
+    return answer
+
+
+def test_service_uses_the_generated_answer_and_keeps_the_citations(
+    index_dir: Path, extractive: Answer, chat_server: ChatServer
+) -> None:
+    answer = ask(index_dir, chat_server.settings())
+    assert answer.answer == GOOD_ANSWER
+    assert answer.citations == extractive.citations
+    assert not answer.no_answer
+    assert "generate" in answer.timings_ms and "generate_failed" not in answer.timings_ms
+    (request,) = chat_server.received
+    prompt = request.body["messages"][1]["content"]
+    assert all(f"[{c.n}] {c.submitter}" in prompt and c.quote in prompt for c in answer.citations)
+
+
+def test_service_drops_unsupported_generated_sentences(
+    index_dir: Path, extractive: Answer, chat_server: ChatServer
+) -> None:
+    chat_server.content = "Bergen vil ha flere fastleger [1]. Alle er enige [99]. Uten kilde her."
+    answer = ask(index_dir, chat_server.settings())
+    assert answer.answer == "Bergen vil ha flere fastleger [1]."
+    assert answer.citations == extractive.citations
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [
+        {"status": 500},
+        {"raw_body": b"<html>garbage"},
+        {"delay_s": 10.0},
+        {"content": "Sitatene svarer ikke på spørsmålet."},
+    ],
+    ids=["http-500", "garbage", "timeout", "nothing-supported"],
+)
+def test_service_falls_back_to_the_extractive_answer(
+    index_dir: Path, extractive: Answer, chat_server: ChatServer, failure: dict[str, Any]
+) -> None:
+    for name, value in failure.items():
+        setattr(chat_server, name, value)
+    started = time.perf_counter()
+    answer = ask(index_dir, chat_server.settings(timeout_s=0.5))
+    assert time.perf_counter() - started < 0.5 + 1.5
+    assert answer.answer == extractive.answer
+    assert answer.citations == extractive.citations
+    assert "generate_failed" in answer.timings_ms and "generate" not in answer.timings_ms
+    assert len(chat_server.received) == 1
+
+
+def test_service_does_not_call_the_model_without_an_answer(
+    index_dir: Path, chat_server: ChatServer
+) -> None:
+    strict = AnswerSettings(min_relevance=2.0, confident_relevance=2.0)
+    answer = ask(index_dir, chat_server.settings(), answer=strict)
+    assert answer.no_answer
+    assert chat_server.received == []
+    assert "generate_failed" not in answer.timings_ms
