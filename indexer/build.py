@@ -25,7 +25,7 @@ from rag.dense import build_faiss, choose_faiss_type
 from rag.embed import Embedder, make_embedder
 from rag.embed_cache import EmbeddingCache, embed_with_cache
 from rag.errors import IndexCorrupt, IndexMismatch, IndexNotFound, NothingIndexed, SourceError
-from rag.store import read_manifest, write_index
+from rag.store import read_manifest, verify_files, write_index
 from rag.types import Chunk, Document, SkippedFile
 
 log = logging.getLogger(__name__)
@@ -116,10 +116,13 @@ def fingerprint(
 
 
 def existing_fingerprint(out: Path) -> str | None:
+    """The fingerprint of the index at `out`, or None if there is none or it is damaged."""
     try:
-        return str(read_manifest(out).get("fingerprint"))
+        manifest = read_manifest(out)
+        verify_files(out, manifest)  # a damaged index is rebuilt, not reported "up to date"
     except (IndexNotFound, IndexCorrupt, IndexMismatch):
         return None
+    return str(manifest.get("fingerprint"))
 
 
 def build_index(

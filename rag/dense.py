@@ -17,11 +17,15 @@ IVF_PROBE_SHARE = 0.05
 
 
 def choose_faiss_type(requested: str, n_vectors: int, ann_threshold: int) -> FaissType:
-    """`auto` keeps exact search until the corpus is large enough for HNSW to pay off."""
+    """`auto` keeps exact search until the corpus is large enough for IVF to pay off.
+
+    IVF rather than HNSW: on question-like queries over 100,000 synthetic chunks HNSW
+    (efSearch 128) kept recall@10 of 0.77 against IVF's 0.98 at about 1 ms (`rag bench`)."""
     if requested == "auto":
-        return "hnsw" if n_vectors >= ann_threshold else "flat"
+        return "ivf" if n_vectors >= ann_threshold else "flat"
     if requested not in FAISS_TYPES:
-        raise ValueError(f"unknown FAISS index type {requested!r}; choose one of {FAISS_TYPES}")
+        choices = ", ".join(("auto", *FAISS_TYPES))
+        raise ValueError(f"unknown FAISS index type {requested!r}; choose one of: {choices}")
     return requested  # type: ignore[return-value]
 
 
@@ -35,7 +39,7 @@ def build_faiss(vectors: NDArray[np.float32], kind: FaissType) -> faiss.Index:
         index = faiss.IndexHNSWFlat(dimension, HNSW_NEIGHBOURS, faiss.METRIC_INNER_PRODUCT)
         index.hnsw.efSearch = HNSW_EF_SEARCH
     else:
-        nlist = max(1, int(4 * math.sqrt(n)))
+        nlist = max(1, min(n, int(4 * math.sqrt(n))))  # k-means needs a point per list
         index = faiss.IndexIVFFlat(
             faiss.IndexFlatIP(dimension), dimension, nlist, faiss.METRIC_INNER_PRODUCT
         )

@@ -61,7 +61,13 @@ class SentenceTransformerEmbedder(Embedder):
     backend = "sentence-transformers"
 
     def __init__(self, settings: EmbeddingSettings, local_files_only: bool = False) -> None:
-        from sentence_transformers import SentenceTransformer
+        try:
+            from sentence_transformers import SentenceTransformer
+        except ImportError as exc:  # an optional extra, see pyproject.toml
+            raise EmbedderUnavailable(
+                f"model {settings.model!r} needs sentence-transformers, which is not installed "
+                "(pip install 'horingsrag[st]')"
+            ) from exc
 
         self.model_name = settings.model
         self._batch_size = settings.batch_size
@@ -80,7 +86,9 @@ class SentenceTransformerEmbedder(Embedder):
             raise EmbedderUnavailable(
                 f"cannot load sentence-transformers model {settings.model!r}: {exc}"
             ) from exc
-        dimension = self._model.get_sentence_embedding_dimension()
+        # sentence-transformers 6 renamed the method; the old name is deprecated.
+        dimension_of = getattr(self._model, "get_embedding_dimension", None)
+        dimension = (dimension_of or self._model.get_sentence_embedding_dimension)()
         self.dimension = int(dimension) if dimension else len(self.embed_queries(["x"])[0])
 
     def _encode(self, texts: Sequence[str], prefix: str) -> Vectors:

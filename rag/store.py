@@ -131,6 +131,26 @@ def write_index(
     builds = path.parent / f"{path.name}.builds"
     builds.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=builds))
+    try:
+        write_build(staging, documents, chunks, vectors, manifest)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)  # the previous build stays in place
+        raise
+    # Microseconds, so that builds made within one second still sort oldest first.
+    final = builds / f"{datetime.now(UTC):%Y%m%dT%H%M%S%f}-{uuid.uuid4().hex[:8]}"
+    staging.rename(final)
+    point_at(path, final)
+    prune_builds(builds, keep=final)
+    return final
+
+
+def write_build(
+    staging: Path,
+    documents: Sequence[Document],
+    chunks: Sequence[Chunk],
+    vectors: faiss.Index,
+    manifest: dict[str, Any],
+) -> None:
     write_jsonl(staging / DOCUMENTS, (document_to_json(d) for d in documents))
     write_jsonl(staging / CHUNKS, (chunk_to_json(c) for c in chunks))
     faiss.write_index(vectors, str(staging / VECTORS))
@@ -145,11 +165,6 @@ def write_index(
         "files": hash_files(staging),
     }
     (staging / MANIFEST).write_text(json.dumps(full_manifest, ensure_ascii=False, indent=2))
-    final = builds / f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
-    staging.rename(final)
-    point_at(path, final)
-    prune_builds(builds, keep=final)
-    return final
 
 
 def hash_files(directory: Path) -> dict[str, str]:
@@ -185,11 +200,15 @@ def prune_builds(builds: Path, keep: Path) -> None:
 def read_manifest(path: Path) -> dict[str, Any]:
     manifest_path = path / MANIFEST
     if not manifest_path.exists():
+        if path.is_dir() and any(path.iterdir()):  # index files without their manifest
+            raise IndexCorrupt(f"index file missing: {manifest_path}. {rebuild_hint(path)}")
         raise IndexNotFound(f"No index at {path}. {rebuild_hint(path)}")
     try:
         manifest: dict[str, Any] = json.loads(manifest_path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
-        raise IndexCorrupt(f"unreadable index file {manifest_path}: {exc}") from exc
+        raise IndexCorrupt(
+            f"unreadable index file {manifest_path}: {exc}. {rebuild_hint(path)}"
+        ) from exc
     if manifest.get("schema_version") != SCHEMA_VERSION:
         raise IndexMismatch(
             f"Index at {path} has schema {manifest.get('schema_version')}, this version reads "
@@ -233,15 +252,17 @@ def load_index(path: Path) -> StoredIndex:
     manifest = read_manifest(path)
     verify_files(path, manifest)
     current = path.resolve()
+    reading = current / DOCUMENTS  # the file being read, named if it cannot be
     try:
-        documents = {
-            d.document_id: d for d in map(document_from_json, read_jsonl(current / DOCUMENTS))
-        }
-        chunks = tuple(chunk_from_json(r, documents) for r in read_jsonl(current / CHUNKS))
-        vectors = faiss.read_index(str(current / VECTORS))
-        bm25 = Bm25Index.load(current / BM25_DIR)
+        documents = {d.document_id: d for d in map(document_from_json, read_jsonl(reading))}
+        reading = current / CHUNKS
+        chunks = tuple(chunk_from_json(r, documents) for r in read_jsonl(reading))
+        reading = current / VECTORS
+        vectors = faiss.read_index(str(reading))
+        reading = current / BM25_DIR
+        bm25 = Bm25Index.load(reading)
     except (OSError, ValueError, KeyError, TypeError, RuntimeError) as exc:
-        raise IndexCorrupt(f"unreadable index in {current}: {exc}. {rebuild_hint(path)}") from exc
+        raise IndexCorrupt(f"unreadable index file {reading}: {exc}. {rebuild_hint(path)}") from exc
     if vectors.ntotal != len(chunks) or manifest.get("chunks") != len(chunks):
         raise IndexCorrupt(
             f"index in {current} is inconsistent: {vectors.ntotal} vectors, {len(chunks)} chunks, "

