@@ -25,6 +25,7 @@ NO_ANSWER_TEXT = (
 # and a capital letter, digit, quote or dash; list items and paragraphs end at line breaks.
 _SENTENCE_END = re.compile(r"(?<=[.!?])[»\")]?\s+(?=[A-ZÆØÅ0-9«\"(–-])|\n+")
 _LIST_MARK = re.compile(r"^- ")
+_MARKUP = re.compile(r"[\[\]*_`#<>|\\]")
 _TOPIC = re.compile(r"\bom\s+(.+?)\s*[?.!]*\s*$", re.IGNORECASE)
 MIN_SENTENCE_CHARS = 25
 SHARED_PREFIX = 6
@@ -131,7 +132,11 @@ def is_heading(document: Document, span: Span) -> bool:
 def topic_of(question: str) -> str | None:
     """«Hva sier kommunene om fastlegeordningen?» -> «fastlegeordningen»."""
     match = _TOPIC.search(question.strip())
-    return match.group(1) if match else None
+    if not match:
+        return None
+    # The topic is echoed into markdown: no [n] markers, emphasis or code from the question.
+    topic = " ".join(_MARKUP.sub(" ", match.group(1)).split())
+    return topic or None
 
 
 def lead_line(question: str, covered: int, total: int) -> str:

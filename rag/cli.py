@@ -1,4 +1,4 @@
-"""The `rag` command: index, serve, ask, search, eval."""
+"""The `rag` command: index, serve, ask, search, eval, bench."""
 
 from __future__ import annotations
 
@@ -20,6 +20,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 Command = Callable[[argparse.Namespace, Settings], int]
+# rag.retrieve.MODES, spelt out so that `rag --help` does not load FAISS (a test keeps them equal).
+RETRIEVERS = ("hybrid", "dense", "bm25")
 
 
 def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
@@ -68,14 +70,15 @@ def with_index(settings: Settings, index: Path | None) -> Settings:
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    # A question is a few tokens: one OpenMP thread per request embeds it fastest and lets
+    # concurrent requests use the other cores. OpenMP reads this once, when FAISS or the
+    # embedding engine is first loaded, so it is set before either is imported.
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
     import uvicorn
 
     from rag.api import create_app
 
     settings = with_index(settings, args.index)
-    # A question is a few tokens: one OpenMP thread per request embeds it fastest and lets
-    # concurrent requests use the other cores (must be set before the engine is loaded).
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
     logging.getLogger("rag").setLevel(logging.INFO)
     print(f"API: http://{args.host}:{args.port}  (docs: http://{args.host}:{args.port}/docs)")
     uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="warning")
@@ -136,12 +139,123 @@ def add_query_parsers(commands: argparse._SubParsersAction) -> None:  # type: ig
     search.set_defaults(handler=cmd_search)
 
 
+def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
+    from eval.report import DEFAULT_REPORTS, format_tables
+    from eval.runner import EvalRequest, evaluate
+    from eval.sweep import sweep, sweep_table
+    from rag.retrieve import MODES
+
+    request = EvalRequest(
+        questions=args.questions,
+        modes=MODES if args.retriever == "all" else (args.retriever,),
+        index=args.index,
+        api=args.api,
+        out=args.report_dir or DEFAULT_REPORTS,
+    )
+    if args.sweep:
+        outcome, rows = sweep(request, settings, on_config=lambda s: print(s, file=sys.stderr))
+    else:
+        outcome, rows = evaluate(request, settings), []
+    if args.json:
+        print(outcome.paths.json.read_text(encoding="utf-8"))
+    else:
+        print(format_tables(outcome.result, outcome.checks))
+        if rows:
+            print("\nSweep\n\n" + sweep_table(rows))
+        print(f"\nReport: {outcome.paths.markdown}")
+    failed = [c for c in outcome.checks if c.status == "fail"]
+    for check in failed:
+        print(f"rag eval: {check.message}", file=sys.stderr)
+    return 1 if failed and not args.sweep else 0
+
+
+def add_eval_parser(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    parser = commands.add_parser(
+        "eval", help="Score retrieval and answers on the question set; exit 1 below a floor."
+    )
+    parser.add_argument("--questions", type=Path, default=Path("eval/questions.jsonl"))
+    parser.add_argument(
+        "--retriever", choices=[*RETRIEVERS, "all"], default="all", help="Retriever(s) to compare."
+    )
+    parser.add_argument("--index", type=Path, default=None, help="Index directory (data/index).")
+    parser.add_argument(
+        "--api", default=None, help="Evaluate a running API, e.g. http://127.0.0.1:8000."
+    )
+    parser.add_argument("--json", action="store_true", help="Print the JSON report.")
+    parser.add_argument(
+        "--out", dest="report_dir", type=Path, default=None, help="Report folder (eval/reports)."
+    )
+    parser.add_argument(
+        "--sweep",
+        action="store_true",
+        help="Compare chunk sizes/overlaps and fusion settings on indexes built from seeds/ "
+        "into a temporary folder (in-process; --index and --retriever do not apply).",
+    )
+    parser.set_defaults(handler=cmd_eval)
+
+
+def cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
+    from eval.bench import BenchRequest, default_report_path, run_bench, write_bench
+    from eval.bench_report import format_bench
+
+    request = BenchRequest(
+        questions=args.questions,
+        index=args.index,
+        skip_index=args.skip_index,
+        skip_http=args.skip_http,
+        skip_scale=args.skip_scale,
+        scale_size=args.scale_size,
+    )
+    result = run_bench(request, settings, progress=lambda s: print(s, file=sys.stderr))
+    path = write_bench(result, args.report_path or default_report_path())
+    print(format_bench(result))
+    print(f"\nReport: {path}")
+    return 0
+
+
+def scale_size(text: str) -> int:
+    size = int(text)
+    if size < 1_000:
+        raise argparse.ArgumentTypeError(f"at least 1000 chunks, got {size}")
+    return size
+
+
+def add_bench_parser(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    parser = commands.add_parser(
+        "bench", help="Time indexing, the HTTP API and a synthetic large index; write JSON."
+    )
+    parser.add_argument("--questions", type=Path, default=Path("eval/questions.jsonl"))
+    parser.add_argument(
+        "--index", type=Path, default=None, help="Seeds index to use with --skip-index."
+    )
+    parser.add_argument(
+        "--out",
+        dest="report_path",
+        type=Path,
+        default=None,
+        help="JSON report (default: eval/reports/bench-<timestamp>.json).",
+    )
+    parser.add_argument("--skip-index", action="store_true", help="Do not time `rag index`.")
+    parser.add_argument("--skip-http", action="store_true", help="Do not time the HTTP API.")
+    parser.add_argument("--skip-scale", action="store_true", help="Skip the synthetic scale run.")
+    parser.add_argument(
+        "--scale-size",
+        type=scale_size,
+        default=100_000,
+        metavar="N",
+        help="Chunks in the largest synthetic index (also run at 10k and 30k below it).",
+    )
+    parser.set_defaults(handler=cmd_bench)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="rag", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true", help="Log more.")
     commands = parser.add_subparsers(dest="command", required=True)
     add_index_parser(commands)
     add_query_parsers(commands)
+    add_eval_parser(commands)
+    add_bench_parser(commands)
     return parser
 
 
