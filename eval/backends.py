@@ -7,6 +7,7 @@ on their own; the HTTP API searches hybrid only.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -15,7 +16,7 @@ import httpx
 
 from eval.metrics import Passage
 from rag.errors import RagError
-from rag.retrieve import MODES, Mode
+from rag.retrieve import MODES, Mode, Retriever
 from rag.service import Service
 
 log = logging.getLogger(__name__)
@@ -66,6 +67,10 @@ class Backend(Protocol):
 
     def ask(self, question: str) -> Reply: ...
 
+    def fresh(self) -> Backend:
+        """The same backend with empty caches (where it can), so each pass is timed cold."""
+        ...
+
 
 class InProcessBackend:
     """The service loaded in this process: every retriever is available."""
@@ -92,6 +97,12 @@ class InProcessBackend:
         return [
             Passage(h.chunk.document_id, h.chunk.start, h.chunk.end, h.chunk.text) for h in hits
         ]
+
+    def fresh(self) -> InProcessBackend:
+        """A new retriever over the same index: its query-embedding cache starts empty."""
+        service = self.service
+        retriever = Retriever(service.index, service.retriever.embedder, service.settings.retrieval)
+        return InProcessBackend(dataclasses.replace(service, retriever=retriever))
 
     def ask(self, question: str) -> Reply:
         answer = self.service.ask(question)
@@ -148,6 +159,9 @@ class HttpBackend:
             raise EvalError(f"the API searches {', '.join(HTTP_MODES)} only; {mode} is in-process")
         body = self.call("GET", "/search", params={"q": query, "k": k})
         return [Passage(r["document_id"], r["start"], r["end"], r["text"]) for r in body["results"]]
+
+    def fresh(self) -> HttpBackend:
+        return self  # a server's caches are its own business
 
     def ask(self, question: str) -> Reply:
         body = self.call("POST", "/ask", json={"question": question})

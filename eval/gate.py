@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Literal
 
 from eval.backends import EvalError
-from eval.summary import ANSWERABLE, EvalResult
+from eval.summary import ANSWERABLE, OVERALL, EvalResult, ask_metric, retrieval_metric
 
 DEFAULT_FLOORS = Path(__file__).with_name("floors.json")
 
@@ -17,31 +17,13 @@ Direction = Literal["min", "max"]
 Status = Literal["pass", "fail", "not measured"]
 
 
-def _retrieval(mode: str, metric: str) -> Callable[[EvalResult], float | None]:
-    def get(result: EvalResult) -> float | None:
-        table = result.retrieval.get(mode)
-        value: float | None = getattr(table["overall"], metric) if table else None
-        return value
-
-    return get
-
-
-def _ask(group: str, metric: str) -> Callable[[EvalResult], float | None]:
-    def get(result: EvalResult) -> float | None:
-        summary = result.ask.get(group)
-        value: float | None = getattr(summary, metric) if summary else None
-        return value
-
-    return get
-
-
 HEADLINE: dict[str, Callable[[EvalResult], float | None]] = {
-    "hybrid_mrr_at_10": _retrieval("hybrid", "mrr_at_10"),
-    "hybrid_recall_at_10": _retrieval("hybrid", "recall_at_10"),
-    "aggregate_submitter_coverage": _ask("aggregate", "submitter_coverage"),
-    "negative_no_answer_rate": _ask("negative", "no_answer_rate"),
-    "false_no_answer_rate": _ask(ANSWERABLE, "no_answer_rate"),
-    "citation_exactness": _ask("overall", "citation_exactness"),
+    "hybrid_mrr_at_10": lambda r: retrieval_metric(r, "hybrid", "mrr_at_10"),
+    "hybrid_recall_at_10": lambda r: retrieval_metric(r, "hybrid", "recall_at_10"),
+    "aggregate_submitter_coverage": lambda r: ask_metric(r, "aggregate", "submitter_coverage"),
+    "negative_no_answer_rate": lambda r: ask_metric(r, "negative", "no_answer_rate"),
+    "false_no_answer_rate": lambda r: ask_metric(r, ANSWERABLE, "no_answer_rate"),
+    "citation_exactness": lambda r: ask_metric(r, OVERALL, "citation_exactness"),
 }
 
 

@@ -146,7 +146,7 @@ def format_markdown(
     if result.notes:
         parts += ["## Notes", *(f"- {note}" for note in result.notes)]
     if result.settings:
-        parts += ["## Settings", "```json", json.dumps(result.settings, indent=2), "```"]
+        parts += ["## Settings", f"```json\n{json.dumps(result.settings, indent=2)}\n```"]
     return "\n\n".join(parts) + "\n"
 
 

@@ -160,3 +160,19 @@ class EvalResult:
     ask_rows: tuple[AskRow, ...] = ()
     settings: dict[str, Any] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
+
+
+def retrieval_metric(
+    result: EvalResult, mode: str, attr: str, group: str = OVERALL
+) -> float | None:
+    """One number of the retrieval table, or None when that retriever or kind was not run."""
+    summary = result.retrieval.get(mode, {}).get(group)
+    value: float | None = getattr(summary, attr) if summary else None
+    return value
+
+
+def ask_metric(result: EvalResult, group: str, attr: str) -> float | None:
+    """One number of the /ask table, or None when no question of that group was asked."""
+    summary = result.ask.get(group)
+    value: float | None = getattr(summary, attr) if summary else None
+    return value

@@ -45,10 +45,13 @@ class IndexSettings(_Section):
     path: Path = Field(Path("data/index"), description="Directory that holds the built index.")
     cache_dir: Path = Field(Path("data/cache"), description="Embedding cache directory.")
     faiss_type: Literal["auto", "flat", "hnsw", "ivf"] = Field(
-        "auto", description="auto: exact search below `ann_threshold` chunks, HNSW above."
+        "auto", description="auto: exact search below `ann_threshold` chunks, IVF above."
     )
     ann_threshold: int = Field(
-        200_000, ge=1, description="Chunk count from which `auto` switches to HNSW."
+        30_000,
+        ge=1,
+        description="Chunk count from which `auto` switches to IVF: there exact search passes "
+        "5 ms per query on 2 cores, while IVF keeps recall@10 near 0.98 (see `rag bench`).",
     )
 
 

@@ -1,0 +1,215 @@
+"""Compare chunking and fusion settings: build an index per chunk setting into a temporary
+directory, run the eval against each configuration, and tabulate the headline numbers.
+
+Chunk settings need a rebuild (the embedding cache makes repeated sweeps fast); fusion settings
+only change retrieval, so they reuse the index built with the base chunk settings.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from eval.backends import EvalError, InProcessBackend
+from eval.gate import check_floors, headline_metrics, load_floors
+from eval.questions import Question, load_questions
+from eval.report import markdown_table, write_report
+from eval.runner import EvalRequest, Outcome, run_eval, settings_snapshot, with_index
+from eval.summary import ANSWERABLE, EvalResult, ask_metric, retrieval_metric
+from rag.config import ChunkSettings, RetrievalSettings, Settings
+from rag.embed import Embedder, make_embedder
+from rag.retrieve import MODES, Mode
+
+log = logging.getLogger(__name__)
+
+CHUNK_GRID: tuple[tuple[int, int], ...] = ((400, 50), (800, 100), (1200, 150), (800, 0), (800, 200))
+RRF_KS: tuple[int, ...] = (10, 30, 60, 120)
+WEIGHTS: tuple[tuple[float, float], ...] = ((2.0, 1.0), (1.5, 1.0), (1.0, 1.5), (1.0, 2.0))
+DEFAULT_SOURCES: tuple[Path, ...] = (Path("seeds"),)
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class SweepConfig:
+    name: str
+    chunk: ChunkSettings
+    retrieval: RetrievalSettings
+    modes: tuple[Mode, ...] = MODES
+
+
+@dataclass(frozen=True)
+class SweepRow:
+    name: str
+    chunk_size: int
+    overlap: int
+    rrf_k: int
+    dense_weight: float
+    bm25_weight: float
+    chunks: int
+    metrics: dict[str, float | None]
+
+
+COLUMNS: dict[str, Callable[[EvalResult], float | None]] = {
+    "hybrid R@5": lambda r: retrieval_metric(r, "hybrid", "recall_at_5"),
+    "hybrid R@10": lambda r: retrieval_metric(r, "hybrid", "recall_at_10"),
+    "hybrid MRR@10": lambda r: retrieval_metric(r, "hybrid", "mrr_at_10"),
+    "hybrid nDCG@10": lambda r: retrieval_metric(r, "hybrid", "ndcg_at_10"),
+    "dense MRR@10": lambda r: retrieval_metric(r, "dense", "mrr_at_10"),
+    "bm25 MRR@10": lambda r: retrieval_metric(r, "bm25", "mrr_at_10"),
+    "agg. coverage": lambda r: ask_metric(r, "aggregate", "submitter_coverage"),
+    "agg. precision": lambda r: ask_metric(r, "aggregate", "submitter_precision"),
+    "neg. no-answer": lambda r: ask_metric(r, "negative", "no_answer_rate"),
+    "false no-answer": lambda r: ask_metric(r, ANSWERABLE, "no_answer_rate"),
+    "citation precision": lambda r: ask_metric(r, ANSWERABLE, "citation_precision"),
+}
+
+
+def chunk_configs(
+    base: Settings, grid: Sequence[tuple[int, int]] = CHUNK_GRID
+) -> list[SweepConfig]:
+    """The base chunk settings first, then the grid (each size/overlap once)."""
+    sizes = dict.fromkeys([(base.chunk.size, base.chunk.overlap), *grid])
+    return [
+        SweepConfig(
+            f"chunk {size}/{overlap}", ChunkSettings(size=size, overlap=overlap), base.retrieval
+        )
+        for size, overlap in sizes
+    ]
+
+
+def fusion_configs(
+    base: Settings,
+    rrf_ks: Sequence[int] = RRF_KS,
+    weights: Sequence[tuple[float, float]] = WEIGHTS,
+) -> list[SweepConfig]:
+    """Hybrid only, on the base chunking: rrf_k at the base weights, then weight ratios."""
+    retrieval = base.retrieval
+    variants = [(k, retrieval.dense_weight, retrieval.bm25_weight) for k in rrf_ks]
+    variants += [(retrieval.rrf_k, dense, bm25) for dense, bm25 in weights]
+    base_key = (retrieval.rrf_k, retrieval.dense_weight, retrieval.bm25_weight)
+    return [
+        SweepConfig(
+            f"rrf_k {k}, dense:bm25 {dense:g}:{bm25:g}",
+            base.chunk,
+            retrieval.model_copy(update={"rrf_k": k, "dense_weight": dense, "bm25_weight": bm25}),
+            ("hybrid",),
+        )
+        for k, dense, bm25 in dict.fromkeys(variants)
+        if (k, dense, bm25) != base_key
+    ]
+
+
+def configured(settings: Settings, config: SweepConfig, index: Path) -> Settings:
+    return with_index(settings, index).model_copy(
+        update={"chunk": config.chunk, "retrieval": config.retrieval}
+    )
+
+
+def index_for(
+    config: SweepConfig,
+    settings: Settings,
+    sources: Sequence[Path],
+    workdir: Path,
+    embedder: Embedder,
+) -> Path:
+    """The index for the config's chunk settings, built on first use."""
+    from indexer.build import build_index
+
+    out = workdir / f"chunk-{config.chunk.size}-{config.chunk.overlap}"
+    if not out.exists():
+        log.info("building %s for %s", out, config.name)
+        build_index(list(sources), out, configured(settings, config, out), lambda: embedder)
+    return out
+
+
+def evaluate_config(
+    config: SweepConfig,
+    settings: Settings,
+    questions: Sequence[Question],
+    index: Path,
+    embedder: Embedder,
+) -> tuple[SweepRow, EvalResult]:
+    from rag.service import Service
+
+    service = Service.load(configured(settings, config, index), embedder)
+    snapshot = settings_snapshot(service.settings, service.index.manifest)
+    result = run_eval(InProcessBackend(service), questions, config.modes, settings=snapshot)
+    row = SweepRow(
+        name=config.name,
+        chunk_size=config.chunk.size,
+        overlap=config.chunk.overlap,
+        rrf_k=config.retrieval.rrf_k,
+        dense_weight=config.retrieval.dense_weight,
+        bm25_weight=config.retrieval.bm25_weight,
+        chunks=len(service.index.chunks),
+        metrics={name: column(result) for name, column in COLUMNS.items()},
+    )
+    return row, result
+
+
+def run_sweep(
+    settings: Settings,
+    questions: Sequence[Question],
+    configs: Sequence[SweepConfig],
+    workdir: Path,
+    sources: Sequence[Path] = DEFAULT_SOURCES,
+    embedder: Embedder | None = None,
+    on_config: Progress | None = None,
+) -> list[tuple[SweepRow, EvalResult]]:
+    """Evaluate every configuration; the first one's chunk settings are built first."""
+    embedder = embedder or make_embedder(settings.embedding)
+    results = []
+    for number, config in enumerate(configs, start=1):
+        if on_config:
+            on_config(f"[{number}/{len(configs)}] {config.name}")
+        index = index_for(config, settings, sources, workdir, embedder)
+        results.append(evaluate_config(config, settings, questions, index, embedder))
+    return results
+
+
+def sweep_table(rows: Sequence[SweepRow]) -> str:
+    header = ["configuration", "chunks", *COLUMNS]
+    return markdown_table(header, [[r.name, r.chunks, *r.metrics.values()] for r in rows])
+
+
+SWEEP_NOTE = (
+    "Chunk rows: index rebuilt per setting, all three retrievers. Fusion rows: base chunking, "
+    "hybrid only. Retrieval columns are over answerable questions (top 10). A passage counts "
+    "when it overlaps a gold quote, so longer chunks find gold more easily: compare chunk sizes "
+    "with that in mind. The answer columns come from /ask with the current answer settings, "
+    "which were tuned for the base chunking. On 54 answerable questions, one question moving "
+    "from rank 1 to rank 2 changes MRR@10 by about 0.01."
+)
+
+
+def sweep(
+    request: EvalRequest,
+    settings: Settings,
+    sources: Sequence[Path] = DEFAULT_SOURCES,
+    on_config: Progress | None = None,
+) -> tuple[Outcome, list[SweepRow]]:
+    """Run the chunk and fusion sweep; the report is the base configuration's full eval plus the
+    comparison table."""
+    if request.api:
+        raise EvalError("the sweep builds its own indexes and runs in-process; drop --api")
+    questions = load_questions(request.questions)
+    floors = load_floors(request.floors)
+    configs = chunk_configs(settings) + fusion_configs(settings)
+    with tempfile.TemporaryDirectory(prefix="rag-sweep-") as workdir:
+        results = run_sweep(settings, questions, configs, Path(workdir), sources, None, on_config)
+    rows = [row for row, _ in results]
+    base = results[0][1]
+    checks = check_floors(headline_metrics(base), floors)
+    extra_json: dict[str, Any] = {"sweep": [asdict(r) for r in rows]}
+    paths = write_report(
+        base,
+        request.out,
+        checks,
+        extra_markdown=["## Sweep", SWEEP_NOTE, sweep_table(rows)],
+        extra_json=extra_json,
+    )
+    return Outcome(base, checks, paths), rows
