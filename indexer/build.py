@@ -155,7 +155,7 @@ def build_index(
     documents = [make_document(r, meta.get(r.source), document_id_for(r, taken)) for r in raws]
     chunks = [c for d in documents for c in chunk_document(d, settings.chunk)]
     embedder = (embedder_factory or (lambda: make_embedder(settings.embedding)))()
-    vectors, embedded = embed_chunks(chunks, embedder, settings, on_progress)
+    vectors, embedded = embed_chunks(chunks, documents, embedder, settings, on_progress)
     faiss_type = choose_faiss_type(
         settings.index.faiss_type, len(chunks), settings.index.ann_threshold
     )
@@ -192,16 +192,26 @@ def build_index(
     )
 
 
+def passage_text(chunk: Chunk, documents: dict[str, Document], with_context: bool) -> str:
+    """What is embedded for a chunk: its text, optionally led by its submitter and section."""
+    if not with_context:
+        return chunk.text
+    doc = documents[chunk.document_id]
+    context = " – ".join(p for p in (doc.submitter, chunk.section) if p)
+    return f"{context}\n{chunk.text}"
+
+
 def embed_chunks(
     chunks: Sequence[Chunk],
+    documents: Sequence[Document],
     embedder: Embedder,
     settings: Settings,
     on_progress: ProgressCallback | None,
 ) -> tuple[Any, int]:
+    by_id = {d.document_id: d for d in documents}
+    texts = [passage_text(c, by_id, settings.chunk.context) for c in chunks]
     cache = EmbeddingCache(settings.index.cache_dir / "embeddings.sqlite")
     try:
-        return embed_with_cache(
-            embedder, [c.text for c in chunks], cache, settings.embedding.batch_size, on_progress
-        )
+        return embed_with_cache(embedder, texts, cache, settings.embedding.batch_size, on_progress)
     finally:
         cache.close()

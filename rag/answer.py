@@ -11,8 +11,15 @@ import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
-from rag.bm25 import content_words, stem_words
 from rag.config import AnswerSettings
+from rag.lexical import Term, content_terms, weighted_overlap
+from rag.select import (
+    Evidence,
+    best_similarity,
+    group_by_document,
+    is_answerable,
+    select_groups,
+)
 from rag.types import Citation, Document, Hit
 
 log = logging.getLogger(__name__)
@@ -28,8 +35,6 @@ _LIST_MARK = re.compile(r"^- ")
 _MARKUP = re.compile(r"[\[\]*_`#<>|\\]")
 _TOPIC = re.compile(r"\bom\s+(.+?)\s*[?.!]*\s*$", re.IGNORECASE)
 MIN_SENTENCE_CHARS = 25
-SHARED_PREFIX = 6
-PASSAGES_PER_SUBMITTER = 5
 
 
 @dataclass(frozen=True)
@@ -65,37 +70,6 @@ def trimmed(text: str, start: int, end: int) -> Iterator[Span]:
     if stripped:
         first = start + offset + piece[offset:].index(stripped)
         yield Span(first, first + len(stripped))
-
-
-@dataclass(frozen=True)
-class Term:
-    """A content word and its stem; words match on the stem or a shared 6-letter prefix,
-    which also catches compounds the stemmer cuts short («fastlegene» -> «fast»)."""
-
-    word: str
-    stem: str
-
-
-def content_terms(text: str, query: bool = False) -> list[Term]:
-    words = content_words(text, query)
-    return [Term(w, s) for w, s in zip(words, stem_words(words), strict=True)]
-
-
-def matches(term: Term, others: Sequence[Term]) -> bool:
-    prefix = term.word[:SHARED_PREFIX]
-    return any(
-        o.stem == term.stem or (len(prefix) == SHARED_PREFIX and o.word.startswith(prefix))
-        for o in others
-    )
-
-
-def weighted_overlap(question: Sequence[Term], weights: dict[str, float], text: str) -> float:
-    """IDF-weighted share of the question's content words that `text` contains."""
-    total = sum(weights.get(t.stem, 0.0) for t in question)
-    if total <= 0:
-        return 0.0
-    words = content_terms(text)
-    return sum(weights.get(t.stem, 0.0) for t in question if matches(t, words)) / total
 
 
 def candidates_for(
@@ -143,55 +117,6 @@ def lead_line(question: str, covered: int, total: int) -> str:
     topic = topic_of(question)
     what = f"omtaler {topic}" if topic else "har relevante avsnitt om spørsmålet"
     return f"{covered} av {total} innspill {what}."
-
-
-@dataclass(frozen=True)
-class Evidence:
-    """What the corpus knows about the question's words: coverage and IDF weights."""
-
-    coverage: float
-    weights: dict[str, float]
-
-
-@dataclass(frozen=True)
-class SubmitterGroup:
-    document: Document
-    hits: tuple[Hit, ...]
-    best_similarity: float
-    overlap: float
-
-
-def group_by_document(
-    hits: Sequence[Hit],
-    documents: dict[str, Document],
-    question: Sequence[Term],
-    weights: dict[str, float],
-) -> list[SubmitterGroup]:
-    """Retrieved hits per document, best fused score first."""
-    grouped: dict[str, list[Hit]] = {}
-    for hit in hits:
-        grouped.setdefault(hit.chunk.document_id, []).append(hit)
-    return [
-        SubmitterGroup(
-            documents[doc_id],
-            tuple(doc_hits),
-            best_similarity(doc_hits),
-            max(weighted_overlap(question, weights, h.chunk.text) for h in doc_hits),
-        )
-        for doc_id, doc_hits in grouped.items()
-    ]
-
-
-def is_relevant_submitter(group: SubmitterGroup, settings: AnswerSettings) -> bool:
-    """A submitter counts when its best passage is close and shares the question's key words."""
-    return (
-        group.best_similarity >= settings.submitter_relevance
-        and group.overlap >= settings.submitter_overlap
-    )
-
-
-def best_similarity(hits: Sequence[Hit]) -> float:
-    return max((h.similarity for h in hits if h.similarity is not None), default=0.0)
 
 
 def quote_is_exact(citation: Citation, documents: dict[str, Document]) -> bool:
@@ -242,13 +167,6 @@ def page_at(doc: Document, offset: int) -> int | None:
     return sum(1 for p in doc.page_starts if p <= offset)
 
 
-def is_answerable(similarity: float, coverage: float, settings: AnswerSettings) -> bool:
-    """Relevant enough to answer: a very close passage, or a close one about words we have."""
-    if similarity >= settings.confident_relevance:
-        return True
-    return similarity >= settings.min_relevance and coverage >= settings.min_term_coverage
-
-
 def compose(
     question: str,
     hits: Sequence[Hit],
@@ -264,10 +182,8 @@ def compose(
     groups = group_by_document(hits, documents, terms, evidence.weights)
     lines: list[str] = []
     citations: list[Citation] = []
-    for group in (g for g in groups if is_relevant_submitter(g, settings)):
-        found = candidates_for(
-            group.hits[:PASSAGES_PER_SUBMITTER], group.document, terms, evidence.weights
-        )
+    for group in select_groups(question, groups, settings):
+        found = candidates_for(group.hits, group.document, terms, evidence.weights)
         quoted = []
         for candidate in pick_sentences(found, settings.max_sentences_per_submitter):
             citation = make_citation(len(citations) + 1, candidate)

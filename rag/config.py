@@ -22,7 +22,10 @@ class _Section(BaseModel):
 class ChunkSettings(_Section):
     size: int = Field(800, ge=100, le=8000, description="Target chunk length in characters.")
     overlap: int = Field(
-        100, ge=0, le=2000, description="Characters shared by neighbouring chunks."
+        200, ge=0, le=2000, description="Characters shared by neighbouring chunks."
+    )
+    context: bool = Field(
+        True, description="Embed each chunk led by its submitter and section heading."
     )
 
 
@@ -59,12 +62,12 @@ class RetrievalSettings(_Section):
     k: int = Field(10, ge=1, le=50, description="Hits returned by /search by default.")
     candidates: int = Field(50, ge=1, le=1000, description="Hits each retriever feeds to fusion.")
     rrf_k: int = Field(60, ge=1, description="Reciprocal rank fusion constant.")
-    dense_weight: float = Field(1.0, ge=0.0)
-    bm25_weight: float = Field(1.0, ge=0.0)
+    dense_weight: float = Field(2.0, ge=0.0, description="Weight of the dense ranking in RRF.")
+    bm25_weight: float = Field(1.0, ge=0.0, description="Weight of the BM25 ranking in RRF.")
 
 
 class AnswerSettings(_Section):
-    k: int = Field(30, ge=1, le=50, description="Passages /ask considers by default.")
+    k: int = Field(5, ge=1, le=50, description="Passages /ask considers per submitter by default.")
     min_relevance: float = Field(
         0.855,
         description="Best passage cosine a question needs to be answered, if the corpus also "
@@ -86,6 +89,15 @@ class AnswerSettings(_Section):
         le=1.0,
         description="IDF-weighted share of the question's words a submitter's best passage "
         "must contain to be included.",
+    )
+    specific_similarity_gap: float = Field(
+        0.02,
+        ge=0.0,
+        description="For a question about one thing (not the whole corpus, no submitter named): "
+        "how far below the closest submitter's cosine another submitter may be.",
+    )
+    specific_overlap_gap: float = Field(
+        0.5, ge=0.0, le=1.0, description="The same for the share of the question's words."
     )
     max_sentences_per_submitter: int = Field(3, ge=1, le=10)
     max_question_chars: int = Field(2000, ge=1)

@@ -82,6 +82,7 @@ class Retriever:
         self._submitter_of_row = np.array(
             [docs[c.document_id].submitter for c in chunks], dtype=object
         )
+        self._doc_code_of_row = np.unique(self._doc_of_row.astype(str), return_inverse=True)[1]
         self._type_of_row = np.array(
             [docs[c.document_id].submitter_type for c in chunks], dtype=object
         )
@@ -193,6 +194,37 @@ class Retriever:
             order, fused = order[:k], fused[:k]
         return self.to_hits(order, fused, dense, lexical, query_vector)
 
+    def best_per_document(
+        self,
+        query: str,
+        query_vector: NDArray[np.float32],
+        filters: Filters = NO_FILTERS,
+        per_document: int = 5,
+        max_documents: int = 50,
+    ) -> list[Hit]:
+        """Each document's best passages, fused over all its chunks.
+
+        A question about the whole corpus must reach every submitter that discusses it, not
+        only the top of the longest document, so this ranks every chunk (a matrix product and
+        BM25 over the corpus) instead of taking a global top k.
+        """
+        rows = self.allowed_rows(filters)
+        rows = np.arange(len(self.index.chunks), dtype=np.int64) if rows is None else rows
+        dense = top_rows(self._vectors[rows] @ query_vector, rows, len(rows))
+        lexical = self.bm25(query, len(rows), rows)
+        fused = fused_scores(
+            len(self.index.chunks),
+            [(dense, self.settings.dense_weight), (lexical, self.settings.bm25_weight)],
+            self.settings.rrf_k,
+        )[rows]
+        codes = self._doc_code_of_row[rows]
+        best_first = first_per_group(codes, fused, 1)
+        top_documents = codes[best_first[np.argsort(-fused[best_first], kind="stable")]]
+        keep = first_per_group(codes, fused, per_document)
+        keep = keep[np.isin(codes[keep], top_documents[:max_documents])]
+        order = keep[np.argsort(-fused[keep], kind="stable")]
+        return self.to_hits(rows[order], fused[order], dense, lexical, query_vector)
+
     def to_hits(
         self,
         order: NDArray[np.int64],
@@ -214,6 +246,27 @@ class Retriever:
             )
             for i, (row, score) in enumerate(zip(order.tolist(), fused.tolist(), strict=True))
         ]
+
+
+def fused_scores(
+    n_rows: int, rankings: Sequence[tuple[Ranking, float]], rrf_k: int
+) -> NDArray[np.float64]:
+    """Reciprocal rank fusion over every row at once (rows in no ranking score 0)."""
+    fused = np.zeros(n_rows, dtype=np.float64)
+    for ranking, weight in rankings:
+        fused[ranking.rows] += weight / (rrf_k + np.arange(1, len(ranking.rows) + 1))
+    return fused
+
+
+def first_per_group(
+    groups: NDArray[np.int64], scores: NDArray[np.float64], per_group: int
+) -> NDArray[np.int64]:
+    """Positions of the `per_group` best scores within each group."""
+    order = np.lexsort((-scores, groups))
+    sorted_groups = groups[order]
+    starts = np.flatnonzero(np.r_[True, sorted_groups[1:] != sorted_groups[:-1]])
+    group_start = np.repeat(starts, np.diff(np.r_[starts, len(order)]))
+    return order[np.arange(len(order)) - group_start < per_group].astype(np.int64)
 
 
 def rank_lookup(ranking: Ranking | None) -> dict[int, int]:

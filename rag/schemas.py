@@ -25,7 +25,9 @@ class AskRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     question: str = Field(description="The question, in Norwegian, at most 2,000 characters.")
-    k: int | None = Field(None, ge=1, le=MAX_K, description="Passages to consider (1-50).")
+    k: int | None = Field(
+        None, ge=1, le=MAX_K, description="Passages to consider per submitter (1-50; default 5)."
+    )
     filters: FiltersIn | None = None
 
 

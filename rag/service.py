@@ -18,13 +18,14 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
-from rag.answer import Evidence, compose
+from rag.answer import compose
 from rag.bm25 import tokenize, tokenize_query
 from rag.config import Settings
 from rag.embed import Embedder, make_embedder
 from rag.errors import DocumentNotFound, IndexNotFound, InvalidQuestion, RagError
 from rag.generate import generated_answer, is_enabled
 from rag.retrieve import NO_FILTERS, Filters, Mode, Retriever
+from rag.select import Evidence
 from rag.store import StoredIndex, check_compatible, load_index, rebuild_hint
 from rag.types import Answer, Document, Hit
 
@@ -82,8 +83,8 @@ class Service:
         rows = self.retriever.allowed_rows(filters)
         query_vector = self.retriever.embed_query(question)
         embedded = time.perf_counter()
-        hits = self.retriever.search(
-            question, k or self.settings.answer.k, filters, query_vector=query_vector
+        hits = self.retriever.best_per_document(
+            question, query_vector, filters, per_document=k or self.settings.answer.k
         )
         retrieved = time.perf_counter()
         in_scope = self.documents_in_scope(rows)

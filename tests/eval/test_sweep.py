@@ -29,7 +29,7 @@ def test_chunk_configs_put_the_base_first_and_name_each_setting_once() -> None:
 
 
 def test_fusion_configs_vary_rrf_k_and_weights_but_skip_the_base() -> None:
-    base = Settings(retrieval=RetrievalSettings(rrf_k=60))
+    base = Settings(retrieval=RetrievalSettings(rrf_k=60, dense_weight=1.0, bm25_weight=1.0))
     configs = fusion_configs(base, rrf_ks=(10, 60), weights=((2.0, 1.0),))
     assert [c.name for c in configs] == ["rrf_k 10, dense:bm25 1:1", "rrf_k 60, dense:bm25 2:1"]
     assert configs[1].retrieval.dense_weight == 2.0

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from fakes import FakeEmbedder
 
-from indexer.build import BuildReport, build_index
+from indexer.build import BuildReport, build_index, passage_text
 from rag.config import ChunkSettings, Settings
 from rag.errors import NothingIndexed
 from rag.store import VECTORS, StoredIndex, load_index, stored_vectors
@@ -73,13 +73,20 @@ def build(sources: Path, settings: Settings) -> Build:
     return Build(sources, settings)
 
 
-def chunk_texts(index: StoredIndex, document_id: str) -> set[str]:
-    return {c.text for c in index.chunks if c.document_id == document_id}
+def passage_texts(index: StoredIndex, document_id: str | None = None) -> set[str]:
+    """What the embedder saw: chunk texts led by submitter and section (the default)."""
+    return {
+        passage_text(c, index.documents, with_context=True)
+        for c in index.chunks
+        if document_id in (None, c.document_id)
+    }
 
 
 def assert_vectors_match_chunks(index: StoredIndex) -> None:
     """Row i of the vectors is the embedding of chunk i (also after cached re-use)."""
-    expected = FakeEmbedder().embed_passages([c.text for c in index.chunks])
+    expected = FakeEmbedder().embed_passages(
+        [passage_text(c, index.documents, with_context=True) for c in index.chunks]
+    )
     np.testing.assert_allclose(stored_vectors(index), expected, atol=1e-6)
 
 
@@ -93,8 +100,8 @@ def test_first_build_counts_and_embeds_every_chunk(build: Build) -> None:
     assert (report.documents, report.chunks) == (3, len(index.chunks))
     assert report.chunks >= 6  # several chunks a document at size 150
     assert not report.unchanged and not report.skipped and not report.guessed_submitters
-    assert set(build.embedder.embedded_texts) == {c.text for c in index.chunks}
-    assert report.embedded == len({c.text for c in index.chunks})
+    assert set(build.embedder.embedded_texts) == passage_texts(index)
+    assert report.embedded == len(passage_texts(index))
     assert progress[-1] == (report.embedded, report.embedded)
     assert report.submitters == {
         "moss.txt": "Moss kommune",
@@ -102,7 +109,7 @@ def test_first_build_counts_and_embeds_every_chunk(build: Build) -> None:
         "bergen.txt": "Bergen kommune",
     }
     assert index.manifest["embedding_identity"] == "fake:hashed-words-64"
-    assert index.manifest["chunk_settings"] == {"size": 150, "overlap": 0}
+    assert index.manifest["chunk_settings"] == {"size": 150, "overlap": 0, "context": True}
     assert_vectors_match_chunks(index)
 
 
@@ -127,7 +134,7 @@ def test_a_changed_document_is_the_only_one_embedded_again(build: Build) -> None
     index = build.load()
     embedded = set(build.embedder.embedded_texts)
     assert not report.unchanged
-    assert embedded and embedded <= chunk_texts(index, "stange")
+    assert embedded and embedded <= passage_texts(index, "stange")
     assert any("Ny setning." in text for text in embedded)
     assert report.embedded == len(embedded)
     assert_vectors_match_chunks(index)
@@ -140,7 +147,7 @@ def test_a_deleted_document_leaves_the_index(build: Build) -> None:
     index = build.load()
     assert report.documents == 2 and report.embedded == 0
     assert set(index.documents) == {"moss", "stange"}
-    assert not chunk_texts(index, "bergen")
+    assert not passage_texts(index, "bergen")
     assert index.vectors.ntotal == len(index.chunks) == report.chunks
     assert_vectors_match_chunks(index)
 
@@ -153,7 +160,7 @@ def test_an_added_document_is_the_only_one_embedded(build: Build) -> None:
     report = build()
     index = build.load()
     assert report.documents == 4
-    assert set(build.embedder.embedded_texts) == chunk_texts(index, "aas")
+    assert set(build.embedder.embedded_texts) == passage_texts(index, "aas")
     assert_vectors_match_chunks(index)
 
 

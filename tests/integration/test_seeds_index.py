@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from indexer.build import passage_text
 from indexer.chunk import chunk_document
 from indexer.clean import clean_text
 from rag.config import DEFAULT_MODEL, ChunkSettings, EmbeddingSettings
@@ -68,7 +69,9 @@ def test_vector_rows_belong_to_their_chunks(index: StoredIndex) -> None:
     embedder = make_embedder(EmbeddingSettings())
     assert embedder.identity == index.manifest["embedding_identity"]
     rows = [0, len(index.chunks) // 2, len(index.chunks) - 1]
-    fresh = embedder.embed_passages([index.chunks[i].text for i in rows])
+    fresh = embedder.embed_passages(
+        [passage_text(index.chunks[i], index.documents, with_context=True) for i in rows]
+    )
     stored = stored_vectors(index)[rows]
     np.testing.assert_allclose(np.sum(fresh * stored, axis=1), 1.0, atol=1e-3)
     check_compatible(index.manifest, index.path, embedder.identity, ChunkSettings())
