@@ -1,6 +1,6 @@
 """End to end: the real API over the seeds index, the Streamlit UI, and headless Chromium.
 
-Builds the seeds index once per session (`rag index seeds --out <tmp>`), starts `rag serve` and
+Uses the session's seeds index (tests/conftest.py), starts `rag serve` and
 `streamlit run ui/app.py` on free ports on 127.0.0.1, asks the example question through a
 shareable `?q=` link and follows a source into the document view. Screenshots go to
 tests/artifacts/ (gitignored). Nothing reaches beyond 127.0.0.1.
@@ -87,21 +87,6 @@ def work_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def server_env(work_dir: Path) -> dict[str, str]:
     return {**os.environ, "RAG_INDEX__CACHE_DIR": str(work_dir / "cache")}
-
-
-@pytest.fixture(scope="session")
-def seeds_index(work_dir: Path, server_env: dict[str, str]) -> Path:
-    out = work_dir / "index"
-    result = subprocess.run(
-        [str(BIN / "rag"), "index", "seeds", "--out", str(out)],
-        cwd=ROOT,
-        env=server_env,
-        capture_output=True,
-        text=True,
-        timeout=1800,
-    )
-    assert result.returncode == 0, f"rag index failed:\n{result.stdout}\n{result.stderr}"
-    return out
 
 
 @pytest.fixture(scope="session")
