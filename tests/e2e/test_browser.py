@@ -134,7 +134,7 @@ def ui_url(api_url: str, work_dir: Path) -> Iterator[str]:
         stop(process)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     if not CHROMIUM.exists():
         pytest.skip(f"{CHROMIUM} is missing: apt-get install -y chromium")

@@ -8,6 +8,7 @@ import json
 import threading
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -55,7 +56,9 @@ def test_200_concurrent_asks_give_the_sequential_answers(seeds_url: str, fresh_u
             q: comparable(client.post("/ask", json={"question": q}).json()) for q in questions
         }
     asked = [questions[i % len(questions)] for i in range(200)]
-    responses = asyncio.run(ask_all(fresh_url, asked))
+    # In a thread of its own: a session-wide Playwright browser may own this thread's loop.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        responses = pool.submit(asyncio.run, ask_all(fresh_url, asked)).result()
     assert [r.status_code for r in responses] == [200] * 200
     for question, response in zip(asked, responses, strict=True):
         assert comparable(response.json()) == expected[question], question
