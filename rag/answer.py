@@ -28,9 +28,10 @@ NO_ANSWER_TEXT = (
     "Ingen relevante treff i innspillene. Spørsmålet ser ikke ut til å bli omtalt i de "
     "indekserte høringsinnspillene."
 )
-# A sentence ends at . ! ? (optionally followed by a closing quote or bracket) before a space
-# and a capital letter, digit, quote or dash; list items and paragraphs end at line breaks.
-_SENTENCE_END = re.compile(r"(?<=[.!?])[»\")]?\s+(?=[A-ZÆØÅ0-9«\"(–-])|\n+")
+# A sentence ends at . ! ? (and a closing quote or bracket right after it, which stays in the
+# sentence) before a space and a capital letter, digit, quote or dash; list items and
+# paragraphs end at line breaks.
+_SENTENCE_END = re.compile(r"(?:(?<=[.!?])|(?<=[.!?][»\")]))\s+(?=[A-ZÆØÅ0-9«\"(–-])|\n+")
 _LIST_MARK = re.compile(r"^- ")
 _MARKUP = re.compile(r"[\[\]*_`#<>|\\]")
 _TOPIC = re.compile(r"\bom\s+(.+?)\s*[?.!]*\s*$", re.IGNORECASE)

@@ -61,8 +61,16 @@ def top_rows(scores: NDArray[np.float32], rows: NDArray[np.int64], k: int) -> Ra
     k = min(k, len(rows))
     if k == 0:
         return Ranking(np.empty(0, np.int64), np.empty(0, np.float32))
-    part = np.argpartition(-scores, k - 1)[:k]
-    order = part[np.lexsort((rows[part], -scores[part]))]
+    # argpartition splits the scores tied with the k-th best in no particular order, so the
+    # ties are cut by row here (without sorting them: BM25 ties thousands of rows at 0).
+    kth = scores[np.argpartition(-scores, k - 1)[k - 1]]
+    better = np.flatnonzero(scores > kth)
+    tied = np.flatnonzero(scores == kth)
+    need = k - len(better)
+    if len(tied) > need:
+        tied = tied[np.argpartition(rows[tied], need - 1)[:need]]
+    chosen = np.concatenate([better, tied])
+    order = chosen[np.lexsort((rows[chosen], -scores[chosen]))]
     return Ranking(rows[order], scores[order])
 
 

@@ -1,0 +1,146 @@
+"""Builders shared by the rag unit tests: three hand-made submissions, hits on them, small indexes.
+
+The same three texts serve as `Document`s for the answer and selection tests and as source
+files for the retrieval and service tests, which index them with the fake embedder.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from fakes import FakeEmbedder
+
+from indexer.build import build_index
+from rag.config import ChunkSettings, Settings
+from rag.types import Chunk, Document, Hit, Section
+
+
+@dataclass(frozen=True)
+class Submission:
+    submitter: str
+    submitter_type: str
+    headings: tuple[str, ...]
+    text: str
+
+
+SUBMISSIONS = {
+    "bergen": Submission(
+        "Bergen kommune",
+        "kommune",
+        ("Fastlegeordningen", "Legevakt"),
+        "Innspill fra Bergen kommune\n\n"
+        "Fastlegeordningen\n"
+        "Fastlegeordningen er under sterkt press i Bergen, og mange innbyggere står uten fastlege. "
+        "Kommunen foreslår f.eks. flere faste stillinger for fastleger. "
+        "Rekruttering av fastleger må prioriteres nasjonalt.\n\n"
+        "Legevakt\n"
+        "Legevakten i Bergen har lange ventetider om natten. "
+        "Vi trenger flere sykepleiere på legevakten i helgene.\n",
+    ),
+    "moss": Submission(
+        "Moss kommune",
+        "kommune",
+        ("Samhandling", "Fastlegene"),
+        "Innspill fra Moss kommune\n\n"
+        "Samhandling\n"
+        "Moss kommune har god erfaring med samarbeid i nettverk på tvers av avdelinger. "
+        "Samarbeidsavtalene med sykehuset fungerer godt for pasientene.\n\n"
+        "Fastlegene\n"
+        "Fastlegene i Moss har for mange pasienter på listene sine. "
+        "Fastlegeordningen bør finansieres bedre av staten.\n",
+    ),
+    "more": Submission(
+        "Møre og Romsdal fylkeskommune",
+        "fylkeskommune",
+        ("Tannhelse",),
+        "Innspill fra Møre og Romsdal fylkeskommune\n\n"
+        "Tannhelse\n"
+        "Den offentlige tannhelsetjenesten trenger flere tannleger i distriktene. "
+        "Ventetiden for tannbehandling er for lang for eldre på sykehjem.\n",
+    ),
+}
+
+
+def as_document(document_id: str, submission: Submission) -> Document:
+    text = submission.text
+    sections = tuple(Section(text.index(f"\n{h}\n") + 1, h) for h in submission.headings)
+    return Document(
+        document_id=document_id,
+        source=f"{document_id}.txt",
+        submitter=submission.submitter,
+        submitter_type=submission.submitter_type,
+        title=f"Innspill fra {submission.submitter}",
+        text=text,
+        content_hash=document_id,
+        sections=sections,
+    )
+
+
+@pytest.fixture
+def documents() -> dict[str, Document]:
+    """The three submissions as documents, with their headings as sections."""
+    return {doc_id: as_document(doc_id, s) for doc_id, s in SUBMISSIONS.items()}
+
+
+HitFactory = Callable[..., Hit]
+
+
+def hit_on(
+    document: Document, passage: str, similarity: float | None = 0.9, score: float = 1.0
+) -> Hit:
+    """A hit whose chunk is the first occurrence of `passage` in the document."""
+    start = document.text.index(passage)
+    chunk = Chunk(
+        f"{document.document_id}:{start}",
+        document.document_id,
+        start,
+        start + len(passage),
+        passage,
+    )
+    return Hit(chunk, score, similarity=similarity)
+
+
+@pytest.fixture
+def hit() -> HitFactory:
+    """`hit(document, passage, similarity=0.9, score=1.0)`: a hit on a passage of a document."""
+    return hit_on
+
+
+# --- indexes built from the submissions with the fake embedder -----------------------------
+
+
+class Corpus:
+    """The submissions as source files, indexed (and re-indexed) with a FakeEmbedder."""
+
+    def __init__(self, folder: Path, settings: Settings) -> None:
+        self.folder = folder
+        self.settings = settings
+        folder.mkdir()
+        rows = ["file,submitter,submitter_type,title"]
+        for doc_id, s in SUBMISSIONS.items():
+            (folder / f"{doc_id}.txt").write_text(s.text, encoding="utf-8")
+            rows.append(f"{doc_id}.txt,{s.submitter},{s.submitter_type},Innspill {doc_id}")
+        (folder / "metadata.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+
+    @property
+    def index_path(self) -> Path:
+        return self.settings.index.path
+
+    def build(self) -> Path:
+        """Index the sources into `index_path`; returns the build directory it points at."""
+        build_index([self.folder], self.index_path, self.settings, FakeEmbedder)
+        return self.index_path.resolve()
+
+    def append(self, doc_id: str, sentence: str) -> None:
+        path = self.folder / f"{doc_id}.txt"
+        path.write_text(path.read_text(encoding="utf-8") + sentence + "\n", encoding="utf-8")
+
+
+@pytest.fixture
+def corpus(tmp_path: Path, tmp_settings: Settings) -> Corpus:
+    """Sources written, not yet indexed; small chunks, so every document has several."""
+    settings = Settings(index=tmp_settings.index, chunk=ChunkSettings(size=150, overlap=0))
+    return Corpus(tmp_path / "sources", settings)
