@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -70,10 +69,6 @@ def with_index(settings: Settings, index: Path | None) -> Settings:
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
-    # A question is a few tokens: one OpenMP thread per request embeds it fastest and lets
-    # concurrent requests use the other cores. OpenMP reads this once, when FAISS or the
-    # embedding engine is first loaded, so it is set before either is imported.
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
     import uvicorn
 
     from rag.api import create_app
