@@ -28,14 +28,12 @@ from rag.schemas import (
     MAX_K,
     AskRequest,
     AskResponse,
-    CitationOut,
     DocumentOut,
     DocumentSummary,
     ErrorBody,
     FiltersIn,
     Health,
     SearchResponse,
-    SearchResult,
 )
 from rag.service import EmbedderFactory, IndexHolder, Service
 
@@ -132,22 +130,12 @@ def add_routes(app: FastAPI) -> None:
             submitter_type=submitter_type or [],
             document_id=document_id or [],
         ).to_filters()
-        hits = svc.search(q, k, filters)
-        docs = svc.index.documents
-        results = [SearchResult.of(h, docs[h.chunk.document_id]) for h in hits]
-        return SearchResponse(query=q, results=results)
+        return SearchResponse.of(q, svc.search(q, k, filters), svc.index.documents)
 
     @app.post("/ask", response_model=AskResponse, responses=ERROR_RESPONSES)
     def ask(svc: ServiceDep, body: AskRequest) -> AskResponse:
         filters = (body.filters or FiltersIn()).to_filters()
-        answer = svc.ask(body.question, body.k, filters)
-        return AskResponse(
-            question=answer.question,
-            answer=answer.answer,
-            no_answer=answer.no_answer,
-            citations=[CitationOut.of(c) for c in answer.citations],
-            timings_ms=answer.timings_ms,
-        )
+        return AskResponse.of(svc.ask(body.question, body.k, filters))
 
     @app.get("/documents", response_model=list[DocumentSummary], responses=ERROR_RESPONSES)
     def documents(svc: ServiceDep) -> list[DocumentSummary]:

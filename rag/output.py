@@ -5,25 +5,18 @@ from __future__ import annotations
 import textwrap
 from typing import Any
 
-from rag.schemas import AskResponse, CitationOut, SearchResponse, SearchResult
+from rag.schemas import AskResponse, SearchResponse
 from rag.types import Answer, Document, Hit
 
 
 def answer_json(answer: Answer) -> dict[str, Any]:
     """Exactly the body POST /ask returns."""
-    return AskResponse(
-        question=answer.question,
-        answer=answer.answer,
-        no_answer=answer.no_answer,
-        citations=[CitationOut.of(c) for c in answer.citations],
-        timings_ms=answer.timings_ms,
-    ).model_dump()
+    return AskResponse.of(answer).model_dump()
 
 
 def search_json(query: str, hits: list[Hit], documents: dict[str, Document]) -> dict[str, Any]:
     """Exactly the body GET /search returns."""
-    results = [SearchResult.of(h, documents[h.chunk.document_id]) for h in hits]
-    return SearchResponse(query=query, results=results).model_dump()
+    return SearchResponse.of(query, hits, documents).model_dump()
 
 
 def where(section: str | None, page: int | None) -> str:

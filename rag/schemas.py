@@ -5,7 +5,7 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field
 
 from rag.retrieve import Filters
-from rag.types import Citation, Document, Hit
+from rag.types import Answer, Citation, Document, Hit
 
 MAX_K = 50
 
@@ -56,6 +56,16 @@ class AskResponse(BaseModel):
     citations: list[CitationOut]
     timings_ms: dict[str, float]
 
+    @classmethod
+    def of(cls, answer: Answer) -> AskResponse:
+        return cls(
+            question=answer.question,
+            answer=answer.answer,
+            no_answer=answer.no_answer,
+            citations=[CitationOut.of(c) for c in answer.citations],
+            timings_ms=answer.timings_ms,
+        )
+
 
 class SearchResult(BaseModel):
     chunk_id: str
@@ -91,6 +101,11 @@ class SearchResult(BaseModel):
 class SearchResponse(BaseModel):
     query: str
     results: list[SearchResult]
+
+    @classmethod
+    def of(cls, query: str, hits: list[Hit], documents: dict[str, Document]) -> SearchResponse:
+        results = [SearchResult.of(h, documents[h.chunk.document_id]) for h in hits]
+        return cls(query=query, results=results)
 
 
 class DocumentSummary(BaseModel):
