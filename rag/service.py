@@ -25,7 +25,7 @@ from rag.embed import Embedder, make_embedder
 from rag.errors import DocumentNotFound, IndexNotFound, InvalidQuestion, RagError
 from rag.generate import generated_answer, is_enabled
 from rag.retrieve import NO_FILTERS, Filters, Mode, Retriever
-from rag.select import Evidence
+from rag.select import Evidence, name_words
 from rag.store import StoredIndex, check_compatible, load_index, rebuild_hint
 from rag.types import Answer, Document, Hit
 
@@ -122,8 +122,9 @@ class Service:
 
     @cached_property
     def submitter_name_stems(self) -> frozenset[str]:
-        names = " ".join({d.submitter for d in self.index.documents.values()})
-        return frozenset(tokenize(names))
+        """Stems of the words that single out a submitter («bergen», not «kommune»)."""
+        words = set().union(*(name_words(d.submitter) for d in self.index.documents.values()))
+        return frozenset(tokenize(" ".join(words)))
 
     def documents_in_scope(self, rows: NDArray[np.int64] | None) -> int:
         if rows is None:
