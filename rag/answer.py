@@ -33,6 +33,7 @@ NO_ANSWER_TEXT = (
 # paragraphs end at line breaks.
 _SENTENCE_END = re.compile(r"(?:(?<=[.!?])|(?<=[.!?][»\")]))\s+(?=[A-ZÆØÅ0-9«\"(–-])|\n+")
 _LIST_MARK = re.compile(r"^- ")
+_MARKER = re.compile(r"\[(\d+)\]")
 _MARKUP = re.compile(r"[\[\]*_`#<>|\\]")
 _TOPIC = re.compile(r"\bom\s+(.+?)\s*[?.!]*\s*$", re.IGNORECASE)
 MIN_SENTENCE_CHARS = 25
@@ -102,6 +103,12 @@ def pick_sentences(candidates: Sequence[Candidate], limit: int) -> list[Candidat
 
 def is_heading(document: Document, span: Span) -> bool:
     return any(s.start == span.start for s in document.sections)
+
+
+def without_markers(quote: str) -> str:
+    """A quote as shown in the answer markdown: a footnote like «[3]» in the document is
+    escaped («\\[3\\]») so it cannot pass for a citation marker. The citation keeps it exact."""
+    return _MARKER.sub(r"\\[\1\\]", quote)
 
 
 def topic_of(question: str) -> str | None:
@@ -190,7 +197,7 @@ def compose(
             citation = make_citation(len(citations) + 1, candidate)
             if quote_is_exact(citation, documents):
                 citations.append(citation)
-                quoted.append(f"- «{citation.quote}» [{citation.n}]")
+                quoted.append(f"- «{without_markers(citation.quote)}» [{citation.n}]")
         if quoted:
             doc = group.document
             lines.append(f"**{doc.submitter}** ({doc.submitter_type})\n" + "\n".join(quoted))

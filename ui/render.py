@@ -127,7 +127,7 @@ def answer_with_links(answer_md: str, citations: Iterable[Citation]) -> str:
     position = 0
     for match in QUOTE_BEFORE_MARKERS.finditer(answer_md):
         parts.append(_link_markers(answer_md[position : match.start()], known))
-        parts.append(_literal(match.group()))
+        parts.append(_literal(ESCAPED_MARKER.sub(r"[\1]", match.group())))
         position = match.end()
     parts.append(_link_markers(answer_md[position:], known))
     return "".join(parts)
@@ -216,6 +216,10 @@ def _link_markers(markdown: str, known: set[int]) -> str:
         return f"[\\[{n}\\]](#kilde-{n})" if n in known else match.group()
 
     return MARKER.sub(link, html.escape(markdown, quote=False))
+
+
+# The API escapes a «[3]» found inside a quote as «\[3\]» so it is no citation marker.
+ESCAPED_MARKER = re.compile(r"\\\[(\d+)\\\]")
 
 
 def _literal(text: str) -> str:

@@ -24,6 +24,7 @@ from rag.answer import (
     quote_is_exact,
     sentence_spans,
     topic_of,
+    without_markers,
 )
 from rag.config import AnswerSettings
 from rag.lexical import content_terms
@@ -280,3 +281,9 @@ def test_compose_drops_an_inexact_citation_and_numbers_the_rest(
     assert "dropping citation" in caplog.text and "bergen" in caplog.text
     assert [c.n for c in citations] == list(range(1, len(citations) + 1))
     assert [int(m) for m in MARKER.findall(text)] == [c.n for c in citations]
+
+
+def test_a_footnote_in_a_quote_cannot_pass_for_a_citation_marker() -> None:
+    shown = without_markers("Fastlegeordningen er underfinansiert [3], jf. [a].")
+    assert shown == "Fastlegeordningen er underfinansiert \\[3\\], jf. [a]."
+    assert not re.search(r"(?<!\\)\[\d+\]", shown)

@@ -190,6 +190,13 @@ def test_markers_and_markup_inside_quotes_are_literal() -> None:
     assert "\\*dette\\*" in linked and "\\[1\\]" in linked
 
 
+def test_a_footnote_the_api_escaped_in_a_quote_shows_as_written_and_links_nowhere() -> None:
+    linked = answer_with_links("- «Se note \\[3\\] her.» [1]", [make_citation(1), make_citation(3)])
+    assert "#kilde-3" not in linked
+    assert "Se note \\[3\\] her" in linked  # markdown for the literal text «[3]»
+    assert "\\\\" not in linked  # no backslash of the API's escaping is left to show
+
+
 def test_nested_guillemets_stay_inside_the_quote() -> None:
     answer = "- «Kommunen har «sørge-for» ansvaret [2] i dag.» [1]\n- «Neste.» [2]"
     linked = answer_with_links(answer, [make_citation(1), make_citation(2)])
