@@ -74,9 +74,10 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     from rag.api import create_app
 
     settings = with_index(settings, args.index)
+    host, port = args.host or settings.api.host, args.port or settings.api.port
     logging.getLogger("rag").setLevel(logging.INFO)
-    print(f"API: http://{args.host}:{args.port}  (docs: http://{args.host}:{args.port}/docs)")
-    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="warning")
+    print(f"API: http://{host}:{port}  (docs: http://{host}:{port}/docs)")
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")
     return 0
 
 
@@ -117,8 +118,8 @@ def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
 def add_query_parsers(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     serve = commands.add_parser("serve", help="Run the HTTP API.")
     serve.add_argument("--index", type=Path, default=None, help="Index directory (data/index).")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--host", default=None, help="Default 127.0.0.1 (RAG_API__HOST).")
+    serve.add_argument("--port", type=int, default=None, help="Default 8000 (RAG_API__PORT).")
     serve.set_defaults(handler=cmd_serve)
     ask = commands.add_parser("ask", help="Answer a question with cited quotes.")
     ask.add_argument("question")
