@@ -15,7 +15,7 @@ from rag.dense import search as faiss_search
 from rag.embed import Embedder
 from rag.errors import InvalidFilter
 from rag.store import StoredIndex, stored_vectors
-from rag.types import Hit
+from rag.types import Document, Hit
 
 Mode = Literal["hybrid", "dense", "bm25"]
 MODES: tuple[Mode, ...] = ("hybrid", "dense", "bm25")
@@ -31,6 +31,14 @@ class Filters:
     def empty(self) -> bool:
         return not (self.submitter or self.submitter_type or self.document_id)
 
+    def admits(self, document: Document) -> bool:
+        """Each filter given must list the document's value; an empty filter lets all pass."""
+        return (
+            (not self.submitter or document.submitter in self.submitter)
+            and (not self.submitter_type or document.submitter_type in self.submitter_type)
+            and (not self.document_id or document.document_id in self.document_id)
+        )
+
 
 NO_FILTERS = Filters()
 QUERY_CACHE_SIZE = 1024
@@ -44,16 +52,26 @@ class Ranking:
     scores: NDArray[np.float32]
 
 
+def fused_scores(
+    n_rows: int, rankings: Sequence[tuple[Ranking, float]], rrf_k: int
+) -> NDArray[np.float64]:
+    """Reciprocal rank fusion over every row at once (rows in no ranking score 0)."""
+    fused = np.zeros(n_rows, dtype=np.float64)
+    for ranking, weight in rankings:
+        fused[ranking.rows] += weight / (rrf_k + np.arange(1, len(ranking.rows) + 1))
+    return fused
+
+
 def rrf(
     rankings: Sequence[tuple[Ranking, float]], rrf_k: int
 ) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
-    """Weighted reciprocal rank fusion: sum of weight / (rrf_k + rank) over the rankings."""
-    fused: dict[int, float] = {}
-    for ranking, weight in rankings:
-        for rank, row in enumerate(ranking.rows.tolist(), start=1):
-            fused[row] = fused.get(row, 0.0) + weight / (rrf_k + rank)
-    order = sorted(fused, key=lambda r: (-fused[r], r))
-    return np.array(order, dtype=np.int64), np.array([fused[r] for r in order])
+    """Weighted reciprocal rank fusion of the rows in any ranking, best first, ties by row."""
+    rows = np.unique(np.concatenate([np.empty(0, np.int64), *(r.rows for r, _ in rankings)]))
+    if len(rows) == 0:
+        return rows.astype(np.int64), np.empty(0, np.float64)
+    fused = fused_scores(int(rows[-1]) + 1, rankings, rrf_k)[rows]
+    order = np.lexsort((rows, -fused))
+    return rows[order].astype(np.int64), fused[order]
 
 
 def top_rows(scores: NDArray[np.float32], rows: NDArray[np.int64], k: int) -> Ranking:
@@ -84,16 +102,8 @@ class Retriever:
         self._vectors = stored_vectors(index)
         self._query_cache: dict[str, NDArray[np.float32]] = {}
         self._cache_lock = threading.Lock()
-        chunks = index.chunks
-        docs = index.documents
-        self._doc_of_row = np.array([c.document_id for c in chunks], dtype=object)
-        self._submitter_of_row = np.array(
-            [docs[c.document_id].submitter for c in chunks], dtype=object
-        )
+        self._doc_of_row = np.array([c.document_id for c in index.chunks], dtype=object)
         self._doc_code_of_row = np.unique(self._doc_of_row.astype(str), return_inverse=True)[1]
-        self._type_of_row = np.array(
-            [docs[c.document_id].submitter_type for c in chunks], dtype=object
-        )
 
     # --- filters ---------------------------------------------------------------------------
 
@@ -120,15 +130,8 @@ class Retriever:
         if filters.empty:
             return None
         self.check_filters(filters)
-        mask = np.ones(len(self.index.chunks), dtype=bool)
-        for values, column in (
-            (filters.submitter, self._submitter_of_row),
-            (filters.submitter_type, self._type_of_row),
-            (filters.document_id, self._doc_of_row),
-        ):
-            if values:
-                mask &= np.isin(column, list(values))
-        return np.flatnonzero(mask).astype(np.int64)
+        admitted = [i for i, d in self.index.documents.items() if filters.admits(d)]
+        return np.flatnonzero(np.isin(self._doc_of_row, admitted)).astype(np.int64)
 
     # --- the two retrievers ------------------------------------------------------------------
 
@@ -254,16 +257,6 @@ class Retriever:
             )
             for i, (row, score) in enumerate(zip(order.tolist(), fused.tolist(), strict=True))
         ]
-
-
-def fused_scores(
-    n_rows: int, rankings: Sequence[tuple[Ranking, float]], rrf_k: int
-) -> NDArray[np.float64]:
-    """Reciprocal rank fusion over every row at once (rows in no ranking score 0)."""
-    fused = np.zeros(n_rows, dtype=np.float64)
-    for ranking, weight in rankings:
-        fused[ranking.rows] += weight / (rrf_k + np.arange(1, len(ranking.rows) + 1))
-    return fused
 
 
 def first_per_group(

@@ -15,9 +15,6 @@ from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
-import numpy as np
-from numpy.typing import NDArray
-
 from rag.answer import compose
 from rag.bm25 import tokenize, tokenize_query
 from rag.config import Settings
@@ -80,14 +77,14 @@ class Service:
     def ask(self, question: str, k: int | None = None, filters: Filters = NO_FILTERS) -> Answer:
         started = time.perf_counter()
         question = self.check_question(question)
-        rows = self.retriever.allowed_rows(filters)
+        self.retriever.check_filters(filters)
         query_vector = self.retriever.embed_query(question)
         embedded = time.perf_counter()
         hits = self.retriever.best_per_document(
             question, query_vector, filters, per_document=k or self.settings.answer.k
         )
         retrieved = time.perf_counter()
-        in_scope = self.documents_in_scope(rows)
+        in_scope = self.documents_in_scope(filters)
         text, no_answer, citations = compose(
             question,
             hits,
@@ -126,10 +123,9 @@ class Service:
         words = set().union(*(name_words(d.submitter) for d in self.index.documents.values()))
         return frozenset(tokenize(" ".join(words)))
 
-    def documents_in_scope(self, rows: NDArray[np.int64] | None) -> int:
-        if rows is None:
-            return len(self.index.documents)
-        return len({self.index.chunks[r].document_id for r in rows.tolist()})
+    def documents_in_scope(self, filters: Filters) -> int:
+        """How many documents the filters leave (the «av N» of the lead line)."""
+        return sum(filters.admits(d) for d in self.index.documents.values())
 
     def document(self, document_id: str) -> Document:
         try:
