@@ -115,14 +115,14 @@ def fingerprint(
     return hashlib.sha256(json.dumps(parts, ensure_ascii=False).encode()).hexdigest()
 
 
-def existing_fingerprint(out: Path) -> str | None:
-    """The fingerprint of the index at `out`, or None if there is none or it is damaged."""
+def intact_manifest(out: Path) -> dict[str, Any] | None:
+    """The manifest of the index at `out`, or None if there is none or it is damaged."""
     try:
         manifest = read_manifest(out)
         verify_files(out, manifest)  # a damaged index is rebuilt, not reported "up to date"
     except (IndexNotFound, IndexCorrupt, IndexMismatch):
         return None
-    return str(manifest.get("fingerprint"))
+    return manifest
 
 
 def build_index(
@@ -138,9 +138,9 @@ def build_index(
         reasons = "; ".join(f"{s.path}: {s.reason}" for s in skipped) or "no files found"
         raise NothingIndexed(f"nothing could be indexed ({reasons})")
     meta = load_metadata(paths)
-    print_ = fingerprint(raws, meta, settings)
-    if print_ == existing_fingerprint(out):
-        manifest = read_manifest(out)
+    corpus_print = fingerprint(raws, meta, settings)
+    manifest = intact_manifest(out)
+    if manifest is not None and manifest.get("fingerprint") == corpus_print:
         return BuildReport(
             out,
             manifest["documents"],
@@ -174,7 +174,7 @@ def build_index(
             "metric": "inner_product",
             "faiss_type": faiss_type,
             "chunk_settings": settings.chunk.model_dump(),
-            "fingerprint": print_,
+            "fingerprint": corpus_print,
             "sources": {d.source: d.content_hash for d in documents},
             "guessed_submitters": list(guessed),
             "skipped": [{"path": s.path, "reason": s.reason} for s in skipped],
