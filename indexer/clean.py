@@ -12,6 +12,7 @@ import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from rag.sentences import ends_sentence
 from rag.types import Section
 
 # Bullets seen in PDF extractions, including the Symbol/Wingdings private-use glyphs.
@@ -22,7 +23,6 @@ _NUMBERED_HEADING = re.compile(r"^\d{1,2}(\.\d{1,2})*\.?\s+\S")
 _PAGE_NUMBER = re.compile(r"^\d{1,3}$")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b\ufeff]")
 _SPACES = re.compile(r"[ \t\u00a0\u2000-\u200a\u202f]+")
-_SENTENCE_END = (".", "!", "?", ":", "»", '"', ")")
 _HEADING_MAX_CHARS = 90
 _HEADING_MAX_WORDS = 12
 
@@ -90,10 +90,6 @@ def drop_repeated_urls(lines: Sequence[Line]) -> list[Line]:
             continue
         kept.append(line)
     return kept
-
-
-def ends_sentence(text: str) -> bool:
-    return text.endswith(_SENTENCE_END)
 
 
 def starts_lowercase(text: str) -> bool:
