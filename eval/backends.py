@@ -102,7 +102,8 @@ class InProcessBackend:
         """A new retriever over the same index: its query-embedding cache starts empty."""
         service = self.service
         retriever = Retriever(service.index, service.retriever.embedder, service.settings.retrieval)
-        return InProcessBackend(dataclasses.replace(service, retriever=retriever))
+        parser = dataclasses.replace(service.parser, embed=retriever.embed_query)
+        return InProcessBackend(dataclasses.replace(service, retriever=retriever, parser=parser))
 
     def ask(self, question: str) -> Reply:
         answer = self.service.ask(question)

@@ -26,7 +26,7 @@ from eval.bench_ann import DenseRow, dense_row, sweep_rows, workload
 from eval.bench_stats import Latency, summarise_ms
 from rag.bm25 import Bm25Index
 from rag.dense import FAISS_TYPES
-from rag.retrieve import top_rows
+from rag.fusion import top_rows
 from rag.sentences import sentences
 
 log = logging.getLogger(__name__)

@@ -25,6 +25,7 @@ from rag.dense import build_faiss, choose_faiss_type
 from rag.embed import Embedder, make_embedder
 from rag.embed_cache import EmbeddingCache, embed_with_cache
 from rag.errors import IndexCorrupt, IndexMismatch, IndexNotFound, NothingIndexed, SourceError
+from rag.sentence_layer import SentenceLayer, sentence_passage, split_sentences
 from rag.store import read_manifest, verify_files, write_index
 from rag.types import Chunk, Document, SkippedFile
 
@@ -155,7 +156,13 @@ def build_index(
     documents = [make_document(r, meta.get(r.source), document_id_for(r, taken)) for r in raws]
     chunks = [c for d in documents for c in chunk_document(d, settings.chunk)]
     embedder = (embedder_factory or (lambda: make_embedder(settings.embedding)))()
-    vectors, embedded = embed_chunks(chunks, documents, embedder, settings, on_progress)
+    sentences = split_sentences(documents, chunks)
+    by_id = {d.document_id: d for d in documents}
+    texts = [passage_text(c, by_id, settings.chunk.context) for c in chunks] + [
+        sentence_passage(s, by_id[s.document_id], settings.chunk.context) for s in sentences
+    ]
+    all_vectors, embedded = embed_texts(texts, embedder, settings, on_progress)
+    vectors, sentence_vectors = all_vectors[: len(chunks)], all_vectors[len(chunks) :]
     faiss_type = choose_faiss_type(
         settings.index.faiss_type, len(chunks), settings.index.ann_threshold
     )
@@ -165,6 +172,7 @@ def build_index(
         documents,
         chunks,
         build_faiss(vectors, faiss_type),
+        SentenceLayer.of(tuple(sentences), sentence_vectors),
         {
             "embedding_model": embedder.model_name,
             "embedding_backend": embedder.backend,
@@ -201,15 +209,13 @@ def passage_text(chunk: Chunk, documents: dict[str, Document], with_context: boo
     return f"{context}\n{chunk.text}"
 
 
-def embed_chunks(
-    chunks: Sequence[Chunk],
-    documents: Sequence[Document],
+def embed_texts(
+    texts: Sequence[str],
     embedder: Embedder,
     settings: Settings,
     on_progress: ProgressCallback | None,
 ) -> tuple[Any, int]:
-    by_id = {d.document_id: d for d in documents}
-    texts = [passage_text(c, by_id, settings.chunk.context) for c in chunks]
+    """Vectors of chunk and sentence passages; only texts not in the cache are embedded."""
     cache = EmbeddingCache(settings.index.cache_dir / "embeddings.sqlite")
     try:
         return embed_with_cache(embedder, texts, cache, settings.embedding.batch_size, on_progress)

@@ -11,6 +11,7 @@ from langchain_text_splitters import RecursiveCharacterTextSplitter
 
 from indexer.clean import PARAGRAPH_BREAK
 from rag.config import ChunkSettings
+from rag.pages import page_at
 from rag.types import Chunk, Document, Section
 
 # Paragraphs, list items, sentences, clauses, words: the structure, coarsest first.
@@ -89,10 +90,6 @@ def section_title_at(sections: Sequence[Section], start: int) -> str | None:
     return sections[i].title if i >= 0 else None
 
 
-def page_at(page_starts: Sequence[int], offset: int) -> int | None:
-    return bisect_right(page_starts, offset) if page_starts else None
-
-
 def chunk_document(doc: Document, settings: ChunkSettings) -> list[Chunk]:
     """Chunks with `chunk.text == doc.text[chunk.start:chunk.end]`, never crossing a heading."""
     splitter = make_splitter(settings)
@@ -112,7 +109,7 @@ def chunk_document(doc: Document, settings: ChunkSettings) -> list[Chunk]:
                     end=end,
                     text=doc.text[start:end],
                     section=section_title_at(doc.sections, start),
-                    page=page_at(doc.page_starts, start),
+                    page=page_at(doc, start),
                 )
             )
     return chunks

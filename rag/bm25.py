@@ -109,10 +109,10 @@ class Bm25Index:
             return True
         return any(stem[:n] in self._vocab for n in range(MIN_HEAD, len(stem)))
 
-    def coverage(self, query: str) -> float:
+    def coverage(self, stems: Iterable[str]) -> float:
         """Share of the question's content stems that the corpus contains at all."""
-        stems = set(tokenize_query(query))
-        return sum(map(self.in_corpus, stems)) / len(stems) if stems else 0.0
+        unique = set(stems)
+        return sum(map(self.in_corpus, unique)) / len(unique) if unique else 0.0
 
     def idf(self, stems: Iterable[str]) -> dict[str, float]:
         """Inverse document frequency (BM25's) of each stem; 0 for stems not in the corpus."""
@@ -125,9 +125,9 @@ class Bm25Index:
             weights[stem] = math.log(1 + (n - df + 0.5) / (df + 0.5)) if df else 0.0
         return weights
 
-    def scores(self, query: str) -> NDArray[np.float32]:
-        """BM25 score of every row for `query` (zeros when no query word is in the corpus)."""
-        tokens = [t for t in tokenize_query(query) if t in self._vocab]
+    def scores(self, stems: Sequence[str]) -> NDArray[np.float32]:
+        """BM25 score of every row for a question's stems (zeros when none is in the corpus)."""
+        tokens = [t for t in stems if t in self._vocab]
         if not tokens:
             return np.zeros(self._model.scores["num_docs"], dtype=np.float32)
         return np.asarray(self._model.get_scores(tokens), dtype=np.float32)

@@ -20,7 +20,7 @@ log = logging.getLogger(__name__)
 
 Command = Callable[[argparse.Namespace, Settings], int]
 # rag.retrieve.MODES, spelt out so that `rag --help` does not load FAISS (a test keeps them equal).
-RETRIEVERS = ("hybrid", "dense", "bm25")
+RETRIEVERS = ("hybrid", "dense", "sentence", "bm25")
 
 
 def cmd_index(args: argparse.Namespace, settings: Settings) -> int:

@@ -60,44 +60,56 @@ class IndexSettings(_Section):
 
 class RetrievalSettings(_Section):
     k: int = Field(10, ge=1, le=50, description="Hits returned by /search by default.")
-    candidates: int = Field(50, ge=1, le=1000, description="Hits each retriever feeds to fusion.")
     rrf_k: int = Field(60, ge=1, description="Reciprocal rank fusion constant.")
-    dense_weight: float = Field(2.0, ge=0.0, description="Weight of the dense ranking in RRF.")
+    sentence_weight: float = Field(
+        2.0, ge=0.0, description="Weight in RRF of the ranking by each chunk's best sentence."
+    )
+    dense_weight: float = Field(
+        0.0, ge=0.0, description="Weight in RRF of the ranking by the chunk's own vector."
+    )
     bm25_weight: float = Field(1.0, ge=0.0, description="Weight of the BM25 ranking in RRF.")
+    chunk_mix: float = Field(
+        0.5,
+        ge=0.0,
+        description="Share of the chunk's own cosine added to its best sentence's cosine in the "
+        "sentence ranking.",
+    )
+    lexical_tiebreak: float = Field(
+        0.01,
+        ge=0.0,
+        description="Weight of the question's IDF-weighted word overlap added to a sentence's "
+        "cosine when quotes are chosen (breaks near-ties only).",
+    )
 
 
 class AnswerSettings(_Section):
-    k: int = Field(5, ge=1, le=50, description="Passages /ask considers per submitter by default.")
-    min_relevance: float = Field(
-        0.855,
-        description="Best passage cosine a question needs to be answered, if the corpus also "
-        "contains `min_term_coverage` of its content words. Tuned on eval/questions.jsonl for "
-        "multilingual-e5-small; retune for another model.",
+    """Thresholds on the best quotable sentence's score (its cosine to the question).
+
+    Calibrated on the dev split of eval/questions.jsonl for multilingual-e5-small
+    (`rag eval --calibrate`); retune for another model."""
+
+    k: int = Field(
+        3, ge=1, le=50, description="Closest sentences /ask considers per submitter by default."
     )
-    min_term_coverage: float = Field(
-        0.7, ge=0.0, le=1.0, description="Share of the question's content words in the corpus."
+    low_confidence: float = Field(
+        0.86, description="Below this best sentence score the question is refused (no_answer)."
     )
-    confident_relevance: float = Field(
-        0.88, description="Best passage cosine that answers whatever the word coverage."
+    high_confidence: float = Field(
+        0.88,
+        description="From this best sentence score the answer is confident; between the "
+        "two it is given with a caution («Svake treff»).",
     )
-    submitter_relevance: float = Field(
-        0.83, description="Cosine a submitter's best passage needs to be included."
+    submitter_threshold: float = Field(
+        0.85, description="Best sentence score a submitter needs to be quoted (and counted)."
     )
-    submitter_overlap: float = Field(
-        0.2,
-        ge=0.0,
-        le=1.0,
-        description="IDF-weighted share of the question's words a submitter's best passage "
-        "must contain to be included.",
-    )
-    specific_similarity_gap: float = Field(
+    specific_gap: float = Field(
         0.02,
         ge=0.0,
         description="For a question about one thing (not the whole corpus, no submitter named): "
-        "how far below the closest submitter's cosine another submitter may be.",
+        "how far below the closest submitter's score another submitter may be.",
     )
-    specific_overlap_gap: float = Field(
-        0.5, ge=0.0, le=1.0, description="The same for the share of the question's words."
+    quote_gap: float = Field(
+        0.015, ge=0.0, description="How far below a submitter's best sentence more quotes may be."
     )
     max_sentences_per_submitter: int = Field(3, ge=1, le=10)
     max_question_chars: int = Field(2000, ge=1)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from rag.bm25 import content_words, stem_words
@@ -32,7 +32,7 @@ def matches(term: Term, others: Sequence[Term]) -> bool:
     )
 
 
-def weighted_overlap(question: Sequence[Term], weights: dict[str, float], text: str) -> float:
+def weighted_overlap(question: Sequence[Term], weights: Mapping[str, float], text: str) -> float:
     """IDF-weighted share of the question's content words that `text` contains."""
     total = sum(weights.get(t.stem, 0.0) for t in question)
     if total <= 0:

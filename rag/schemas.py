@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from rag.retrieve import Filters
-from rag.types import Answer, Citation, Document, Hit
+from rag.types import Answer, Citation, Confidence, Document, Filters, Hit
 
 MAX_K = 50
 
@@ -52,7 +51,11 @@ class CitationOut(BaseModel):
 class AskResponse(BaseModel):
     question: str
     answer: str = Field(description="Markdown with [n] markers that refer to the citations.")
-    no_answer: bool
+    no_answer: bool = Field(description='True exactly when confidence is "none".')
+    confidence: Confidence = Field(
+        description='"high": close passages; "low": answered with a caution (weak matches); '
+        '"none": refused, nothing relevant found.'
+    )
     citations: list[CitationOut]
     timings_ms: dict[str, float]
 
@@ -62,6 +65,7 @@ class AskResponse(BaseModel):
             question=answer.question,
             answer=answer.answer,
             no_answer=answer.no_answer,
+            confidence=answer.confidence,
             citations=[CitationOut.of(c) for c in answer.citations],
             timings_ms=answer.timings_ms,
         )

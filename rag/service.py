@@ -12,32 +12,22 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import cached_property
 from pathlib import Path
 
 from rag.answer import compose
-from rag.bm25 import tokenize, tokenize_query
 from rag.config import Settings
+from rag.decide import Decision, decide
 from rag.embed import Embedder, make_embedder
-from rag.errors import DocumentNotFound, IndexNotFound, InvalidQuestion, RagError
+from rag.errors import DocumentNotFound, IndexNotFound, RagError
 from rag.generate import generated_answer, is_enabled
-from rag.retrieve import NO_FILTERS, Filters, Mode, Retriever
-from rag.select import Evidence, name_words
+from rag.query import Query, QueryParser, name_stems
+from rag.retrieve import Mode, Retriever
 from rag.store import StoredIndex, check_compatible, load_index, rebuild_hint
-from rag.types import Answer, Document, Hit
+from rag.types import NO_FILTERS, Answer, Document, Filters, Hit, SubmitterDecision
 
 log = logging.getLogger(__name__)
 
 EmbedderFactory = Callable[[], Embedder]
-
-
-def is_unicode_text(text: str) -> bool:
-    """False for strings that cannot be written as UTF-8 (lone surrogates)."""
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 def milliseconds_since(start: float) -> float:
@@ -48,80 +38,70 @@ def milliseconds_since(start: float) -> float:
 class Service:
     index: StoredIndex
     retriever: Retriever
+    parser: QueryParser
     settings: Settings
 
     @classmethod
     def load(cls, settings: Settings, embedder: Embedder) -> Service:
         index = load_index(settings.index.path)
         check_compatible(index.manifest, settings.index.path, embedder.identity, settings.chunk)
-        return cls(index, Retriever(index, embedder, settings.retrieval), settings)
+        retriever = Retriever(index, embedder, settings.retrieval)
+        parser = QueryParser(
+            index.documents,
+            index.bm25,
+            retriever.embed_query,
+            settings.answer.max_question_chars,
+            name_stems(index.documents.values()),
+        )
+        return cls(index, retriever, parser, settings)
 
-    def check_question(self, question: str) -> str:
-        cleaned = question.strip()
-        if not cleaned:
-            raise InvalidQuestion("Spørsmålet er tomt. Skriv et spørsmål.")
-        limit = self.settings.answer.max_question_chars
-        if len(question) > limit:
-            raise InvalidQuestion(f"Spørsmålet er for langt ({len(question)} tegn; maks {limit}).")
-        if not is_unicode_text(question):
-            # e.g. a lone surrogate from a JSON escape ("\\ud800"), which no embedder can encode
-            raise InvalidQuestion("Spørsmålet inneholder tegn som ikke er gyldig Unicode.")
-        return cleaned
+    def parse(
+        self, question: str, filters: Filters = NO_FILTERS, corpus_wide: bool | None = None
+    ) -> Query:
+        """The one place a question is validated, embedded and tokenised."""
+        self.retriever.check_filters(filters)
+        return self.parser.parse(question, filters, corpus_wide)
 
     def search(
-        self, query: str, k: int | None = None, filters: Filters = NO_FILTERS, mode: Mode = "hybrid"
+        self, text: str, k: int | None = None, filters: Filters = NO_FILTERS, mode: Mode = "hybrid"
     ) -> list[Hit]:
-        query = self.check_question(query)
-        return self.retriever.search(query, k or self.settings.retrieval.k, filters, mode)
+        return self.retriever.search(
+            self.parse(text, filters), k or self.settings.retrieval.k, mode
+        )
+
+    def decide(self, query: Query, per_document: int | None = None) -> Decision:
+        """Retrieve the evidence and decide who answers: shared by /ask and /matrix."""
+        evidence = self.retriever.evidence(query, per_document or self.settings.answer.k)
+        return decide(query, evidence, self.settings.answer)
+
+    def submitter_decisions(
+        self, question: str, filters: Filters = NO_FILTERS
+    ) -> list[SubmitterDecision]:
+        """One decision per document in scope for a topic (every document counts)."""
+        return list(self.decide(self.parse(question, filters, corpus_wide=True)).submitters)
 
     def ask(self, question: str, k: int | None = None, filters: Filters = NO_FILTERS) -> Answer:
         started = time.perf_counter()
-        question = self.check_question(question)
-        self.retriever.check_filters(filters)
-        query_vector = self.retriever.embed_query(question)
-        embedded = time.perf_counter()
-        hits = self.retriever.best_per_document(
-            question, query_vector, filters, per_document=k or self.settings.answer.k
-        )
-        retrieved = time.perf_counter()
-        in_scope = self.documents_in_scope(filters)
-        text, no_answer, citations = compose(
-            question,
-            hits,
-            self.index.documents,
-            in_scope,
-            self.evidence(question),
-            self.settings.answer,
-        )
+        query = self.parse(question, filters)
+        parsed = time.perf_counter()
+        decision = self.decide(query, k)
+        decided = time.perf_counter()
+        text, citations = compose(query, decision, self.documents_in_scope(filters))
         timings = {
-            "embed": round((embedded - started) * 1000, 2),
-            "retrieve": round((retrieved - embedded) * 1000, 2),
-            "answer": milliseconds_since(retrieved),
+            "embed": round((parsed - started) * 1000, 2),
+            "retrieve": round((decided - parsed) * 1000, 2),
+            "answer": milliseconds_since(decided),
             "total": milliseconds_since(started),
         }
-        if not no_answer and is_enabled(self.settings.generation):
+        if citations and is_enabled(self.settings.generation):
             # "generate" when the model's answer is used, "generate_failed" when it fell back.
             generating = time.perf_counter()
-            generated = generated_answer(question, citations, self.settings.generation)
+            generated = generated_answer(query.text, citations, self.settings.generation)
             text = generated or text
             timings["generate" if generated else "generate_failed"] = milliseconds_since(generating)
             timings["total"] = milliseconds_since(started)
-        return Answer(question, text, no_answer, citations, timings)
-
-    def evidence(self, question: str) -> Evidence:
-        """Coverage and IDF weights of the question's words; submitter names weigh nothing,
-        since «Hva mener Bergen om ...» asks about a topic, not about the word Bergen."""
-        bm25 = self.index.bm25
-        weights = bm25.idf(tokenize_query(question))
-        for stem in self.submitter_name_stems & weights.keys():
-            weights[stem] = 0.0
-        return Evidence(bm25.coverage(question), weights)
-
-    @cached_property
-    def submitter_name_stems(self) -> frozenset[str]:
-        """Stems of the words that single out a submitter («bergen», not «kommune»)."""
-        words = set().union(*(name_words(d.submitter) for d in self.index.documents.values()))
-        return frozenset(tokenize(" ".join(words)))
+        confidence = decision.confidence if citations else "none"
+        return Answer(query.text, text, confidence, citations, timings)
 
     def documents_in_scope(self, filters: Filters) -> int:
         """How many documents the filters leave (the «av N» of the lead line)."""

@@ -8,6 +8,7 @@ Layout of an index path `data/index`:
         chunks.jsonl       one chunk a line: id, document, offsets, section, page
         vectors.faiss      FAISS index of L2-normalised vectors
         bm25/              bm25s matrices (numpy arrays and JSON, no pickle)
+        sentences.jsonl, sentence_vectors.npy   the sentence layer (rag/sentence_layer.py)
 """
 
 from __future__ import annotations
@@ -34,11 +35,12 @@ from numpy.typing import NDArray
 from rag.bm25 import Bm25Index
 from rag.config import ChunkSettings
 from rag.errors import IndexCorrupt, IndexMismatch, IndexNotFound
+from rag.sentence_layer import SENTENCES, SentenceLayer, read_sentences, write_sentences
 from rag.types import Chunk, Document, Section
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 MANIFEST = "manifest.json"
 DOCUMENTS = "documents.jsonl"
 CHUNKS = "chunks.jsonl"
@@ -55,6 +57,7 @@ class StoredIndex:
     chunks: tuple[Chunk, ...]
     vectors: faiss.Index
     bm25: Bm25Index
+    sentences: SentenceLayer
 
 
 def rebuild_hint(path: Path) -> str:
@@ -125,6 +128,7 @@ def write_index(
     documents: Sequence[Document],
     chunks: Sequence[Chunk],
     vectors: faiss.Index,
+    sentences: SentenceLayer,
     manifest: dict[str, Any],
 ) -> Path:
     """Write a complete build next to `path`, then point `path` at it in one atomic step."""
@@ -132,7 +136,7 @@ def write_index(
     builds.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=builds))
     try:
-        write_build(staging, documents, chunks, vectors, manifest)
+        write_build(staging, documents, chunks, vectors, sentences, manifest)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)  # the previous build stays in place
         raise
@@ -149,17 +153,20 @@ def write_build(
     documents: Sequence[Document],
     chunks: Sequence[Chunk],
     vectors: faiss.Index,
+    sentences: SentenceLayer,
     manifest: dict[str, Any],
 ) -> None:
     write_jsonl(staging / DOCUMENTS, (document_to_json(d) for d in documents))
     write_jsonl(staging / CHUNKS, (chunk_to_json(c) for c in chunks))
     faiss.write_index(vectors, str(staging / VECTORS))
+    write_sentences(staging, sentences.sentences, sentences.vectors)
     Bm25Index.build([c.text for c in chunks]).save(staging / BM25_DIR)
     full_manifest = {
         **manifest,
         "schema_version": SCHEMA_VERSION,
         "documents": len(documents),
         "chunks": len(chunks),
+        "sentences": len(sentences.sentences),
         "versions": package_versions(),
         "built_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "files": hash_files(staging),
@@ -261,6 +268,8 @@ def load_index(path: Path) -> StoredIndex:
         vectors = faiss.read_index(str(reading))
         reading = current / BM25_DIR
         bm25 = Bm25Index.load(reading)
+        reading = current / SENTENCES
+        sentences = SentenceLayer.of(*read_sentences(current))
     except (OSError, ValueError, KeyError, TypeError, RuntimeError) as exc:
         raise IndexCorrupt(f"unreadable index file {reading}: {exc}. {rebuild_hint(path)}") from exc
     if vectors.ntotal != len(chunks) or manifest.get("chunks") != len(chunks):
@@ -269,7 +278,12 @@ def load_index(path: Path) -> StoredIndex:
             f"manifest says {manifest.get('chunks')}. {rebuild_hint(path)}"
         )
     log.info("loaded index %s: %d documents, %d chunks", current, len(documents), len(chunks))
-    return StoredIndex(current, manifest, documents, chunks, vectors, bm25)
+    if manifest.get("sentences") != len(sentences.sentences):
+        raise IndexCorrupt(
+            f"index in {current} is inconsistent: {len(sentences.sentences)} sentences, "
+            f"manifest says {manifest.get('sentences')}. {rebuild_hint(path)}"
+        )
+    return StoredIndex(current, manifest, documents, chunks, vectors, bm25, sentences)
 
 
 def stored_vectors(index: StoredIndex) -> NDArray[np.float32]:

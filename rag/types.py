@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,30 @@ class Document:
 
 
 @dataclass(frozen=True)
+class Filters:
+    """Which documents a question is about; an empty filter lets every document pass."""
+
+    submitter: tuple[str, ...] = ()
+    submitter_type: tuple[str, ...] = ()
+    document_id: tuple[str, ...] = ()
+
+    @property
+    def empty(self) -> bool:
+        return not (self.submitter or self.submitter_type or self.document_id)
+
+    def admits(self, document: Document) -> bool:
+        """Each filter given must list the document's value."""
+        return (
+            (not self.submitter or document.submitter in self.submitter)
+            and (not self.submitter_type or document.submitter_type in self.submitter_type)
+            and (not self.document_id or document.document_id in self.document_id)
+        )
+
+
+NO_FILTERS = Filters()
+
+
+@dataclass(frozen=True)
 class Chunk:
     chunk_id: str
     document_id: str
@@ -40,6 +65,16 @@ class Chunk:
 
 
 @dataclass(frozen=True)
+class Sentence:
+    """A sentence of a document (`Document.text[start:end]`) and the chunk rows that hold it."""
+
+    document_id: str
+    start: int
+    end: int
+    chunk_rows: tuple[int, ...]
+
+
+@dataclass(frozen=True)
 class Hit:
     """A retrieved chunk with its fused score, the ranks that produced it and its cosine."""
 
@@ -48,6 +83,38 @@ class Hit:
     dense_rank: int | None = None
     bm25_rank: int | None = None
     similarity: float | None = None
+
+
+@dataclass(frozen=True)
+class ScoredSentence:
+    """A quotable sentence and how close its own vector is to the question."""
+
+    sentence: Sentence
+    similarity: float
+    score: float
+
+
+@dataclass(frozen=True)
+class DocumentEvidence:
+    """One document's closest quotable sentences for a question, best first."""
+
+    document: Document
+    sentences: tuple[ScoredSentence, ...]
+
+    @property
+    def best(self) -> float:
+        return self.sentences[0].score if self.sentences else -1.0
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What retrieval found for a question: every document in scope, closest first."""
+
+    documents: tuple[DocumentEvidence, ...]
+
+    @property
+    def best(self) -> float:
+        return max((d.best for d in self.documents), default=-1.0)
 
 
 @dataclass(frozen=True)
@@ -65,13 +132,31 @@ class Citation:
     score: float
 
 
+Confidence = Literal["high", "low", "none"]
+CONFIDENCES: tuple[Confidence, ...] = ("high", "low", "none")
+
+
+@dataclass(frozen=True)
+class SubmitterDecision:
+    """Whether one document discusses a question, and its best quotes if it does."""
+
+    document: Document
+    confidence: Confidence  # "none": does not discuss it
+    quotes: tuple[Citation, ...]  # best first; empty when confidence == "none"
+    score: float
+
+
 @dataclass(frozen=True)
 class Answer:
     question: str
     answer: str
-    no_answer: bool
+    confidence: Confidence  # "low": answered with a caution; "none": refused
     citations: tuple[Citation, ...]
     timings_ms: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def no_answer(self) -> bool:
+        return self.confidence == "none"
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,202 @@
+"""Choose the retrieval fusion and the answer thresholds on the dev split, never on test.
+
+Retrieval and the relevance decision are pure functions of per-question evidence, so the
+evidence is computed once per question (one embedding each) and every candidate setting is
+scored on it without touching the model again:
+
+- fusion: recall@10 of paraphrase questions and MRR@10 of all answerable ones, for every
+  combination of `FUSION_GRID` (the sweep the README and closing note report);
+- thresholds: `low_confidence` at the midpoint of the widest gap below the lowest answerable
+  question's best score (refusing a real question is worse than a cautious answer),
+  `high_confidence` just above the closest negative, and `submitter_threshold` /
+  `specific_gap` for the best submitter precision at coverage ≥ `MIN_COVERAGE`.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from eval import metrics
+from eval.gold import LocatedGold, StoredText, locate_all
+from eval.questions import Question
+from rag.config import AnswerSettings, RetrievalSettings
+from rag.decide import decide
+from rag.fusion import distinct_passages
+from rag.query import Query
+from rag.retrieve import ChunkScores, Retriever, fuse, rank_chunks
+from rag.service import Service
+from rag.types import Evidence
+
+MIN_COVERAGE = 0.95
+DEPTH = 10
+FUSION_GRID: dict[str, tuple[float, ...]] = {
+    "sentence_weight": (0.0, 1.0, 2.0, 3.0),
+    "dense_weight": (0.0, 1.0, 2.0),
+    "bm25_weight": (0.0, 0.5, 1.0),
+    "chunk_mix": (0.0, 0.25, 0.5, 1.0),
+}
+
+
+@dataclass(frozen=True)
+class Observed:
+    """One question with everything the decisions are made from."""
+
+    question: Question
+    query: Query
+    golds: tuple[LocatedGold, ...]
+    gold_documents: frozenset[str]
+    scores: ChunkScores
+    evidence: Evidence
+
+
+def observe(service: Service, questions: Sequence[Question], per_document: int) -> list[Observed]:
+    by_source = {
+        d.source: StoredText(d.document_id, d.text) for d in service.index.documents.values()
+    }
+    found = []
+    for question in questions:
+        query = service.parse(question.question)
+        golds = locate_all(question.relevant, by_source)
+        found.append(
+            Observed(
+                question,
+                query,
+                golds,
+                frozenset(g.document_id for g in golds if g.document_id),
+                service.retriever.chunk_scores(query),
+                service.retriever.evidence(query, per_document),
+            )
+        )
+    return found
+
+
+# --- fusion ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FusionRow:
+    settings: dict[str, float]
+    paraphrase_recall: float
+    answerable_mrr: float
+    answerable_recall: float
+
+
+def ranked_passages(
+    retriever: Retriever, observed: Observed, settings: RetrievalSettings
+) -> list[metrics.Passage]:
+    rows = retriever.allowed_rows(observed.query.filters)
+    order, _ = fuse(rank_chunks(observed.scores, rows, settings.chunk_mix), settings)
+    keep = distinct_passages(order, observed.scores.best_sentence, DEPTH)
+    chunks = retriever.index.chunks
+    return [
+        metrics.Passage(chunks[r].document_id, chunks[r].start, chunks[r].end, chunks[r].text)
+        for r in order[keep].tolist()
+    ]
+
+
+def fusion_row(
+    retriever: Retriever, observed: Sequence[Observed], settings: RetrievalSettings
+) -> FusionRow:
+    recall: dict[str, list[float]] = {"paraphrase": [], "answerable": []}
+    ranks: list[float] = []
+    for item in observed:
+        if not item.golds:
+            continue
+        hits = metrics.gold_hit_sets(ranked_passages(retriever, item, settings), item.golds)
+        value = metrics.recall_at_k(hits, len(item.golds), DEPTH)
+        recall["answerable"].append(value)
+        if item.question.kind == "paraphrase":
+            recall["paraphrase"].append(value)
+        ranks.append(metrics.reciprocal_rank(hits, DEPTH))
+    chosen = {name: float(getattr(settings, name)) for name in FUSION_GRID}
+    return FusionRow(
+        chosen,
+        float(np.mean(recall["paraphrase"] or [0.0])),
+        float(np.mean(ranks or [0.0])),
+        float(np.mean(recall["answerable"] or [0.0])),
+    )
+
+
+def fusion_sweep(
+    retriever: Retriever, observed: Sequence[Observed], base: RetrievalSettings
+) -> list[FusionRow]:
+    """Every fusion in the grid, best first (paraphrase recall, then MRR)."""
+    rows = []
+    for values in itertools.product(*FUSION_GRID.values()):
+        update = dict(zip(FUSION_GRID, values, strict=True))
+        if update["sentence_weight"] + update["dense_weight"] + update["bm25_weight"] == 0:
+            continue
+        rows.append(fusion_row(retriever, observed, base.model_copy(update=update)))
+    return sorted(rows, key=lambda r: (-r.paraphrase_recall, -r.answerable_mrr))
+
+
+# --- thresholds --------------------------------------------------------------------------
+
+
+def midpoint_below(limit: float, others: Iterable[float], widest: float = 0.01) -> float:
+    """A threshold just under `limit`: halfway to the highest other value below it, at most
+    `widest` under it."""
+    below = [v for v in others if v < limit]
+    floor = max(below, default=limit - 2 * widest)
+    return round(max((limit + floor) / 2, limit - widest), 4)
+
+
+def refusal_thresholds(observed: Sequence[Observed]) -> tuple[float, float]:
+    """(low_confidence, high_confidence) from the dev questions' best sentence scores."""
+    answerable = [o.evidence.best for o in observed if o.question.answerable]
+    negatives = [o.evidence.best for o in observed if not o.question.answerable]
+    low = midpoint_below(min(answerable), negatives)
+    high = max([low, *(n + 0.002 for n in negatives)])
+    return low, round(high, 4)
+
+
+@dataclass(frozen=True)
+class SubmitterRow:
+    submitter_threshold: float
+    specific_gap: float
+    precision: float
+    coverage: float
+
+
+def submitter_row(observed: Sequence[Observed], settings: AnswerSettings) -> SubmitterRow:
+    precision, coverage = [], []
+    for item in observed:
+        if not item.question.answerable or not item.gold_documents:
+            continue
+        decision = decide(item.query, item.evidence, settings)
+        cited = frozenset(s.document.document_id for s in decision.quoted)
+        precision.append(metrics.submitter_precision(cited, item.gold_documents) or 0.0)
+        coverage.append(metrics.submitter_coverage(cited, item.gold_documents) or 0.0)
+    return SubmitterRow(
+        settings.submitter_threshold,
+        settings.specific_gap,
+        float(np.mean(precision or [0.0])),
+        float(np.mean(coverage or [0.0])),
+    )
+
+
+def submitter_sweep(observed: Sequence[Observed], base: AnswerSettings) -> list[SubmitterRow]:
+    """Submitter thresholds and gaps, best precision at coverage ≥ MIN_COVERAGE first."""
+    thresholds = np.round(np.arange(0.83, 0.90, 0.0025), 4)
+    gaps = (0.005, 0.01, 0.015, 0.02, 0.03, 0.05)
+    rows = [
+        submitter_row(
+            observed, base.model_copy(update={"submitter_threshold": float(t), "specific_gap": g})
+        )
+        for t in thresholds
+        for g in gaps
+    ]
+    return sorted(rows, key=lambda r: (r.coverage < MIN_COVERAGE, -r.precision, -r.coverage))
+
+
+def calibrate_answers(observed: Sequence[Observed], base: AnswerSettings) -> AnswerSettings:
+    low, high = refusal_thresholds(observed)
+    with_refusal = base.model_copy(update={"low_confidence": low, "high_confidence": high})
+    best = submitter_sweep(observed, with_refusal)[0]
+    return with_refusal.model_copy(
+        update={"submitter_threshold": best.submitter_threshold, "specific_gap": best.specific_gap}
+    )

@@ -1,0 +1,115 @@
+"""A question parsed once: its text, vector, stems, word weights, named submitters and filters.
+
+Every stage after the edge takes a `Query` and never re-tokenises, re-embeds or re-validates.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from rag.bm25 import Bm25Index, tokenize, tokenize_query
+from rag.errors import InvalidQuestion
+from rag.lexical import Term, content_terms
+from rag.types import Document, Filters
+
+# Words in a submitter's name that do not single it out («Moss kommune» is named by «Moss»).
+GENERIC_NAME_WORDS = frozenset(
+    {"kommune", "kommunene", "kommunes", "fylkeskommune", "helsefellesskapet"}
+    | {"helsefellesskap", "og", "for", "i", "av", "til"}
+)
+# Words that make a question about the whole corpus rather than about one place in it.
+CORPUS_WIDE_WORDS = frozenset(
+    {"innspillene", "innspill", "høringsinnspillene", "høringssvarene", "kommunene"}
+    | {"helsefellesskapene", "innsenderne", "aktørene", "alle", "hvem"}
+)
+_WORD = re.compile(r"\w\w+")
+
+
+@dataclass(frozen=True)
+class Query:
+    text: str
+    vector: NDArray[np.float32]
+    stems: tuple[str, ...]
+    terms: tuple[Term, ...]
+    weights: Mapping[str, float]
+    named_documents: frozenset[str]
+    corpus_wide: bool
+    filters: Filters
+
+
+def words_of(text: str) -> set[str]:
+    return set(_WORD.findall(text.lower()))
+
+
+def name_words(submitter: str) -> set[str]:
+    return words_of(submitter) - GENERIC_NAME_WORDS
+
+
+def name_stems(documents: Iterable[Document]) -> frozenset[str]:
+    """Stems of the words that single out a submitter («bergen», not «kommune»)."""
+    words = set().union(*(name_words(d.submitter) for d in documents))
+    return frozenset(tokenize(" ".join(words)))
+
+
+def named_documents(question_words: set[str], documents: Iterable[Document]) -> frozenset[str]:
+    """Documents whose submitter the question names («Hva mener Bergen om ...»)."""
+    return frozenset(
+        d.document_id
+        for d in documents
+        if name_words(d.submitter) and name_words(d.submitter) <= question_words
+    )
+
+
+def is_unicode_text(text: str) -> bool:
+    """False for strings that cannot be written as UTF-8 (lone surrogates)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def checked_text(question: str, max_chars: int) -> str:
+    cleaned = question.strip()
+    if not cleaned:
+        raise InvalidQuestion("Spørsmålet er tomt. Skriv et spørsmål.")
+    if len(question) > max_chars:
+        raise InvalidQuestion(f"Spørsmålet er for langt ({len(question)} tegn; maks {max_chars}).")
+    if not is_unicode_text(question):
+        # e.g. a lone surrogate from a JSON escape ("\\ud800"), which no embedder can encode
+        raise InvalidQuestion("Spørsmålet inneholder tegn som ikke er gyldig Unicode.")
+    return cleaned
+
+
+@dataclass(frozen=True)
+class QueryParser:
+    """Builds `Query` objects for one index; cheap to share between requests."""
+
+    documents: Mapping[str, Document]
+    bm25: Bm25Index
+    embed: Callable[[str], NDArray[np.float32]]
+    max_chars: int
+    submitter_stems: frozenset[str]
+
+    def parse(self, question: str, filters: Filters, corpus_wide: bool | None = None) -> Query:
+        text = checked_text(question, self.max_chars)
+        stems = tuple(tokenize_query(text))
+        weights = dict(self.bm25.idf(stems))
+        for stem in self.submitter_stems & weights.keys():
+            weights[stem] = 0.0  # «Hva mener Bergen om ...» asks about a topic, not about Bergen
+        asked = words_of(text)
+        return Query(
+            text=text,
+            vector=self.embed(text),
+            stems=stems,
+            terms=tuple(content_terms(text, query=True)),
+            weights=weights,
+            named_documents=named_documents(asked, self.documents.values()),
+            corpus_wide=bool(asked & CORPUS_WIDE_WORDS) if corpus_wide is None else corpus_wide,
+            filters=filters,
+        )

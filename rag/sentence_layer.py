@@ -1,0 +1,110 @@
+"""The sentence layer of the index: every sentence of every document with its own vector.
+
+Dense similarity of a whole chunk lets one relevant sentence drown in its neighbours; scoring
+a chunk by its best sentence, and choosing quotes by the sentences' own vectors, finds the
+passage that says it in other words. Files in a build:
+
+    sentences.jsonl          one sentence a line: document, offsets, chunk rows that hold it
+    sentence_vectors.npy     float32, one L2-normalised row per sentence (no pickle)
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from numpy.typing import NDArray
+
+from rag.pages import section_at
+from rag.sentences import sentence_spans
+from rag.types import Chunk, Document, Sentence
+
+SENTENCES = "sentences.jsonl"
+SENTENCE_VECTORS = "sentence_vectors.npy"
+
+
+def document_sentences(doc: Document, chunks: Sequence[tuple[int, Chunk]]) -> list[Sentence]:
+    """The sentences of one document with the rows of the chunks that overlap each of them."""
+    found = []
+    for span in sentence_spans(doc.text):
+        rows = tuple(r for r, c in chunks if c.start < span.end and span.start < c.end)
+        found.append(Sentence(doc.document_id, span.start, span.end, rows))
+    return found
+
+
+def split_sentences(documents: Sequence[Document], chunks: Sequence[Chunk]) -> list[Sentence]:
+    """Every sentence of every document, in document order."""
+    by_document: dict[str, list[tuple[int, Chunk]]] = {}
+    for row, chunk in enumerate(chunks):
+        by_document.setdefault(chunk.document_id, []).append((row, chunk))
+    return [s for d in documents for s in document_sentences(d, by_document.get(d.document_id, []))]
+
+
+def sentence_passage(sentence: Sentence, doc: Document, with_context: bool) -> str:
+    """What is embedded for a sentence: its text, optionally led by submitter and section."""
+    text = doc.text[sentence.start : sentence.end]
+    if not with_context:
+        return text
+    context = " – ".join(p for p in (doc.submitter, section_at(doc, sentence.start)) if p)
+    return f"{context}\n{text}"
+
+
+def write_sentences(
+    folder: Path, sentences: Sequence[Sentence], vectors: NDArray[np.float32]
+) -> None:
+    with (folder / SENTENCES).open("w", encoding="utf-8") as handle:
+        for s in sentences:
+            record = [s.document_id, s.start, s.end, list(s.chunk_rows)]
+            handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+    np.save(folder / SENTENCE_VECTORS, np.ascontiguousarray(vectors, dtype=np.float32))
+
+
+def read_sentences(folder: Path) -> tuple[tuple[Sentence, ...], NDArray[np.float32]]:
+    with (folder / SENTENCES).open(encoding="utf-8") as handle:
+        records = [json.loads(line) for line in handle if line.strip()]
+    sentences = tuple(
+        Sentence(str(d), int(a), int(b), tuple(map(int, r))) for d, a, b, r in records
+    )
+    vectors = np.load(folder / SENTENCE_VECTORS, allow_pickle=False)
+    if vectors.dtype != np.float32 or vectors.ndim != 2 or len(vectors) != len(sentences):
+        raise ValueError(
+            f"{SENTENCE_VECTORS} holds {vectors.shape} {vectors.dtype}, "
+            f"expected {len(sentences)} float32 rows"
+        )
+    return sentences, vectors
+
+
+@dataclass(frozen=True)
+class SentenceLayer:
+    """Sentences, their vectors, and the arrays retrieval needs to use them fast."""
+
+    sentences: tuple[Sentence, ...]
+    vectors: NDArray[np.float32]
+    # Every (chunk row, sentence row) pair where the sentence overlaps the chunk.
+    pair_chunk: NDArray[np.int64]
+    pair_sentence: NDArray[np.int64]
+
+    @classmethod
+    def of(cls, sentences: tuple[Sentence, ...], vectors: NDArray[np.float32]) -> SentenceLayer:
+        pairs = [(row, i) for i, s in enumerate(sentences) for row in s.chunk_rows]
+        table = np.array(pairs, dtype=np.int64).reshape(-1, 2)
+        return cls(sentences, vectors, table[:, 0].copy(), table[:, 1].copy())
+
+    def best_per_chunk(
+        self, cosines: NDArray[np.float32], n_chunks: int
+    ) -> tuple[NDArray[np.float32], NDArray[np.int64]]:
+        """For every chunk row: its best sentence cosine (-1 if none) and that sentence's row."""
+        best = np.full(n_chunks, -1.0, dtype=np.float32)
+        which = np.full(n_chunks, -1, dtype=np.int64)
+        if len(self.pair_chunk) == 0:
+            return best, which
+        scores = cosines[self.pair_sentence]
+        order = np.lexsort((self.pair_sentence, -scores, self.pair_chunk))
+        chunks = self.pair_chunk[order]
+        first = order[np.r_[True, chunks[1:] != chunks[:-1]]]
+        best[self.pair_chunk[first]] = scores[first]
+        which[self.pair_chunk[first]] = self.pair_sentence[first]
+        return best, which
