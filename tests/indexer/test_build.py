@@ -12,6 +12,7 @@ from fakes import FakeEmbedder
 from indexer.build import BuildReport, build_index, passage_text
 from rag.config import ChunkSettings, Settings
 from rag.errors import NothingIndexed
+from rag.sentence_layer import sentence_passage
 from rag.store import VECTORS, StoredIndex, load_index, stored_vectors
 
 PARAGRAPH = "Kommunen {n} har god erfaring med samarbeid i nettverk på tvers av avdelinger. "
@@ -74,20 +75,32 @@ def build(sources: Path, settings: Settings) -> Build:
 
 
 def passage_texts(index: StoredIndex, document_id: str | None = None) -> set[str]:
-    """What the embedder saw: chunk texts led by submitter and section (the default)."""
-    return {
+    """What the embedder saw: chunk texts and sentences, led by submitter and section."""
+    chunks = {
         passage_text(c, index.documents, with_context=True)
         for c in index.chunks
         if document_id in (None, c.document_id)
     }
+    return chunks | {
+        sentence_passage(s, index.documents[s.document_id], with_context=True)
+        for s in index.sentences.sentences
+        if document_id in (None, s.document_id)
+    }
 
 
 def assert_vectors_match_chunks(index: StoredIndex) -> None:
-    """Row i of the vectors is the embedding of chunk i (also after cached re-use)."""
+    """Row i of the vectors is the embedding of chunk i, row j of the sentence vectors that of
+    sentence j (also after cached re-use)."""
     expected = FakeEmbedder().embed_passages(
         [passage_text(c, index.documents, with_context=True) for c in index.chunks]
     )
     np.testing.assert_allclose(stored_vectors(index), expected, atol=1e-6)
+    sentences = index.sentences.sentences
+    expected = FakeEmbedder().embed_passages(
+        [sentence_passage(s, index.documents[s.document_id], True) for s in sentences]
+    )
+    np.testing.assert_allclose(index.sentences.vectors, expected, atol=1e-6)
+    assert index.manifest["sentences"] == len(sentences) > len(index.documents)
 
 
 # --- a first build -----------------------------------------------------------------------

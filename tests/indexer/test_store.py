@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 from typing import Any
@@ -13,10 +14,11 @@ from fakes import FakeEmbedder
 
 from indexer.chunk import chunk_document
 from indexer.clean import clean_pages
-from rag.bm25 import Bm25Index
+from rag.bm25 import Bm25Index, tokenize_query
 from rag.config import ChunkSettings
 from rag.dense import build_faiss
 from rag.errors import IndexCorrupt, IndexMismatch, IndexNotFound
+from rag.sentence_layer import SENTENCE_VECTORS, SENTENCES, SentenceLayer, split_sentences
 from rag.store import (
     CHUNKS,
     DOCUMENTS,
@@ -24,6 +26,7 @@ from rag.store import (
     MANIFEST,
     VECTORS,
     check_compatible,
+    file_sha256,
     load_index,
     read_jsonl,
     read_manifest,
@@ -72,13 +75,19 @@ def write_small_index(
     documents = documents if documents is not None else make_documents()
     chunks = [c for d in documents for c in chunk_document(d, CHUNKING)]
     vectors = embedder.embed_passages([c.text for c in chunks])
+    sentences = tuple(split_sentences(documents, chunks))
+    by_id = {d.document_id: d for d in documents}
+    sentence_vectors = embedder.embed_passages(
+        [by_id[s.document_id].text[s.start : s.end] for s in sentences]
+    )
     manifest: dict[str, Any] = {
         "embedding_model": embedder.model_name,
         "embedding_identity": embedder.identity,
         "dimension": embedder.dimension,
         "chunk_settings": CHUNKING.model_dump(),
     }
-    write_index(path, documents, chunks, build_faiss(vectors, "flat"), manifest)
+    layer = SentenceLayer.of(sentences, sentence_vectors)
+    write_index(path, documents, chunks, build_faiss(vectors, "flat"), layer, manifest)
     return documents, chunks, vectors
 
 
@@ -103,13 +112,19 @@ def test_round_trip_gives_back_what_was_written(
     assert any(c.page == 2 for c in stored.chunks)  # pages and sections survive
     assert any(c.section == "Digitalisering" for c in stored.chunks)
     np.testing.assert_allclose(stored_vectors(stored), vectors, rtol=0, atol=1e-7)
-    query = "flere fastleger i kommunene"
+    query = tokenize_query("flere fastleger i kommunene")
     fresh = Bm25Index.build([c.text for c in chunks]).scores(query)
     np.testing.assert_allclose(stored.bm25.scores(query), fresh, rtol=1e-6)
     assert stored.bm25.scores(query).max() > 0
     assert stored.manifest["embedding_identity"] == "fake:hashed-words-64"
     assert stored.manifest["documents"] == 2
     assert stored.manifest["chunks"] == len(chunks)
+    written = split_sentences(documents, chunks)
+    assert stored.sentences.sentences == tuple(written)
+    assert stored.manifest["sentences"] == len(written) > len(chunks) // 2
+    by_id = {d.document_id: d for d in documents}
+    texts = [by_id[s.document_id].text[s.start : s.end] for s in written]
+    np.testing.assert_array_equal(stored.sentences.vectors, fake_embedder.embed_passages(texts))
 
 
 def test_chunk_text_is_not_stored_twice(index_path: Path) -> None:
@@ -159,7 +174,9 @@ def test_no_index_is_not_found(tmp_path: Path) -> None:
         load_index(tmp_path / "empty")
 
 
-@pytest.mark.parametrize("name", [DOCUMENTS, CHUNKS, VECTORS, "bm25/params.index.json"])
+@pytest.mark.parametrize(
+    "name", [DOCUMENTS, CHUNKS, VECTORS, "bm25/params.index.json", SENTENCES, SENTENCE_VECTORS]
+)
 def test_a_truncated_file_is_named(index_path: Path, name: str) -> None:
     damaged = index_path / name
     assert damaged.exists()
@@ -169,12 +186,48 @@ def test_a_truncated_file_is_named(index_path: Path, name: str) -> None:
     assert str(damaged) in str(caught.value)
 
 
-@pytest.mark.parametrize("name", [CHUNKS, VECTORS])
+@pytest.mark.parametrize("name", [CHUNKS, VECTORS, SENTENCES, SENTENCE_VECTORS])
 def test_a_deleted_file_is_named(index_path: Path, name: str) -> None:
     (index_path / name).unlink()
     with pytest.raises(IndexCorrupt, match="missing") as caught:
         load_index(index_path)
     assert str(index_path / name) in str(caught.value)
+
+
+def rewrite_consistently(index_path: Path, name: str, data: bytes, **manifest_changes: Any) -> None:
+    """Replace an index file and update the manifest's hash of it, as a buggy build might:
+    the hash check passes, so only the reader's own consistency checks can catch it."""
+    (index_path / name).write_bytes(data)
+    manifest_file = index_path / MANIFEST
+    manifest = json.loads(manifest_file.read_text())
+    manifest["files"][name] = file_sha256(index_path / name)
+    manifest_file.write_text(json.dumps({**manifest, **manifest_changes}))
+
+
+def test_a_sentences_file_that_lost_lines_is_refused(index_path: Path) -> None:
+    lines = (index_path / SENTENCES).read_bytes().splitlines(keepends=True)
+    rewrite_consistently(index_path, SENTENCES, b"".join(lines[:-1]))
+    with pytest.raises(IndexCorrupt, match=SENTENCE_VECTORS) as caught:
+        load_index(index_path)
+    assert f"expected {len(lines) - 1} float32 rows" in str(caught.value)
+
+
+def test_sentence_vectors_of_the_wrong_count_or_type_are_refused(index_path: Path) -> None:
+    vectors = np.load(index_path / SENTENCE_VECTORS)
+    for wrong in (vectors[:-1], vectors.astype(np.float64)):
+        buffer = io.BytesIO()
+        np.save(buffer, wrong)
+        rewrite_consistently(index_path, SENTENCE_VECTORS, buffer.getvalue())
+        with pytest.raises(IndexCorrupt, match=SENTENCE_VECTORS):
+            load_index(index_path)
+
+
+def test_a_sentence_count_other_than_the_manifests_is_refused(index_path: Path) -> None:
+    count = read_manifest(index_path)["sentences"]
+    lines = (index_path / SENTENCES).read_bytes()
+    rewrite_consistently(index_path, SENTENCES, lines, sentences=count + 1)
+    with pytest.raises(IndexCorrupt, match=f"{count} sentences, manifest says {count + 1}"):
+        load_index(index_path)
 
 
 def test_an_unreadable_manifest_is_named(index_path: Path) -> None:
@@ -190,7 +243,8 @@ def test_the_index_path_is_a_symlink_to_a_complete_build(index_path: Path) -> No
     assert index_path.is_symlink()
     build = index_path.resolve()
     assert build.parent == index_path.parent / "index.builds"
-    assert {MANIFEST, DOCUMENTS, CHUNKS, VECTORS, "bm25"} <= {p.name for p in build.iterdir()}
+    expected = {MANIFEST, DOCUMENTS, CHUNKS, VECTORS, "bm25", SENTENCES, SENTENCE_VECTORS}
+    assert expected <= {p.name for p in build.iterdir()}
 
 
 def test_a_failed_write_leaves_the_previous_index_in_place(
