@@ -17,6 +17,8 @@ from dataclasses import dataclass
 SENTENCE_FINAL = (".", "!", "?", ":", "»", '"', ")")
 
 # Lower-cased abbreviations (without their final full stop) after which no sentence ends.
+# Those that close a list («osv.», «m.m.», «etc.») usually end the sentence too, so they are not
+# here: before a capital letter they end it.
 ABBREVIATIONS = frozenset(
     {
         "bl.a",
@@ -42,12 +44,6 @@ ABBREVIATIONS = frozenset(
         "ev",
         "dvs",
         "d.v.s",
-        "osv",
-        "o.l",
-        "m.m",
-        "mv",
-        "m.v",
-        "etc",
         "tlf",
         "s",
         "st",
@@ -61,7 +57,6 @@ ABBREVIATIONS = frozenset(
         "t.d",
         "t.o.m",
         "f.o.m",
-        "o.a",
         "bla",
         "resp",
         "jmf",
