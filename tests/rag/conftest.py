@@ -1,6 +1,6 @@
-"""Builders shared by the rag unit tests: three hand-made submissions, hits on them, small indexes.
+"""Builders shared by the rag unit tests: three hand-made submissions, evidence on them, indexes.
 
-The same three texts serve as `Document`s for the answer and selection tests and as source
+The same three texts serve as `Document`s for the decision and answer tests and as source
 files for the retrieval and service tests, which index them with the fake embedder.
 """
 
@@ -10,12 +10,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pytest
 from fakes import FakeEmbedder
 
 from indexer.build import build_index
 from rag.config import ChunkSettings, Settings
-from rag.types import Chunk, Document, Hit, Section
+from rag.query import Query
+from rag.types import Document, DocumentEvidence, Filters, ScoredSentence, Section, Sentence
 
 
 @dataclass(frozen=True)
@@ -85,28 +87,46 @@ def documents() -> dict[str, Document]:
     return {doc_id: as_document(doc_id, s) for doc_id, s in SUBMISSIONS.items()}
 
 
-HitFactory = Callable[..., Hit]
+def scored(
+    document: Document, text: str, score: float, similarity: float | None = None
+) -> ScoredSentence:
+    """The first occurrence of `text` in the document as a scored sentence."""
+    start = document.text.index(text)
+    sentence = Sentence(document.document_id, start, start + len(text), ())
+    return ScoredSentence(sentence, score if similarity is None else similarity, score)
 
 
-def hit_on(
-    document: Document, passage: str, similarity: float | None = 0.9, score: float = 1.0
-) -> Hit:
-    """A hit whose chunk is the first occurrence of `passage` in the document."""
-    start = document.text.index(passage)
-    chunk = Chunk(
-        f"{document.document_id}:{start}",
-        document.document_id,
-        start,
-        start + len(passage),
-        passage,
+def found_in(document: Document, *sentences: tuple[str, float]) -> DocumentEvidence:
+    """A document's evidence: (sentence text, score) pairs, best first."""
+    return DocumentEvidence(document, tuple(scored(document, t, s) for t, s in sentences))
+
+
+def make_query(text: str, named: frozenset[str] = frozenset(), corpus_wide: bool = False) -> Query:
+    """A parsed question for stages after parsing (they read text, names and scope only)."""
+    return Query(
+        text=text,
+        vector=np.zeros(4, dtype=np.float32),
+        stems=(),
+        terms=(),
+        weights={},
+        named_documents=named,
+        corpus_wide=corpus_wide,
+        filters=Filters(),
     )
-    return Hit(chunk, score, similarity=similarity)
+
+
+@dataclass(frozen=True)
+class Builders:
+    """The builders above, handed to tests as one fixture (conftest is not importable)."""
+
+    scored: Callable[..., ScoredSentence] = scored
+    found_in: Callable[..., DocumentEvidence] = found_in
+    query: Callable[..., Query] = make_query
 
 
 @pytest.fixture
-def hit() -> HitFactory:
-    """`hit(document, passage, similarity=0.9, score=1.0)`: a hit on a passage of a document."""
-    return hit_on
+def make() -> Builders:
+    return Builders()
 
 
 # --- indexes built from the submissions with the fake embedder -----------------------------

@@ -1,175 +1,52 @@
-"""Extractive answers: sentence spans, citation checks, sentence choice, lead line, compose."""
+"""The extractive answer: lead line, quote blocks, template letters, and document text as data.
+
+Rendering checks use markdown-it-py (CommonMark), the parser a reader of the Markdown would use.
+"""
 
 from __future__ import annotations
 
-import logging
+import html
 import re
 from dataclasses import replace
-from itertools import pairwise
 from typing import TYPE_CHECKING
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from markdown_it import MarkdownIt
 
 from rag.answer import (
+    LOW_CONFIDENCE_TEXT,
     NO_ANSWER_TEXT,
-    Candidate,
-    Span,
-    candidates_for,
+    SAME_TEXT_LEAD,
     compose,
     lead_line,
-    make_citation,
-    pick_sentences,
-    quote_is_exact,
-    sentence_spans,
+    literal,
     topic_of,
-    without_markers,
 )
 from rag.config import AnswerSettings
-from rag.lexical import content_terms
-from rag.select import Evidence
-from rag.types import Citation, Document, Hit, Section
+from rag.decide import Decision, decide
+from rag.markers import MARKER
+from rag.types import Citation, Document, Evidence
 
 if TYPE_CHECKING:
-    from conftest import HitFactory
+    from conftest import Builders
 
-MARKER = re.compile(r"\[(\d+)\]")
 FASTLEGE = "Hva sier kommunene om fastlegeordningen?"
-FASTLEGE_EVIDENCE = Evidence(coverage=1.0, weights={"kommun": 0.1, "fastlegeordning": 2.0})
+SETTINGS = AnswerSettings(
+    low_confidence=0.5, high_confidence=0.7, submitter_threshold=0.55, specific_gap=0.05
+)
+COMMONMARK = MarkdownIt("commonmark")
+TAGS = re.compile(r"<(\w+)")
 
 
-def sentences(text: str) -> list[str]:
-    return [text[s.start : s.end] for s in sentence_spans(text, 0, len(text))]
+def rendered_tags(markdown: str) -> list[str]:
+    return TAGS.findall(COMMONMARK.render(markdown))
 
 
-# --- sentence spans ------------------------------------------------------------------------
-
-
-def test_sentences_split_at_ends_but_not_at_abbreviations_before_lowercase() -> None:
-    text = (
-        "Vi mener f.eks. at fastlegene må få bedre tid. Dette gjelder bl.a. distriktene! "
-        "Hvorfor? «Tiden er knapp.» 3 av 4 leger sier det."
-    )
-    assert sentences(text) == [
-        "Vi mener f.eks. at fastlegene må få bedre tid.",
-        "Dette gjelder bl.a. distriktene!",
-        "Hvorfor?",
-        "«Tiden er knapp.»",
-        "3 av 4 leger sier det.",
-    ]
-
-
-def test_list_items_and_lines_are_sentences_without_the_list_mark() -> None:
-    text = "Vi foreslår:\n- Flere fastleger i distriktene\n-  Kortere ventetid  \n\nSlutt."
-    expected = ["Vi foreslår:", "Flere fastleger i distriktene", "Kortere ventetid", "Slutt."]
-    assert sentences(text) == expected
-
-
-def test_spans_are_offsets_into_the_whole_text_within_the_range() -> None:
-    text = "Overskrift\n  Første setning her.  Andre setning her. Utenfor."
-    start, end = text.index("  Første"), text.index(" Utenfor")
-    spans = list(sentence_spans(text, start, end))
-    assert [text[s.start : s.end] for s in spans] == ["Første setning her.", "Andre setning her."]
-    assert all(start <= s.start < s.end <= end for s in spans)
-
-
-@given(st.text(alphabet="ab .!?\n-«»()ÆA1", max_size=60), st.data())
-def test_spans_are_stripped_ordered_and_inside_the_range(text: str, data: st.DataObject) -> None:
-    start = data.draw(st.integers(0, len(text)))
-    end = data.draw(st.integers(start, len(text)))
-    spans = list(sentence_spans(text, start, end))
-    for span in spans:
-        piece = text[span.start : span.end]
-        assert start <= span.start < span.end <= end
-        assert piece == piece.strip() and not piece.startswith("- ")
-    assert all(a.end <= b.start for a, b in pairwise(spans))
-
-
-# --- citations -----------------------------------------------------------------------------
-
-
-def candidate(doc: Document, sentence: str, score: float = 1.0, overlap: float = 0.5) -> Candidate:
-    start = doc.text.index(sentence)
-    return Candidate(doc, Span(start, start + len(sentence)), score, overlap)
-
-
-@pytest.mark.parametrize("change", ["none", "quote", "offsets", "document", "empty"])
-def test_only_an_exact_quote_passes_and_others_are_logged(
-    documents: dict[str, Document], caplog: pytest.LogCaptureFixture, change: str
-) -> None:
-    good = make_citation(7, candidate(documents["moss"], "Fastlegene i Moss"))
-    citation = {
-        "none": good,
-        "quote": replace(good, quote="Fastlegene i Bergen"),
-        "offsets": replace(good, start=good.start + 1),
-        "document": replace(good, document_id="bergen"),
-        "empty": replace(good, quote="", end=good.start),
-    }[change]
-    with caplog.at_level(logging.ERROR, logger="rag.answer"):
-        assert quote_is_exact(citation, documents) is (change == "none")
-    assert ("dropping citation 7" in caplog.text) is (change != "none")
-
-
-def test_a_citation_names_its_section_and_page(documents: dict[str, Document]) -> None:
-    text = "Forord her.\nInnledning\nFørste avsnitt.\nTiltak\nAndre avsnitt om tiltak."
-    heads = [text.index("Innledning"), text.index("Tiltak")]
-    doc = replace(
-        documents["more"],
-        text=text,
-        sections=(Section(heads[0], "Innledning"), Section(heads[1], "Tiltak")),
-        page_starts=(0, *heads),
-    )
-    late = make_citation(3, candidate(doc, "Andre avsnitt om tiltak.", score=0.123456))
-    assert (late.n, late.section, late.page, late.score) == (3, "Tiltak", 3, 0.1235)
-    assert (late.document_id, late.submitter_type, late.source) == (
-        "more",
-        "fylkeskommune",
-        "more.txt",
-    )
-    assert late.quote == text[late.start : late.end] == "Andre avsnitt om tiltak."
-    early = make_citation(1, candidate(doc, "Forord her."))
-    assert (early.section, early.page) == (None, 1)
-    unpaged = make_citation(1, candidate(documents["bergen"], "Legevakten i Bergen"))
-    assert (unpaged.section, unpaged.page) == ("Legevakt", None)
-
-
-# --- choosing sentences --------------------------------------------------------------------
-
-
-def test_pick_sentences_keeps_the_best_and_only_close_followers(
-    documents: dict[str, Document],
-) -> None:
-    doc = documents["bergen"]
-    overlaps = [0.8, 0.3, 0.5, 0.0, 0.4, 0.45]
-    found = [Candidate(doc, Span(i, i + 1), 1 - i / 10, o) for i, o in enumerate(overlaps)]
-    assert [c.overlap for c in pick_sentences(found, 3)] == [0.8, 0.5, 0.4]
-    assert [c.overlap for c in pick_sentences(found, 10)] == [0.8, 0.5, 0.4, 0.45]
-    assert pick_sentences(found, 1) == [found[0]]
-    assert pick_sentences([], 3) == []
-    no_words = [Candidate(doc, Span(i, i + 1), 1.0, 0.0) for i in range(3)]
-    assert pick_sentences(no_words, 3) == [no_words[0]]  # followers need some overlap
-
-
-def test_candidates_skip_headings_short_sentences_and_repeats(
-    documents: dict[str, Document], hit: HitFactory
-) -> None:
-    text = (
-        "Rekruttering og stabilisering av fastleger\n"
-        "Fastlegeordningen må styrkes i hele landet. Kort setning her.\n"
-        "Legevakten fungerer godt i dag for de fleste. "
-        "Fastlegeordningen må styrkes i hele landet."
-    )
-    doc = replace(documents["bergen"], text=text, sections=(Section(0, text.split("\n")[0]),))
-    terms = content_terms("Hva sier de om fastlegeordningen?", query=True)
-    hits = [hit(doc, text[: text.index("Legevakten")]), hit(doc, text[text.index("Legevakten") :])]
-    found = candidates_for(hits, doc, terms, {"fastlegeordning": 1.0})
-    assert [text[c.span.start : c.span.end] for c in found] == [
-        "Fastlegeordningen må styrkes i hele landet.",
-        "Legevakten fungerer godt i dag for de fleste.",
-    ]
-    assert found[0].span.start == text.index("Fastlegeordningen må")  # the first occurrence
-    assert [(c.overlap, c.score) for c in found] == [(1.0, 3.0), (0.0, 0.5)]
+def rendered_text(markdown: str) -> str:
+    """What a reader sees: the rendered HTML without tags, entities decoded."""
+    return html.unescape(re.sub(r"<[^>]+>", "", COMMONMARK.render(markdown))).strip()
 
 
 # --- lead line -----------------------------------------------------------------------------
@@ -189,101 +66,220 @@ def test_topic_of(question: str, topic: str | None) -> None:
     assert topic_of(question) == topic
 
 
-def test_lead_line_counts_submitters_and_names_the_topic() -> None:
-    assert lead_line(FASTLEGE, 2, 5) == "2 av 5 innspill omtaler fastlegeordningen."
-    assert lead_line("Hvem nevner legevakten?", 1, 3) == (
+def test_lead_line_counts_submitters_names_the_topic_and_cautions_when_weak() -> None:
+    assert lead_line(FASTLEGE, 2, 5, "high") == "2 av 5 innspill omtaler fastlegeordningen."
+    assert lead_line(FASTLEGE, 2, 5, "low") == (
+        "Svake treff – sjekk kildene. 2 av 5 innspill omtaler fastlegeordningen."
+    )
+    assert lead_line("Hvem nevner legevakten?", 1, 3, "high") == (
         "1 av 3 innspill har relevante avsnitt om spørsmålet."
     )
-    assert not MARKER.search(lead_line("Hva sier de om [1] og _x_?", 1, 1))
+    hostile = lead_line("Hva sier de om [1] og _x_ ![i](http://e/x.png)?", 1, 1, "high")
+    assert not MARKER.search(hostile)
+    assert set(rendered_tags(hostile)) == {"p"}
+
+
+# --- literal: document text as data --------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "[klikk](javascript:x) _y_",
+        "![img](http://e/x.png)",
+        "Se fotnote [3] og [12].",
+        "**fet** *kursiv* `kode` <b>html</b> <http://e.no> \\[1\\]",
+        "a_b_c og 2*3*4 og [x][y] og [y]: http://e/",
+    ],
+)
+def test_literal_text_renders_as_exactly_that_text(text: str) -> None:
+    shown = literal(text)
+    assert rendered_tags(shown) == ["p"]
+    assert rendered_text(shown) == text
+    assert not MARKER.search(shown)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="bug: literal() leaves '&' alone, so an entity in document text is decoded: "
+    "'&amp;' shows as '&', '&#91;3&#93;' shows as a marker-like '[3]'",
+)
+@pytest.mark.parametrize("text", ["Helse &amp; omsorg", "fotnote &#91;3&#93; her"])
+def test_literal_keeps_entities_as_text(text: str) -> None:
+    assert rendered_text(literal(text)) == text
+
+
+@given(st.text(alphabet="ab1 []()!*_`<>#|:/\\.«»-", min_size=1, max_size=40))
+def test_literal_never_forms_markup_or_a_marker(text: str) -> None:
+    shown = literal(f"x {text} x")  # inline, as in a quote line
+    assert set(rendered_tags(shown)) <= {"p"}
+    assert not MARKER.search(shown)
+    assert rendered_text(shown) == f"x {text} x"
 
 
 # --- compose -------------------------------------------------------------------------------
 
-
-def paragraph(doc: Document, first: str, last: str) -> str:
-    return doc.text[doc.text.index(first) : doc.text.index(last) + len(last)]
-
-
-def fastlege_hits(documents: dict[str, Document], hit: HitFactory, similarity: float) -> list[Hit]:
-    """Bergen and Moss on the fastlege scheme; Møre og Romsdal close, but about dental care."""
-    bergen, moss, more = documents["bergen"], documents["moss"], documents["more"]
-    return [
-        hit(bergen, paragraph(bergen, "Fastlegeordningen er", "nasjonalt."), similarity),
-        hit(moss, paragraph(moss, "Fastlegene i", "staten."), similarity - 0.01),
-        hit(more, paragraph(more, "Den offentlige", "sykehjem."), similarity - 0.02),
-    ]
-
-
-@pytest.mark.parametrize(
-    ("similarity", "coverage", "answered"),
-    [(0.5, 1.0, False), (0.87, 0.5, False), (0.87, 1.0, True), (0.9, 0.0, True)],
+BERGEN = (
+    "Rekruttering av fastleger må prioriteres nasjonalt.",
+    "Kommunen foreslår f.eks. flere faste stillinger for fastleger.",
 )
-def test_compose_answers_only_answerable_questions(
-    documents: dict[str, Document],
-    hit: HitFactory,
-    similarity: float,
-    coverage: float,
-    answered: bool,
-) -> None:
-    hits = fastlege_hits(documents, hit, similarity)
-    evidence = replace(FASTLEGE_EVIDENCE, coverage=coverage)
-    answer = compose(FASTLEGE, hits, documents, 3, evidence, AnswerSettings())
-    assert (answer == (NO_ANSWER_TEXT, True, ())) is not answered
+MOSS = (
+    "Fastlegeordningen bør finansieres bedre av staten.",
+    "Fastlegene i Moss har for mange pasienter på listene sine.",
+)
 
 
-def test_compose_without_quotable_sentences_has_no_answer(
-    documents: dict[str, Document], hit: HitFactory
-) -> None:
-    hits = [hit(documents["bergen"], "Fastlegeordningen\n", 0.95)]  # a heading, nothing to quote
-    answer = compose(FASTLEGE, hits, documents, 3, FASTLEGE_EVIDENCE, AnswerSettings())
-    assert answer == (NO_ANSWER_TEXT, True, ())
-
-
-def test_compose_quotes_each_relevant_submitter_under_its_heading(
-    documents: dict[str, Document], hit: HitFactory
-) -> None:
-    hits = fastlege_hits(documents, hit, similarity=0.9)
-    text, no_answer, citations = compose(
-        FASTLEGE, hits, documents, 3, FASTLEGE_EVIDENCE, AnswerSettings()
+def fastlege_decision(
+    make: Builders, documents: dict[str, Document], best: float = 0.9
+) -> tuple[Decision, Evidence]:
+    found = Evidence(
+        (
+            make.found_in(documents["bergen"], (BERGEN[0], best), (BERGEN[1], best - 0.01)),
+            make.found_in(documents["moss"], (MOSS[0], best - 0.02), (MOSS[1], best - 0.03)),
+            make.found_in(
+                documents["more"], ("Ventetiden for tannbehandling er for lang", best - 0.4)
+            ),
+        )
     )
-    assert not no_answer
+    return decide(make.query(FASTLEGE, corpus_wide=True), found, SETTINGS), found
+
+
+def assert_markers_match(markdown: str, citations: tuple[Citation, ...]) -> None:
+    assert [int(n) for n in MARKER.findall(markdown)] == [c.n for c in citations]
     assert [c.n for c in citations] == list(range(1, len(citations) + 1))
-    assert [int(m) for m in MARKER.findall(text)] == [c.n for c in citations]
+
+
+def test_compose_without_confidence_has_no_answer(
+    make: Builders, documents: dict[str, Document]
+) -> None:
+    decision, _ = fastlege_decision(make, documents, best=0.45)
+    assert decision.confidence == "none"
+    assert compose(make.query(FASTLEGE), decision, 3) == (NO_ANSWER_TEXT, ())
+    forced = Decision("none", fastlege_decision(make, documents)[0].submitters)
+    assert compose(make.query(FASTLEGE), forced, 3) == (NO_ANSWER_TEXT, ())
+
+
+def test_compose_quotes_each_submitter_under_its_name(
+    make: Builders, documents: dict[str, Document]
+) -> None:
+    decision, _ = fastlege_decision(make, documents)
+    text, citations = compose(make.query(FASTLEGE), decision, 3)
+    assert text == (
+        "2 av 3 innspill omtaler fastlegeordningen.\n\n"
+        "**Bergen kommune** (kommune)\n"
+        f"- «{BERGEN[0]}» [1]\n- «{literal(BERGEN[1])}» [2]\n\n"
+        "**Moss kommune** (kommune)\n"
+        f"- «{MOSS[0]}» [3]\n- «{MOSS[1]}» [4]"
+    )
+    assert [(c.document_id, c.quote) for c in citations] == [
+        ("bergen", BERGEN[0]),
+        ("bergen", BERGEN[1]),
+        ("moss", MOSS[0]),
+        ("moss", MOSS[1]),
+    ]
     for c in citations:
         assert c.quote == documents[c.document_id].text[c.start : c.end]
-    quotes: dict[str, list[str]] = {}  # one block per submitter, its quotes in citation order
-    for c in citations:
-        quotes.setdefault(f"**{c.submitter}** ({c.submitter_type})", []).append(
-            f"- «{c.quote}» [{c.n}]"
-        )
-    assert list(quotes) == ["**Bergen kommune** (kommune)", "**Moss kommune** (kommune)"]
-    blocks = [heading + "\n" + "\n".join(lines) for heading, lines in quotes.items()]
-    assert text == "\n\n".join(["2 av 3 innspill omtaler fastlegeordningen.", *blocks])
-    assert "Kommunen foreslår f.eks. flere faste stillinger for fastleger." in text
-    assert len([c for c in citations if c.document_id == "bergen"]) == 3  # the per-submitter cap
+    assert_markers_match(text, citations)
 
 
-def test_compose_drops_an_inexact_citation_and_numbers_the_rest(
-    documents: dict[str, Document],
-    hit: HitFactory,
-    monkeypatch: pytest.MonkeyPatch,
-    caplog: pytest.LogCaptureFixture,
+def test_compose_with_low_confidence_leads_with_the_caution(
+    make: Builders, documents: dict[str, Document]
 ) -> None:
-    def one_shifted(n: int, candidate: Candidate) -> Citation:
-        citation = make_citation(n, candidate)
-        shift = candidate.span.start == documents["bergen"].text.index("Fastlegeordningen er")
-        return replace(citation, start=citation.start + 1) if shift else citation
-
-    monkeypatch.setattr("rag.answer.make_citation", one_shifted)
-    hits = fastlege_hits(documents, hit, similarity=0.9)
-    text, _, citations = compose(FASTLEGE, hits, documents, 3, FASTLEGE_EVIDENCE, AnswerSettings())
-    assert "Fastlegeordningen er under" not in text
-    assert "dropping citation" in caplog.text and "bergen" in caplog.text
-    assert [c.n for c in citations] == list(range(1, len(citations) + 1))
-    assert [int(m) for m in MARKER.findall(text)] == [c.n for c in citations]
+    decision, _ = fastlege_decision(make, documents, best=0.6)
+    assert decision.confidence == "low"
+    text, citations = compose(make.query(FASTLEGE), decision, 7)
+    assert text.startswith(f"{LOW_CONFIDENCE_TEXT} 2 av 7 innspill omtaler fastlegeordningen.\n")
+    assert citations
+    assert_markers_match(text, citations)
 
 
-def test_a_footnote_in_a_quote_cannot_pass_for_a_citation_marker() -> None:
-    shown = without_markers("Fastlegeordningen er underfinansiert [3], jf. [a].")
-    assert shown == "Fastlegeordningen er underfinansiert \\[3\\], jf. [a]."
-    assert not re.search(r"(?<!\\)\[\d+\]", shown)
+def test_hostile_document_text_cannot_form_markup_or_markers(
+    make: Builders, documents: dict[str, Document]
+) -> None:
+    quote = "Se ![img](http://e/x.png) og fotnote [3] om fastlegeordningen i kommunen vår."
+    hostile = replace(
+        documents["bergen"],
+        submitter="[klikk](javascript:x) _y_",
+        submitter_type="*kommune*",
+        text=documents["bergen"].text + quote + "\n",
+    )
+    found = Evidence((make.found_in(hostile, (quote, 0.9), (BERGEN[0], 0.89)),))
+    decision = decide(make.query(FASTLEGE), found, SETTINGS)
+    text, citations = compose(make.query(FASTLEGE), decision, 1)
+    assert [c.quote for c in citations] == [quote, BERGEN[0]]
+    assert_markers_match(text, citations)  # the footnote [3] is no marker
+    tags = rendered_tags(text)
+    assert not {"a", "img", "em", "code", "script", "html"} & set(tags)
+    assert tags.count("strong") == 1  # the submitter heading, nothing else
+    shown = rendered_text(text)
+    assert "[klikk](javascript:x) _y_ (*kommune*)" in shown
+    assert f"«{quote}» [1]" in shown
+
+
+def test_identical_quotes_from_several_submitters_are_shown_once(
+    make: Builders, documents: dict[str, Document]
+) -> None:
+    template = "Vi støtter forslaget om flere fastleger i hele landet."
+    docs = {d: replace(documents[d], text=documents[d].text + template + "\n") for d in documents}
+    found = Evidence(
+        (
+            make.found_in(docs["bergen"], (template, 0.9), (BERGEN[0], 0.89)),
+            make.found_in(docs["moss"], (template, 0.9)),
+            make.found_in(docs["more"], (template, 0.9)),
+        )
+    )
+    decision = decide(make.query(FASTLEGE, corpus_wide=True), found, SETTINGS)
+    text, citations = compose(make.query(FASTLEGE), decision, 3)
+    assert text.count(template) == 1
+    assert sorted(int(n) for n in MARKER.findall(text)) == [c.n for c in citations] == [1, 2, 3, 4]
+    shared = [c for c in citations if c.quote == template]
+    assert [c.document_id for c in shared] == ["bergen", "moss", "more"]
+    markers = " ".join(f"[{c.n}]" for c in shared)
+    assert f"- «{template}» {markers}" in text
+    head = SAME_TEXT_LEAD.format(n=3)
+    assert head == "Samme tekst i 3 innspill:"
+    assert (
+        f"{head} **Bergen kommune** (kommune), **Moss kommune** (kommune), "
+        "**Møre og Romsdal fylkeskommune** (fylkeskommune)"
+    ) in text
+    assert f"**Bergen kommune** (kommune)\n- «{BERGEN[0]}»" in text  # its own quote stays
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="bug: shared (template) blocks come after every submitter block, so their markers "
+    "are out of citation order (e.g. [1] [4] [2] [3])",
+)
+def test_markers_follow_citation_order_with_template_letters(
+    make: Builders, documents: dict[str, Document]
+) -> None:
+    template = "Vi støtter forslaget om flere fastleger i hele landet."
+    docs = {d: replace(documents[d], text=documents[d].text + template + "\n") for d in documents}
+    found = Evidence(
+        (
+            make.found_in(docs["bergen"], (BERGEN[0], 0.9), (template, 0.895)),
+            make.found_in(docs["moss"], (template, 0.895), (MOSS[0], 0.89)),
+        )
+    )
+    decision = decide(make.query(FASTLEGE, corpus_wide=True), found, SETTINGS)
+    text, citations = compose(make.query(FASTLEGE), decision, 3)
+    assert_markers_match(text, citations)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="bug: one document quoting the same wording twice is shown as "
+    "«Samme tekst i 2 innspill» naming that submitter twice",
+)
+def test_a_sentence_repeated_in_one_document_is_not_a_template_letter(
+    make: Builders, documents: dict[str, Document]
+) -> None:
+    moss = replace(documents["moss"], text=documents["moss"].text + MOSS[0] + "\n")
+    first = make.scored(moss, MOSS[0], 0.9)
+    at = moss.text.rindex(MOSS[0])
+    again = replace(first, sentence=replace(first.sentence, start=at, end=at + len(MOSS[0])))
+    found = Evidence((replace(make.found_in(moss), sentences=(first, again)),))
+    decision = decide(make.query(FASTLEGE), found, SETTINGS)
+    text, _ = compose(make.query(FASTLEGE), decision, 3)
+    assert "Samme tekst" not in text
+    assert text.count("Moss kommune") == 1

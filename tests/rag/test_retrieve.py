@@ -1,125 +1,142 @@
-"""Hybrid retrieval: fusion and ranking helpers against references, search on a small index."""
+"""Retrieval on a small index, checked against NumPy brute force over the stored vectors."""
 
 from __future__ import annotations
 
-from random import Random
 from typing import TYPE_CHECKING
 
 import numpy as np
 import pytest
 from fakes import FakeEmbedder
-from hypothesis import given
-from hypothesis import strategies as st
 from numpy.typing import NDArray
 
+from rag.config import ChunkSettings, RetrievalSettings, Settings
 from rag.errors import InvalidFilter
-from rag.retrieve import (
-    MODES,
-    Filters,
-    Mode,
-    Ranking,
-    Retriever,
-    first_per_group,
-    fused_scores,
-    rrf,
-    top_rows,
-)
+from rag.lexical import weighted_overlap
+from rag.query import Query, QueryParser, name_stems
+from rag.retrieve import MODES, Mode, Retriever
+from rag.statements import is_statement
 from rag.store import load_index, stored_vectors
+from rag.types import NO_FILTERS, Filters
 
 if TYPE_CHECKING:
     from conftest import Corpus
 
-QUERY = "Hvor lange er ventetidene på legevakten om natten?"
+QUESTIONS = (
+    "Hvor lange er ventetidene på legevakten om natten?",
+    "Hva sier kommunene om fastlegeordningen?",
+    "Trenger distriktene flere tannleger?",
+    "Foreslår kommunen faste stillinger for fastleger?",
+)
+QUERY = QUESTIONS[0]
+ALL = {"bergen", "moss", "more"}
+FILTERS = [
+    (Filters(), ALL),
+    (Filters(submitter=("Bergen kommune",)), {"bergen"}),
+    (Filters(submitter_type=("kommune",)), {"bergen", "moss"}),
+    (Filters(document_id=("moss", "more")), {"moss", "more"}),
+]
+# Every ranking enabled, so that the reference fuses all three.
+ALL_RANKINGS = RetrievalSettings(dense_weight=0.5, sentence_weight=2.0, bm25_weight=1.0)
 
 
-def ranking(rows: list[int]) -> Ranking:
-    return Ranking(np.array(rows, dtype=np.int64), np.zeros(len(rows), dtype=np.float32))
+def make_retriever(corpus: Corpus, settings: RetrievalSettings | None = None) -> Retriever:
+    index = load_index(corpus.index_path)
+    return Retriever(index, FakeEmbedder(), settings or corpus.settings.retrieval)
 
 
-def best_first(scores: NDArray[np.floating], rows: list[int]) -> list[int]:
+@pytest.fixture
+def overlapping(corpus: Corpus) -> Corpus:
+    """Chunks of 100 characters overlapping by 50: two chunks share Bergen's proposal."""
+    corpus.settings = Settings(
+        index=corpus.settings.index, chunk=ChunkSettings(size=100, overlap=50)
+    )
+    corpus.build()
+    return corpus
+
+
+@pytest.fixture
+def retriever(overlapping: Corpus) -> Retriever:
+    return make_retriever(overlapping)
+
+
+def parse(retriever: Retriever, text: str, filters: Filters = NO_FILTERS) -> Query:
+    index = retriever.index
+    parser = QueryParser(
+        index.documents,
+        index.bm25,
+        retriever.embed_query,
+        2000,
+        name_stems(index.documents.values()),
+    )
+    return parser.parse(text, filters)
+
+
+# --- the brute-force reference -------------------------------------------------------------
+
+
+def best_first(scores: NDArray[np.floating] | dict[int, float], rows: list[int]) -> list[int]:
     """Rows by score, best first, ties by row: the order every ranking here promises."""
     return sorted(rows, key=lambda r: (-scores[r], r))
 
 
-# --- fusion and ranking helpers ------------------------------------------------------------
+class Reference:
+    """Every score recomputed from the stored vectors with plain loops."""
 
+    def __init__(self, retriever: Retriever, text: str) -> None:
+        index = retriever.index
+        self.settings = retriever.settings
+        vector = FakeEmbedder().embed_queries([text])[0]
+        self.chunk_cosine = stored_vectors(index) @ vector
+        self.sentence_cosine = index.sentences.vectors @ vector
+        n = len(index.chunks)
+        self.best = np.full(n, -1.0, dtype=np.float32)
+        self.best_sentence = [-1] * n
+        for i, sentence in enumerate(index.sentences.sentences):
+            for row in sentence.chunk_rows:
+                if self.best_sentence[row] == -1 or self.sentence_cosine[i] > self.best[row]:
+                    self.best[row], self.best_sentence[row] = self.sentence_cosine[i], i
+        self.mixed = self.best + np.float32(self.settings.chunk_mix) * self.chunk_cosine
+        self.bm25 = index.bm25.scores(parse(retriever, text).stems)
 
-def test_rrf_by_hand() -> None:
-    order, fused = rrf([(ranking([3, 1, 2]), 2.0), (ranking([1, 4]), 1.0)], rrf_k=60)
-    expected = {1: 2 / 62 + 1 / 61, 3: 2 / 61, 2: 2 / 63, 4: 1 / 62}
-    assert order.tolist() == [1, 3, 2, 4]
-    assert fused.tolist() == pytest.approx([expected[r] for r in order.tolist()])
-    order, _ = rrf([(ranking([5]), 1.0), (ranking([2]), 1.0)], rrf_k=10)
-    assert order.tolist() == [2, 5]  # a tie goes to the lower row
+    def ranking(self, mode: Mode, rows: list[int]) -> list[int]:
+        if mode == "dense":
+            return best_first(self.chunk_cosine, rows)
+        if mode == "sentence":
+            return best_first(self.mixed, rows)
+        return [r for r in best_first(self.bm25, rows) if self.bm25[r] > 0]
 
+    def fused(self, rows: list[int]) -> dict[int, float]:
+        weights: dict[Mode, float] = {
+            "sentence": self.settings.sentence_weight,
+            "dense": self.settings.dense_weight,
+            "bm25": self.settings.bm25_weight,
+        }
+        fused: dict[int, float] = {}
+        for mode, weight in weights.items():
+            if weight <= 0:
+                continue
+            for rank, row in enumerate(self.ranking(mode, rows), start=1):
+                fused[row] = fused.get(row, 0.0) + weight / (self.settings.rrf_k + rank)
+        return fused
 
-@given(st.integers(1, 30), st.randoms(), st.floats(0, 3), st.floats(0, 3), st.integers(1, 100))
-def test_fused_scores_equal_rrf_on_full_rankings(
-    n: int, rng: Random, dense_weight: float, bm25_weight: float, rrf_k: int
-) -> None:
-    rankings = []
-    for weight in (dense_weight, bm25_weight):
-        rows = list(range(n))
-        rng.shuffle(rows)
-        rankings.append((ranking(rows), weight))
-    order, fused = rrf(rankings, rrf_k)
-    np.testing.assert_allclose(fused_scores(n, rankings, rrf_k)[order], fused)
-    partial = fused_scores(n + 2, rankings, rrf_k)
-    assert partial[n:].tolist() == [0.0, 0.0]  # rows in no ranking
-
-
-@given(
-    st.lists(st.tuples(st.integers(0, 4), st.integers(-3, 3)), max_size=40),
-    st.integers(1, 5),
-)
-def test_first_per_group_against_brute_force(pairs: list[tuple[int, int]], per_group: int) -> None:
-    groups = np.array([g for g, _ in pairs], dtype=np.int64)
-    scores = np.array([s / 2 for _, s in pairs], dtype=np.float64)
-    expected = []
-    for g in sorted(set(groups.tolist())):
-        members = [i for i in range(len(pairs)) if groups[i] == g]
-        expected += sorted(members, key=lambda i: (-scores[i], i))[:per_group]
-    assert first_per_group(groups, scores, per_group).tolist() == expected
-
-
-@given(st.lists(st.integers(0, 4), max_size=30), st.integers(0, 35), st.randoms())
-def test_top_rows_against_sorting(values: list[int], k: int, rng: Random) -> None:
-    scores = np.array(values, dtype=np.float32)
-    rows = np.array(rng.sample(range(100, 200), len(values)), dtype=np.int64)
-    top = top_rows(scores, rows, k)
-    reference = np.lexsort((rows, -scores))[:k]  # by score, ties by row
-    assert top.rows.tolist() == rows[reference].tolist()
-    assert top.scores.tolist() == scores[reference].tolist()
-
-
-# --- search on a small index ---------------------------------------------------------------
-
-
-@pytest.fixture
-def retriever(corpus: Corpus) -> Retriever:
-    corpus.build()
-    return Retriever(load_index(corpus.index_path), FakeEmbedder(), corpus.settings.retrieval)
-
-
-def dense_scores(retriever: Retriever, query: str) -> NDArray[np.float32]:
-    """Brute force: every stored vector against the query's vector."""
-    query_vector = FakeEmbedder().embed_queries([query])[0]
-    scores: NDArray[np.float32] = stored_vectors(retriever.index) @ query_vector
-    return scores
-
-
-def reference_fused(retriever: Retriever, query: str, rows: list[int]) -> dict[int, float]:
-    """Weighted RRF of the brute-force dense ranking and the BM25 hits, over `rows`."""
-    settings = retriever.settings
-    bm25 = retriever.index.bm25.scores(query)
-    fused = dict.fromkeys(rows, 0.0)
-    for scores, weight, keep in (
-        (dense_scores(retriever, query), settings.dense_weight, rows),
-        (bm25, settings.bm25_weight, [r for r in rows if bm25[r] > 0]),
-    ):
-        for rank, row in enumerate(best_first(scores, keep), start=1):
-            fused[row] += weight / (settings.rrf_k + rank)
-    return fused
+    def search(self, mode: Mode, rows: list[int], k: int) -> list[tuple[int, float]]:
+        if mode == "hybrid":
+            fused = self.fused(rows)
+            order = best_first(fused, list(fused))
+            scores: dict[int, float] = fused
+        else:
+            order = self.ranking(mode, rows)
+            source = {"dense": self.chunk_cosine, "sentence": self.mixed, "bm25": self.bm25}[mode]
+            scores = {r: float(source[r]) for r in order}
+        shown: set[int] = set()
+        found = []
+        for row in order:
+            sentence = self.best_sentence[row]
+            if sentence >= 0 and sentence in shown:
+                continue  # the same passage as a chunk above
+            shown.add(sentence)
+            found.append((row, scores[row]))
+        return found[:k]
 
 
 def rows_of(retriever: Retriever, document_ids: set[str]) -> list[int]:
@@ -130,43 +147,78 @@ def row_of(retriever: Retriever, chunk_id: str) -> int:
     return [c.chunk_id for c in retriever.index.chunks].index(chunk_id)
 
 
+# --- search --------------------------------------------------------------------------------
+
+
+def test_overlapping_chunks_that_share_their_best_sentence_are_one_passage(
+    retriever: Retriever,
+) -> None:
+    """The search tests below see chunks whose best sentence is the same (the overlap)."""
+    text = QUESTIONS[-1]
+    reference = Reference(retriever, text)
+    index = retriever.index
+    proposal = [
+        i
+        for i, x in enumerate(index.sentences.sentences)
+        if index.documents[x.document_id].text[x.start : x.end].startswith("Kommunen foreslår")
+    ]
+    assert len(proposal) == 1
+    shared = proposal[0]
+    assert reference.best_sentence.count(shared) == 2
+    every_row = list(range(len(retriever.index.chunks)))
+    for mode in MODES:
+        rows = [
+            row_of(retriever, h.chunk.chunk_id)
+            for h in retriever.search(parse(retriever, text), 50, mode)
+        ]
+        assert len([r for r in rows if reference.best_sentence[r] == shared]) == 1
+        assert [r for r, _ in reference.search(mode, every_row, 50)] == rows
+    ranked = reference.ranking("sentence", every_row)
+    assert [reference.best_sentence[r] for r in ranked].count(shared) == 2  # one was dropped
+
+
+@pytest.mark.parametrize("settings", [None, ALL_RANKINGS], ids=["default", "all-rankings"])
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("k", [1, 3, 50])
-@pytest.mark.parametrize(
-    ("filters", "allowed"),
-    [
-        (Filters(), {"bergen", "moss", "more"}),
-        (Filters(submitter=("Bergen kommune",)), {"bergen"}),
-        (Filters(submitter_type=("kommune",)), {"bergen", "moss"}),
-        (Filters(document_id=("moss", "more")), {"moss", "more"}),
-    ],
-)
+@pytest.mark.parametrize(("filters", "allowed"), FILTERS)
 def test_search_ranks_like_the_reference(
-    retriever: Retriever, mode: Mode, k: int, filters: Filters, allowed: set[str]
+    overlapping: Corpus,
+    settings: RetrievalSettings | None,
+    mode: Mode,
+    k: int,
+    filters: Filters,
+    allowed: set[str],
 ) -> None:
-    hits = retriever.search(QUERY, k, filters, mode)
-    rows = [row_of(retriever, h.chunk.chunk_id) for h in hits]
-    scores = [h.score for h in hits]
-    allowed_rows = rows_of(retriever, allowed)
-    assert hits and len(hits) <= k
-    assert {h.chunk.document_id for h in hits} <= allowed
-    assert scores == sorted(scores, reverse=True)
-    if mode == "dense":
-        brute = dense_scores(retriever, QUERY)
-        assert rows == best_first(brute, allowed_rows)[:k]
-        np.testing.assert_allclose(scores, brute[rows], rtol=1e-5)
-    elif mode == "bm25":
-        bm25 = retriever.index.bm25.scores(QUERY)
-        assert rows == [r for r in best_first(bm25, allowed_rows) if bm25[r] > 0][:k]
-    else:
-        fused = reference_fused(retriever, QUERY, allowed_rows)
-        assert rows == best_first(fused, allowed_rows)[:k]
-        assert scores == pytest.approx([fused[r] for r in rows])
+    retriever = make_retriever(overlapping, settings)
+    for text in QUESTIONS:
+        hits = retriever.search(parse(retriever, text, filters), k, mode)
+        reference = Reference(retriever, text)
+        expected = reference.search(mode, rows_of(retriever, allowed), k)
+        rows = [row_of(retriever, h.chunk.chunk_id) for h in hits]
+        assert rows == [r for r, _ in expected]
+        assert [h.score for h in hits] == pytest.approx([s for _, s in expected], rel=1e-5)
+        assert {h.chunk.document_id for h in hits} <= allowed
+        sentence_rank = {
+            r: i
+            for i, r in enumerate(reference.ranking("sentence", rows_of(retriever, allowed)), 1)
+        }
+        bm25_rank = {
+            r: i for i, r in enumerate(reference.ranking("bm25", rows_of(retriever, allowed)), 1)
+        }
+        for row, hit in zip(rows, hits, strict=True):
+            assert hit.similarity == pytest.approx(float(reference.best[row]))
+            assert hit.dense_rank == sentence_rank[row]
+            assert hit.bm25_rank == bm25_rank.get(row)
+
+
+def test_search_finds_the_passage_that_says_it(retriever: Retriever) -> None:
+    hits = retriever.search(parse(retriever, QUERY), 1)
+    assert "Legevakten i Bergen har lange ventetider om natten." in hits[0].chunk.text
 
 
 def test_search_rejects_an_unknown_mode(retriever: Retriever) -> None:
     with pytest.raises(ValueError, match="hybrid"):
-        retriever.search(QUERY, 3, mode="sparse")  # type: ignore[arg-type]
+        retriever.search(parse(retriever, QUERY), 3, mode="sparse")  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(
@@ -191,41 +243,73 @@ def test_unknown_filter_values_name_the_valid_ones(
     retriever: Retriever, filters: Filters, message: str
 ) -> None:
     with pytest.raises(InvalidFilter) as caught:
-        retriever.search(QUERY, 3, filters)
+        retriever.check_filters(filters)
     assert str(caught.value) == message
-    with pytest.raises(InvalidFilter):
-        retriever.best_per_document(QUERY, retriever.embed_query(QUERY), filters)
 
 
-KOMMUNER = Filters(submitter_type=("kommune",))
-
-
-@pytest.mark.parametrize(
-    ("per_document", "max_documents", "filters"),
-    [
-        (5, 50, Filters()),
-        (1, 50, Filters()),
-        (2, 2, Filters()),
-        (1, 1, Filters()),
-        (2, 50, KOMMUNER),
-    ],
-)
-def test_best_per_document_against_brute_force(
-    retriever: Retriever, per_document: int, max_documents: int, filters: Filters
+@pytest.mark.parametrize(("filters", "allowed"), FILTERS)
+def test_allowed_rows_and_admitted_follow_the_filters(
+    retriever: Retriever, filters: Filters, allowed: set[str]
 ) -> None:
-    allowed = {"bergen", "moss"} if filters == KOMMUNER else {"bergen", "moss", "more"}
-    vector = retriever.embed_query(QUERY)
-    hits = retriever.best_per_document(QUERY, vector, filters, per_document, max_documents)
-    fused = reference_fused(retriever, QUERY, rows_of(retriever, allowed))
-    best = {d: best_first(fused, rows_of(retriever, {d}))[:per_document] for d in allowed}
-    documents = sorted(allowed, key=lambda d: -fused[best[d][0]])[:max_documents]
-    expected = {r: fused[r] for d in documents for r in best[d]}
-    found = {row_of(retriever, h.chunk.chunk_id): h.score for h in hits}
-    assert found == pytest.approx(expected)
-    assert [h.score for h in hits] == sorted(found.values(), reverse=True)
-    brute = dense_scores(retriever, QUERY)
-    for hit in hits:
-        assert hit.similarity == pytest.approx(brute[row_of(retriever, hit.chunk.chunk_id)])
+    retriever.check_filters(filters)
+    assert retriever.allowed_rows(filters).tolist() == rows_of(retriever, allowed)
+    assert retriever.admitted(filters) == [d for d in retriever.index.documents if d in allowed]
+
+
+# --- evidence: the sentences /ask quotes from ----------------------------------------------
+
+
+@pytest.mark.parametrize("per_document", [1, 2, 3, 10])
+@pytest.mark.parametrize(("filters", "allowed"), FILTERS)
+def test_evidence_against_brute_force(
+    retriever: Retriever, per_document: int, filters: Filters, allowed: set[str]
+) -> None:
+    index = retriever.index
+    for text in QUESTIONS:
+        query = parse(retriever, text, filters)
+        evidence = retriever.evidence(query, per_document)
+        cosines = index.sentences.vectors @ FakeEmbedder().embed_queries([text])[0]
+        expected: dict[str, list[tuple[int, float, float]]] = {}
+        for i, s in enumerate(index.sentences.sentences):
+            doc = index.documents[s.document_id]
+            if s.document_id in allowed and is_statement(doc, s):
+                quote = doc.text[s.start : s.end]
+                bonus = weighted_overlap(query.terms, query.weights, quote)
+                score = float(cosines[i]) + retriever.settings.lexical_tiebreak * bonus
+                expected.setdefault(s.document_id, []).append((s.start, float(cosines[i]), score))
+        assert [d.document.document_id for d in evidence.documents] == sorted(
+            allowed, key=lambda d: (-max(e[2] for e in expected[d]), list(index.documents).index(d))
+        )
+        for found in evidence.documents:
+            best = sorted(expected[found.document.document_id], key=lambda e: (-e[2], e[0]))
+            assert [s.sentence.start for s in found.sentences] == [e[0] for e in best][
+                :per_document
+            ]
+            assert [s.similarity for s in found.sentences] == pytest.approx(
+                [e[1] for e in best][:per_document]
+            )
+            assert [s.score for s in found.sentences] == pytest.approx(
+                [e[2] for e in best][:per_document]
+            )
+            assert found.best == pytest.approx(best[0][2])
+        assert evidence.best == pytest.approx(max(e[2] for v in expected.values() for e in v))
+
+
+def test_evidence_quotes_statements_only(retriever: Retriever) -> None:
+    query = parse(retriever, "Fastlegeordningen Legevakt Tannhelse Samhandling")
+    evidence = retriever.evidence(query, 50)
+    quoted = {
+        d.document.text[s.sentence.start : s.sentence.end]
+        for d in evidence.documents
+        for s in d.sentences
+    }
+    headings = {s.title for d in retriever.index.documents.values() for s in d.sections}
+    assert quoted and not quoted & headings
+    assert not any(q.startswith("Innspill fra") for q in quoted)
+    assert "Fastlegeordningen bør finansieres bedre av staten." in quoted
+
+
+# --- the question's vector -----------------------------------------------------------------
 
 
 def test_a_repeated_query_is_embedded_once(corpus: Corpus) -> None:
@@ -234,9 +318,12 @@ def test_a_repeated_query_is_embedded_once(corpus: Corpus) -> None:
     retriever = Retriever(load_index(corpus.index_path), embedder, corpus.settings.retrieval)
     first = retriever.embed_query(QUERY)
     again = retriever.embed_query(QUERY)
-    retriever.search(QUERY, 3)
+    query = parse(retriever, QUERY)
+    retriever.search(query, 3)
+    retriever.evidence(query, 3)
     assert embedder.calls == [[QUERY]]
     np.testing.assert_array_equal(first, again)
+    np.testing.assert_array_equal(query.vector, first)
     np.testing.assert_allclose(first, FakeEmbedder().embed_queries([QUERY])[0])
-    retriever.search("Hva med tannhelse?", 3)
+    parse(retriever, "Hva med tannhelse?")
     assert embedder.calls == [[QUERY], ["Hva med tannhelse?"]]

@@ -1,32 +1,46 @@
-"""The service: question checks, and the holder that swaps in rebuilt indexes."""
+"""The service: parsing once, answers and per-submitter decisions, and the index holder."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import pytest
 from fakes import FakeEmbedder
 
+from rag.answer import LOW_CONFIDENCE_TEXT, NO_ANSWER_TEXT, literal
 from rag.config import AnswerSettings, Settings
 from rag.embed import Embedder
-from rag.errors import IndexCorrupt, IndexNotFound, InvalidQuestion
+from rag.errors import IndexCorrupt, IndexNotFound, InvalidFilter, InvalidQuestion
+from rag.markers import MARKER
 from rag.service import IndexHolder, Service
-from rag.store import CHUNKS
+from rag.store import CHUNKS, SENTENCES
+from rag.types import Filters
 
 if TYPE_CHECKING:
     from conftest import Corpus
 
 NEW_SENTENCE = "Ambulansetjenesten i Bergen trenger flere biler."
+# Thresholds for the fake embedder's bag-of-words cosines (the real model's are far higher).
+FAKE_THRESHOLDS = AnswerSettings(
+    max_question_chars=40,
+    low_confidence=0.35,
+    high_confidence=0.45,
+    submitter_threshold=0.35,
+    specific_gap=0.05,
+)
+ANSWERED_LOW = "Hva med legevakten om natten?"
+ANSWERED_HIGH = "Hvem trenger flere tannleger?"
+UNANSWERED = "Xyzzy qwerty plugh?"
+KOMMUNER = Filters(submitter_type=("kommune",))
 
 
 @pytest.fixture
 def service(corpus: Corpus) -> Service:
     corpus.build()
     settings = Settings(
-        index=corpus.settings.index,
-        chunk=corpus.settings.chunk,
-        answer=AnswerSettings(max_question_chars=40),
+        index=corpus.settings.index, chunk=corpus.settings.chunk, answer=FAKE_THRESHOLDS
     )
     return Service.load(settings, FakeEmbedder())
 
@@ -43,14 +57,106 @@ def service(corpus: Corpus) -> Service:
 )
 def test_unusable_questions_are_rejected(service: Service, question: str, error: str) -> None:
     with pytest.raises(InvalidQuestion, match=re.escape(error)):
-        service.check_question(question)
-    with pytest.raises(InvalidQuestion):
+        service.parse(question)
+    with pytest.raises(InvalidQuestion, match=re.escape(error)):
         service.search(question)
+    with pytest.raises(InvalidQuestion, match=re.escape(error)):
+        service.ask(question)
+    with pytest.raises(InvalidQuestion, match=re.escape(error)):
+        service.submitter_decisions(question)
 
 
 def test_a_usable_question_is_stripped(service: Service) -> None:
-    assert service.check_question("  Hva med legevakt?\n") == "Hva med legevakt?"
-    assert service.check_question("x" * 40) == "x" * 40
+    assert service.parse("  Hva med legevakt?\n").text == "Hva med legevakt?"
+    assert service.parse("x" * 40).text == "x" * 40
+    assert service.ask("  Hva med legevakt?\n").question == "Hva med legevakt?"
+
+
+def test_unknown_filters_are_rejected_before_anything_else(service: Service) -> None:
+    unknown = Filters(submitter=("Oslo kommune",))
+    calls: list[Callable[[], object]] = [
+        lambda: service.parse(ANSWERED_LOW, unknown),
+        lambda: service.search(ANSWERED_LOW, filters=unknown),
+        lambda: service.ask(ANSWERED_LOW, filters=unknown),
+        lambda: service.submitter_decisions(ANSWERED_LOW, unknown),
+        lambda: service.parse("", unknown),  # the filter is named even for an empty question
+    ]
+    for call in calls:
+        with pytest.raises(InvalidFilter, match="unknown submitter 'Oslo kommune'"):
+            call()
+
+
+def test_a_question_is_parsed_and_embedded_once_per_request(corpus: Corpus) -> None:
+    corpus.build()
+    embedder = FakeEmbedder()
+    settings = Settings(
+        index=corpus.settings.index, chunk=corpus.settings.chunk, answer=FAKE_THRESHOLDS
+    )
+    service = Service.load(settings, embedder)
+    service.ask(ANSWERED_HIGH)
+    assert embedder.calls == [[ANSWERED_HIGH]]
+    query = service.parse(ANSWERED_HIGH, KOMMUNER)
+    assert query.filters == KOMMUNER and query.corpus_wide  # «Hvem» asks about everyone
+    assert embedder.calls == [[ANSWERED_HIGH]]  # the vector is cached
+
+
+@pytest.mark.parametrize(
+    ("question", "confidence"),
+    [(ANSWERED_HIGH, "high"), (ANSWERED_LOW, "low"), (UNANSWERED, "none")],
+)
+def test_ask_reports_confidence_and_no_answer_consistently(
+    service: Service, question: str, confidence: str
+) -> None:
+    answer = service.ask(question)
+    assert answer.confidence == confidence
+    assert answer.no_answer is (confidence == "none")
+    assert bool(answer.citations) is not answer.no_answer
+    assert {"embed", "retrieve", "answer", "total"} <= answer.timings_ms.keys()
+    if answer.no_answer:
+        assert answer.answer == NO_ANSWER_TEXT
+        return
+    assert answer.answer.startswith(LOW_CONFIDENCE_TEXT) is (confidence == "low")
+    assert [int(n) for n in MARKER.findall(answer.answer)] == [c.n for c in answer.citations]
+    for c in answer.citations:
+        assert c.quote == service.index.documents[c.document_id].text[c.start : c.end]
+        assert f"«{literal(c.quote)}» [{c.n}]" in answer.answer
+
+
+def test_ask_answers_from_the_documents_the_filters_admit(service: Service) -> None:
+    answer = service.ask(ANSWERED_HIGH, filters=KOMMUNER)
+    assert answer.citations
+    assert {c.document_id for c in answer.citations} <= {"bergen", "moss"}
+    assert " av 2 innspill " in answer.answer
+    everyone = service.ask(ANSWERED_HIGH)
+    assert " av 3 innspill " in everyone.answer
+    assert "more" in {c.document_id for c in everyone.citations}
+
+
+@pytest.mark.parametrize(("filters", "scope"), [(Filters(), 3), (KOMMUNER, 2)])
+def test_submitter_decisions_give_one_row_per_document_in_scope(
+    service: Service, filters: Filters, scope: int
+) -> None:
+    for question in (ANSWERED_HIGH, ANSWERED_LOW, UNANSWERED):
+        rows = service.submitter_decisions(question, filters)
+        ids = [r.document.document_id for r in rows]
+        assert sorted(ids) == sorted(
+            d for d, doc in service.index.documents.items() if filters.admits(doc)
+        )
+        assert len(rows) == scope == service.documents_in_scope(filters)
+        assert [r.score for r in rows] == sorted((r.score for r in rows), reverse=True)
+        for r in rows:
+            assert (r.confidence == "none") == (not r.quotes)
+    unanswered = service.submitter_decisions(UNANSWERED, filters)
+    assert all(r.confidence == "none" for r in unanswered)
+
+
+def test_submitter_decisions_count_every_document_over_the_bar(service: Service) -> None:
+    """A topic question counts everyone over submitter_threshold, not only the closest."""
+    rows = service.submitter_decisions("Trenger de flere tannleger?")
+    decide = service.decide(service.parse("Trenger de flere tannleger?", corpus_wide=False))
+    quoted = [r.document.document_id for r in rows if r.quotes]
+    assert len(quoted) > len(decide.quoted)
+    assert all(r.score >= FAKE_THRESHOLDS.submitter_threshold for r in rows if r.quotes)
 
 
 # --- the index holder ----------------------------------------------------------------------
@@ -132,11 +238,12 @@ def test_a_corrupt_rebuild_keeps_the_previous_index_without_retrying(
     assert holder.get().index.path == fixed and loads.count == 4
 
 
+@pytest.mark.parametrize("name", [CHUNKS, SENTENCES])
 def test_a_corrupt_first_index_is_reported_without_retrying(
-    holder: IndexHolder, corpus: Corpus, loads: CountedLoads
+    holder: IndexHolder, corpus: Corpus, loads: CountedLoads, name: str
 ) -> None:
-    (corpus.build() / CHUNKS).unlink()
+    (corpus.build() / name).unlink()
     for _ in range(2):
-        with pytest.raises(IndexCorrupt, match=CHUNKS):
+        with pytest.raises(IndexCorrupt, match=name):
             holder.get()
     assert loads.count == 1

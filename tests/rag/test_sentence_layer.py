@@ -1,0 +1,161 @@
+"""The sentence layer: sentence spans, the chunks that hold them, best sentence per chunk."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from indexer.chunk import chunk_document
+from rag.config import ChunkSettings
+from rag.sentence_layer import (
+    SENTENCE_VECTORS,
+    SENTENCES,
+    SentenceLayer,
+    read_sentences,
+    sentence_passage,
+    split_sentences,
+    write_sentences,
+)
+from rag.sentences import sentence_spans
+from rag.types import Chunk, Document, Sentence
+
+SMALL_CHUNKS = ChunkSettings(size=150, overlap=40)
+
+
+def chunks_of(documents: dict[str, Document]) -> list[Chunk]:
+    return [c for d in documents.values() for c in chunk_document(d, SMALL_CHUNKS)]
+
+
+def test_every_sentence_is_a_span_of_its_document_in_order(
+    documents: dict[str, Document],
+) -> None:
+    found = split_sentences(list(documents.values()), chunks_of(documents))
+    for doc in documents.values():
+        own = [s for s in found if s.document_id == doc.document_id]
+        spans = sentence_spans(doc.text)
+        assert [(s.start, s.end) for s in own] == [(p.start, p.end) for p in spans]
+        texts = [doc.text[s.start : s.end] for s in own]
+        assert all(t and t == t.strip() for t in texts)
+    bergen = [documents["bergen"].text[s.start : s.end] for s in found if s.document_id == "bergen"]
+    assert "Kommunen foreslår f.eks. flere faste stillinger for fastleger." in bergen
+    assert [s.document_id for s in found] == sorted(
+        (s.document_id for s in found), key=list(documents).index
+    )  # document order
+
+
+def test_chunk_rows_are_exactly_the_overlapping_chunks(documents: dict[str, Document]) -> None:
+    chunks = chunks_of(documents)
+    found = split_sentences(list(documents.values()), chunks)
+    assert any(len(s.chunk_rows) > 1 for s in found)  # the overlap puts some in two chunks
+    for s in found:
+        expected = tuple(
+            row
+            for row, c in enumerate(chunks)
+            if c.document_id == s.document_id and c.start < s.end and s.start < c.end
+        )
+        assert s.chunk_rows == expected
+        assert s.chunk_rows  # chunking covers every sentence
+
+
+def test_a_document_without_chunks_keeps_its_sentences_without_rows(
+    documents: dict[str, Document],
+) -> None:
+    chunks = [c for c in chunks_of(documents) if c.document_id != "more"]
+    found = split_sentences(list(documents.values()), chunks)
+    more = [s for s in found if s.document_id == "more"]
+    assert more and all(s.chunk_rows == () for s in more)
+
+
+def test_sentence_passage_is_led_by_submitter_and_section(documents: dict[str, Document]) -> None:
+    doc = documents["bergen"]
+    start = doc.text.index("Legevakten i Bergen")
+    sentence = Sentence("bergen", start, doc.text.index(" Vi trenger"), ())
+    assert sentence_passage(sentence, doc, with_context=False) == (
+        "Legevakten i Bergen har lange ventetider om natten."
+    )
+    assert sentence_passage(sentence, doc, with_context=True) == (
+        "Bergen kommune – Legevakt\nLegevakten i Bergen har lange ventetider om natten."
+    )
+    untitled = replace(doc, sections=())
+    assert sentence_passage(sentence, untitled, with_context=True).startswith("Bergen kommune\n")
+
+
+def brute_best(
+    sentences: tuple[Sentence, ...], cosines: np.ndarray, n_chunks: int
+) -> tuple[list[float], list[int]]:
+    """For each chunk: the best cosine of a sentence it holds, ties to the lower sentence row."""
+    best, which = [-1.0] * n_chunks, [-1] * n_chunks
+    for row in range(n_chunks):
+        for i, s in enumerate(sentences):
+            if row in s.chunk_rows and (which[row] == -1 or cosines[i] > best[row]):
+                best[row], which[row] = float(cosines[i]), i
+    return best, which
+
+
+@st.composite
+def layers(draw: st.DrawFn) -> tuple[tuple[Sentence, ...], np.ndarray, int]:
+    n_chunks = draw(st.integers(0, 9))
+    n_sentences = draw(st.integers(0, 13))
+    rows = st.lists(st.integers(0, max(n_chunks - 1, 0)), max_size=3, unique=True)
+    sentences = tuple(
+        Sentence("d", i, i + 1, tuple(sorted(draw(rows))) if n_chunks else ())
+        for i in range(n_sentences)
+    )
+    # few distinct values, so that ties happen
+    values = draw(st.lists(st.sampled_from([-0.5, 0.0, 0.25, 0.5, 1.0]), min_size=n_sentences))
+    return sentences, np.array(values[:n_sentences], dtype=np.float32), n_chunks
+
+
+@given(layers())
+def test_best_per_chunk_against_brute_force(
+    layer: tuple[tuple[Sentence, ...], np.ndarray, int],
+) -> None:
+    sentences, cosines, n_chunks = layer
+    vectors = np.zeros((len(sentences), 4), dtype=np.float32)
+    best, which = SentenceLayer.of(sentences, vectors).best_per_chunk(cosines, n_chunks)
+    expected_best, expected_which = brute_best(sentences, cosines, n_chunks)
+    assert best.dtype == np.float32 and which.dtype == np.int64
+    assert best.tolist() == expected_best
+    assert which.tolist() == expected_which
+
+
+def test_best_per_chunk_by_hand() -> None:
+    sentences = (
+        Sentence("d", 0, 1, (0,)),
+        Sentence("d", 1, 2, (0, 1)),
+        Sentence("d", 2, 3, (1,)),
+        Sentence("d", 3, 4, (3,)),
+    )
+    cosines = np.array([0.2, 0.7, 0.7, -0.3], dtype=np.float32)
+    layer = SentenceLayer.of(sentences, np.zeros((4, 2), dtype=np.float32))
+    best, which = layer.best_per_chunk(cosines, 5)
+    assert best.tolist() == pytest.approx([0.7, 0.7, -1.0, -0.3, -1.0])
+    assert which.tolist() == [1, 1, -1, 3, -1]  # chunk 1: tie of rows 1 and 2 goes to 1
+
+
+def test_write_and_read_give_back_the_layer(tmp_path: Path, documents: dict[str, Document]) -> None:
+    chunks = chunks_of(documents)
+    sentences = split_sentences(list(documents.values()), chunks)
+    rng = np.random.default_rng(3)
+    vectors = rng.standard_normal((len(sentences), 8)).astype(np.float32)
+    write_sentences(tmp_path, sentences, vectors)
+    read, read_vectors = read_sentences(tmp_path)
+    assert read == tuple(sentences)
+    np.testing.assert_array_equal(read_vectors, vectors)
+    assert len((tmp_path / SENTENCES).read_text().splitlines()) == len(sentences)
+    assert not np.load(tmp_path / SENTENCE_VECTORS, allow_pickle=False).dtype.hasobject
+
+
+def test_read_refuses_vectors_that_do_not_match_the_sentences(tmp_path: Path) -> None:
+    sentences = [Sentence("d", 0, 5, (0,)), Sentence("d", 6, 9, (0, 1))]
+    write_sentences(tmp_path, sentences, np.zeros((3, 4), dtype=np.float32))
+    with pytest.raises(ValueError, match="expected 2 float32 rows"):
+        read_sentences(tmp_path)
+    np.save(tmp_path / SENTENCE_VECTORS, np.zeros((2, 4), dtype=np.float64))
+    with pytest.raises(ValueError, match="float64"):
+        read_sentences(tmp_path)
