@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import replace
 
 from rag.decide import Decision
+from rag.markers import MARKER
 from rag.query import Query
 from rag.types import Citation, Confidence, SubmitterDecision
 
@@ -19,7 +21,8 @@ NO_ANSWER_TEXT = (
     "indekserte høringsinnspillene."
 )
 LOW_CONFIDENCE_TEXT = "Svake treff – sjekk kildene."
-_MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<>#|!])")
+SAME_TEXT_LEAD = "Samme tekst i {n} innspill:"
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<>&])")
 _MARKUP = re.compile(r"[\[\]*_`#<>|\\!]")
 _TOPIC = re.compile(r"\bom\s+(.+?)\s*[?.!]*\s*$", re.IGNORECASE)
 
@@ -48,7 +51,7 @@ def lead_line(question: str, covered: int, total: int, confidence: Confidence) -
 
 def who(submitter: SubmitterDecision) -> str:
     doc = submitter.document
-    return f"{literal(doc.submitter)} ({literal(doc.submitter_type)})"
+    return f"**{literal(doc.submitter)}** ({literal(doc.submitter_type)})"
 
 
 def shared_quotes(quoted: Sequence[SubmitterDecision]) -> dict[str, list[Citation]]:
@@ -70,12 +73,12 @@ def submitter_block(submitter: SubmitterDecision, shared: dict[str, list[Citatio
     if not own:
         return None
     lines = [quote_line(q.quote, [q.n]) for q in own]
-    return f"**{who(submitter)}**\n" + "\n".join(lines)
+    return f"{who(submitter)}\n" + "\n".join(lines)
 
 
 def shared_block(quotes: Sequence[Citation], by_document: dict[str, SubmitterDecision]) -> str:
     names = ", ".join(who(by_document[q.document_id]) for q in quotes)
-    head = f"**Samme tekst i {len(quotes)} innspill:** {names}"
+    head = f"{SAME_TEXT_LEAD.format(n=len(quotes))} {names}"
     return f"{head}\n{quote_line(quotes[0].quote, [q.n for q in quotes])}"
 
 
@@ -91,5 +94,13 @@ def compose(
     blocks = [b for s in quoted if (b := submitter_block(s, shared))]
     blocks += [shared_block(cites, by_document) for cites in shared.values()]
     lead = lead_line(query.text, len(quoted), documents_in_scope, decision.confidence)
-    citations = tuple(sorted((q for s in quoted for q in s.quotes), key=lambda c: c.n))
-    return "\n\n".join([lead, *blocks]), citations
+    return numbered_as_shown("\n\n".join([lead, *blocks]), [q for s in quoted for q in s.quotes])
+
+
+def numbered_as_shown(text: str, quotes: Sequence[Citation]) -> tuple[str, tuple[Citation, ...]]:
+    """Markers renumbered 1, 2, 3 … in the order the text shows them (template quotes are
+    shown after each submitter's own), and the citations with the same numbers, in order."""
+    shown = {int(n): i for i, n in enumerate(MARKER.findall(text), start=1)}
+    text = MARKER.sub(lambda m: f"[{shown[int(m.group(1))]}]", text)
+    renumbered = (replace(q, n=shown[q.n]) for q in quotes)
+    return text, tuple(sorted(renumbered, key=lambda c: c.n))

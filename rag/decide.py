@@ -46,6 +46,11 @@ def confidence_of(score: float, settings: AnswerSettings) -> Confidence:
     return "none"
 
 
+def submitter_confidence(score: float, settings: AnswerSettings) -> Confidence:
+    """A quoted submitter's confidence: "high" when its own best sentence is, else "low"."""
+    return "high" if score >= settings.high_confidence else "low"
+
+
 def chosen_documents(query: Query, evidence: Evidence, settings: AnswerSettings) -> frozenset[str]:
     """The documents that answer: named ones if the question names any that discuss it; for a
     question about the whole corpus every document over the bar; otherwise those nearly as
@@ -68,12 +73,23 @@ def ids(documents: Iterable[DocumentEvidence]) -> frozenset[str]:
 
 
 def quote_sentences(found: DocumentEvidence, settings: AnswerSettings) -> list[ScoredSentence]:
-    """The best sentence, then more that are nearly as close, in their order of closeness."""
+    """The best sentence, then more that are nearly as close, in their order of closeness;
+    a wording the document repeats is quoted once."""
     if not found.sentences:
         return []
     floor = found.best - settings.quote_gap
-    close = [s for s in found.sentences if s.score >= floor]
-    return close[: settings.max_sentences_per_submitter]
+    chosen: list[ScoredSentence] = []
+    wordings: set[str] = set()
+    for scored in found.sentences:
+        wording = " ".join(sentence_text(found, scored).split())
+        if scored.score >= floor and wording not in wordings:
+            chosen.append(scored)
+            wordings.add(wording)
+    return chosen[: settings.max_sentences_per_submitter]
+
+
+def sentence_text(found: DocumentEvidence, scored: ScoredSentence) -> str:
+    return found.document.text[scored.sentence.start : scored.sentence.end]
 
 
 def citation(n: int, found: DocumentEvidence, scored: ScoredSentence) -> Citation:
@@ -121,7 +137,7 @@ def decide(query: Query, evidence: Evidence, settings: AnswerSettings) -> Decisi
         rows.append(
             SubmitterDecision(
                 found.document,
-                confidence_of(found.best, settings) if quotes else "none",
+                submitter_confidence(found.best, settings) if quotes else "none",
                 tuple(quotes),
                 round(found.best, 4),
             )

@@ -99,11 +99,6 @@ def test_literal_text_renders_as_exactly_that_text(text: str) -> None:
     assert not MARKER.search(shown)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: literal() leaves '&' alone, so an entity in document text is decoded: "
-    "'&amp;' shows as '&', '&#91;3&#93;' shows as a marker-like '[3]'",
-)
 @pytest.mark.parametrize("text", ["Helse &amp; omsorg", "fotnote &#91;3&#93; her"])
 def test_literal_keeps_entities_as_text(text: str) -> None:
     assert rendered_text(literal(text)) == text
@@ -245,11 +240,6 @@ def test_identical_quotes_from_several_submitters_are_shown_once(
     assert f"**Bergen kommune** (kommune)\n- «{BERGEN[0]}»" in text  # its own quote stays
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: shared (template) blocks come after every submitter block, so their markers "
-    "are out of citation order (e.g. [1] [4] [2] [3])",
-)
 def test_markers_follow_citation_order_with_template_letters(
     make: Builders, documents: dict[str, Document]
 ) -> None:
@@ -266,11 +256,6 @@ def test_markers_follow_citation_order_with_template_letters(
     assert_markers_match(text, citations)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: one document quoting the same wording twice is shown as "
-    "«Samme tekst i 2 innspill» naming that submitter twice",
-)
 def test_a_sentence_repeated_in_one_document_is_not_a_template_letter(
     make: Builders, documents: dict[str, Document]
 ) -> None:

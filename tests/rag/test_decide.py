@@ -135,11 +135,6 @@ def test_corpus_wide_keeps_every_document_over_the_submitter_threshold(
     assert answering(specific) == ["bergen"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: a chosen document between submitter_threshold and low_confidence gets quotes "
-    "but confidence 'none' (decide uses confidence_of(found.best) for it)",
-)
 def test_a_document_over_the_submitter_threshold_below_low_confidence_is_counted(
     make: Builders, documents: dict[str, Document]
 ) -> None:
