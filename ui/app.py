@@ -326,9 +326,9 @@ def open_document_picker(docs: list[client.DocumentInfo]) -> None:
 
 
 def main() -> None:
-    st.set_page_config(
-        page_title="Høringsinnspill", page_icon=":material/forum:", layout="centered"
-    )
+    # An emoji icon becomes an inline data: favicon; a :material/…: icon would be fetched from
+    # fonts.gstatic.com, and the UI sends no request beyond the API and itself.
+    st.set_page_config(page_title="Høringsinnspill", page_icon="💬", layout="centered")
     navigation = st.navigation(list(pages()))
     sidebar_status(get_settings())
     navigation.run()

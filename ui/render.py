@@ -33,6 +33,11 @@ QUOTE_BEFORE_MARKERS = re.compile(r"«.*?»(?=(?:[ \t]*\[\d+\])+)")
 # ASCII punctuation Markdown may act on, except & < > (html.escape turns those into entities).
 MARKDOWN_PUNCTUATION = re.compile(r"([!-%'-/:;=?@\[-`{-~])")
 LINE_INDENT = re.compile(r"(?<=\n)[ \t]+")
+# Streamlit's Markdown turns URLs and e-mail addresses in *text* into links after parsing (GFM
+# autolink literals: http://, https://, www., x@y.z), so escapes cannot stop it. An invisible
+# WORD JOINER after `:` in `://`, between `www` and `.`, and after `@` breaks those patterns.
+AUTOLINK_BREAKS = re.compile(r"(?<=:)(?=//)|(?<=www)(?=\.)|(?<=@)", re.IGNORECASE)
+WORD_JOINER = "\u2060"
 MAX_CONTEXT = 400
 DOCUMENT_MARK_ID = "treff"
 
@@ -82,9 +87,10 @@ def escape(text: str) -> str:
 def literal(text: str) -> str:
     """Markdown that displays `text` verbatim: every ASCII punctuation character Markdown (and
     Streamlit's directives, emoji and math) could act on is backslash-escaped, HTML escaped,
-    and indentation (which Markdown never shows, but reads as a code block) dropped."""
-    escaped = MARKDOWN_PUNCTUATION.sub(r"\\\1", LINE_INDENT.sub("", text))
-    return html.escape(escaped, quote=False)
+    indentation (which Markdown never shows, but reads as a code block) dropped, and URLs and
+    e-mail addresses broken by an invisible word joiner so they cannot become links."""
+    unlinked = AUTOLINK_BREAKS.sub(WORD_JOINER, LINE_INDENT.sub("", text))
+    return html.escape(MARKDOWN_PUNCTUATION.sub(r"\\\1", unlinked), quote=False)
 
 
 def api_unavailable_message(url: str) -> str:

@@ -28,7 +28,7 @@ from ui.render import (
 SCRIPT = '<script>alert("x")</script>'
 HOSTILE_TEXTS = [
     "[Les hele innspillet her](https://evil.example/login) ![logo](https://evil.example/logo.png)",
-    "[klikk her](javascript:alert(9)) _x_",
+    "[klikk her](javascript:alert(9)) _x_ skriv til phish@evil.example",
     "<img src=x onerror=alert(1)> <https://evil.example/auto> *fet* `kode` ~~borte~~",
     "# Overskrift\n> sitat\n- punkt\n1. nummer\n\n    kodeblokk\n\n| a | b |\n|---|---|",
     "Matte $x^2$ :red[farge] :material/home: [ref]: https://evil.example &amp; &lt; \\*",
