@@ -9,7 +9,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_MODEL = "intfloat/multilingual-e5-small"
@@ -106,7 +106,7 @@ class AnswerSettings(_Section):
 class GenerationSettings(_Section):
     base_url: str | None = Field(None, description="OpenAI-compatible endpoint, e.g. Ollama.")
     model: str | None = None
-    api_key: str | None = None
+    api_key: SecretStr | None = Field(None, description="Bearer token; never shown in logs.")
     timeout_s: float = Field(30.0, gt=0)
 
 
