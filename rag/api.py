@@ -4,20 +4,19 @@ from __future__ import annotations
 
 import hmac
 import logging
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Annotated
 from urllib.parse import urlsplit
 
-from fastapi import Depends, FastAPI, HTTPException, Query, Request, Response
+from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.concurrency import run_in_threadpool
 
-from rag.body_limit import BodyLimit
 from rag.config import ApiSettings, Settings, get_settings
 from rag.errors import (
     DocumentNotFound,
@@ -30,6 +29,7 @@ from rag.errors import (
     RagError,
     ReloadFailed,
 )
+from rag.middleware import BodyLimit, RequestLog
 from rag.schemas import (
     MAX_K,
     AskRequest,
@@ -76,8 +76,11 @@ def holder_of(request: Request) -> IndexHolder:
     return holder
 
 
-def service(request: Request) -> Service:
-    return holder_of(request).get()
+async def service(request: Request) -> Service:
+    """The service in use; only a changed index is loaded, in a worker thread."""
+    holder = holder_of(request)
+    current = holder.current()
+    return current if current is not None else await run_in_threadpool(holder.get)
 
 
 def health_of(svc: Service, last_reload_error: str | None = None) -> Health:
@@ -143,23 +146,6 @@ def install_error_handlers(app: FastAPI) -> None:
     async def unexpected(_: Request, exc: Exception) -> JSONResponse:
         log.exception("unexpected error")
         return JSONResponse({"detail": "Intern feil; se tjenestens logg."}, status_code=500)
-
-
-def install_request_logging(app: FastAPI) -> None:
-    @app.middleware("http")
-    async def log_request(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        started = time.perf_counter()
-        response = await call_next(request)
-        log.info(
-            "%s %s -> %d in %.1f ms",
-            request.method,
-            request.url.path,
-            response.status_code,
-            (time.perf_counter() - started) * 1000,
-        )
-        return response
 
 
 def add_routes(app: FastAPI) -> None:
@@ -278,7 +264,7 @@ def create_app(
         )
     install_error_handlers(app)
     app.add_middleware(BodyLimit, max_bytes=settings.api.max_body_bytes)
-    install_request_logging(app)
+    app.add_middleware(RequestLog)
     add_routes(app)
     add_offline_docs(app)
     return app

@@ -294,9 +294,7 @@ def configure_logging(verbose: bool) -> None:
         handler.addFilter(
             lambda r: r.levelno >= logging.WARNING or r.name.split(".")[0] in OWN_LOGGERS
         )
-    logging.basicConfig(
-        level=logging.INFO if verbose else logging.WARNING, handlers=[handler], force=True
-    )
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, handlers=[handler])
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -208,6 +208,13 @@ class IndexHolder:
             raise error
         return self._service
 
+    def current(self) -> Service | None:
+        """The service in use if the index on disk is still the one it serves."""
+        service = self._service
+        if service is not None and self.current_target() == self._loaded_from:
+            return service
+        return None
+
     def get(self) -> Service:
         """The service for a request: reloaded if the index changed on disk."""
         if self.current_target() is None and self._service is None:

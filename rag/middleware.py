@@ -1,15 +1,21 @@
-"""Refuse request bodies above a size limit before they are read whole (pure ASGI middleware).
+"""Pure ASGI middleware (no per-request task or stream, so the event loop stays free for
+/health under load): the request-body limit and the request log.
 
-A declared `Content-Length` above the limit is answered 413 without reading the body; a body
-sent without one (chunked) is counted as it streams in and refused once it passes the limit.
+BodyLimit answers a declared `Content-Length` above the limit with 413 without reading the
+body; a body sent without one (chunked) is counted as it streams in and refused once it passes
+the limit.
 """
 
 from __future__ import annotations
 
 import json
+import logging
+import time
 
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+log = logging.getLogger("rag.api")
 
 
 def too_large_message(limit: int) -> str:
@@ -64,3 +70,29 @@ class BodyLimit:
         ]
         await send({"type": "http.response.start", "status": 413, "headers": headers})
         await send({"type": "http.response.body", "body": encoded})
+
+
+class RequestLog:
+    """One info line per request: method, path, status and time taken."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def noting_send(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, noting_send)
+        finally:
+            elapsed = (time.perf_counter() - started) * 1000
+            log.info("%s %s -> %d in %.1f ms", scope["method"], scope["path"], status, elapsed)
