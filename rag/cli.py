@@ -98,15 +98,16 @@ def is_loopback(host: str) -> bool:
 
 def exposure_warning(host: str, port: int, settings: Settings) -> str:
     admin = (
-        "and POST /admin/reload (protected by RAG_API__ADMIN_TOKEN)"
+        "POST /admin/reload is exposed too (protected by RAG_API__ADMIN_TOKEN)"
         if settings.api.admin_token is not None
-        else "(POST /admin/reload is off: no RAG_API__ADMIN_TOKEN)"
+        else "POST /admin/reload is off (no RAG_API__ADMIN_TOKEN)"
     )
     return (
         f"listening on {host}:{port}, reachable from other machines without authentication: "
-        "anyone who can connect reads the full text of every indexed document (/documents), "
-        f"can ask and search it (/ask, /search) and sees the index's state (/health) {admin}. "
-        "Bind 127.0.0.1 (RAG_API__HOST) or put an authenticating proxy in front."
+        "anyone who can connect reads the full text of every indexed document (/documents) "
+        "and can ask and search it (/ask, /search); the questions users send cross the network "
+        f"unencrypted; {admin}. Bind 127.0.0.1 (RAG_API__HOST) or put an authenticating proxy "
+        "with TLS in front."
     )
 
 

@@ -237,7 +237,9 @@ class IndexHolder:
         service, failed = self._service, self._failed
         if service is None:
             raise failed[1] if failed is not None else self.not_found()
-        return HolderState(service, str(failed[1]) if failed is not None else None)
+        # A failure counts while the build that failed is still the one on disk.
+        newest_failed = failed is not None and failed[0] == self.current_target()
+        return HolderState(service, str(failed[1]) if failed and newest_failed else None)
 
     def refresh_in_background(self) -> None:
         """Start loading a build that differs from the one in service, in a thread of its own."""

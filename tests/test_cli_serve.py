@@ -58,7 +58,7 @@ def test_serve_on_a_non_loopback_host_warns_what_it_exposes(
     assert len(warnings) == 1, warnings
     warning = warnings[0]
     assert host in warning and "full text" in warning and "/documents" in warning
-    assert "/ask" in warning and "/admin/reload is off" in warning
+    assert "/ask" in warning and "questions" in warning and "/admin/reload is off" in warning
 
 
 def test_the_warning_names_the_admin_endpoint_when_it_is_on(
@@ -67,7 +67,7 @@ def test_the_warning_names_the_admin_endpoint_when_it_is_on(
     monkeypatch.setenv("RAG_API__ADMIN_TOKEN", "t0ken")
     with caplog.at_level(logging.WARNING, logger="rag"):
         assert main(["serve", "--host", "0.0.0.0"]) == 0
-    assert "POST /admin/reload (protected by RAG_API__ADMIN_TOKEN)" in caplog.text
+    assert "POST /admin/reload is exposed too (protected by RAG_API__ADMIN_TOKEN)" in caplog.text
     assert "t0ken" not in caplog.text
 
 

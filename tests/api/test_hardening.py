@@ -23,6 +23,7 @@ from live_server import serving
 from indexer.build import build_index
 from rag.api import create_app
 from rag.config import ApiSettings, IndexSettings, Settings
+from rag.store import point_at
 
 TOKEN = "s3kret-token-for-tests"
 TEXTS = {
@@ -184,6 +185,7 @@ def test_a_build_that_cannot_be_loaded_makes_health_degraded(
     in_tmp: Path, indexed: Settings, url: str
 ) -> None:
     http = httpx.Client(base_url=url, timeout=30)
+    first = indexed.index.path.resolve()
     health = http.get("/health").json()
     assert (health["status"], health["documents"], health["last_reload_error"]) == ("ok", 2, None)
     broken = build(in_tmp, indexed, ["bergen.txt", "moss.txt", "more.txt"])
@@ -202,10 +204,15 @@ def test_a_build_that_cannot_be_loaded_makes_health_degraded(
     assert reload.status_code == 503
     assert "vectors.faiss" in reload.json()["detail"] and str(in_tmp) not in reload.text
 
+    point_at(indexed.index.path, first)  # rolled back to the build in service: healthy
+    assert http.get("/health").json()["status"] == "ok"
+    point_at(indexed.index.path, broken)
+    assert http.get("/health").json()["status"] == "degraded"
+
     build(in_tmp, indexed, ["bergen.txt", "moss.txt", "more.txt"])  # a good build again
     for _ in range(200):  # /health loads it in the background, without waiting for it
         health = http.get("/health").json()
-        if health["status"] == "ok":
+        if health["documents"] == 3:
             break
         time.sleep(0.05)
     assert health["status"] == "ok" and health["last_reload_error"] is None
