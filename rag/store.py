@@ -17,6 +17,7 @@ import json
 import logging
 import os
 import platform
+import re
 import shlex
 import shutil
 import tempfile
@@ -47,6 +48,7 @@ VECTORS = "vectors.faiss"
 BM25_DIR = "bm25"
 KEEP_BUILDS = 2
 SOURCES_SHOWN = 5
+ABSOLUTE_PATH = re.compile(r"(?<![\w.~])/[^\s:'\"]+")
 
 
 @dataclass(frozen=True)
@@ -82,9 +84,11 @@ def rebuild_hint(path: Path, manifest: dict[str, Any] | None = None) -> str:
 
 
 def without_folder(error: BaseException, folder: Path) -> str:
-    """An exception's first line, with `folder` taken out of any path it names."""
+    """An exception's first line, with paths inside `folder` made relative to it and any
+    other absolute path (e.g. a library's source file) left out."""
     lines = str(error).strip().splitlines() or [type(error).__name__]
-    return lines[0].replace(f"{folder}{os.sep}", "").replace(str(folder), ".")[:300]
+    line = lines[0].replace(f"{folder}{os.sep}", "").replace(str(folder), ".")
+    return ABSOLUTE_PATH.sub("…", line)[:300]
 
 
 def file_sha256(path: Path) -> str:

@@ -23,7 +23,7 @@ from live_server import serving
 from indexer.build import build_index
 from rag.api import create_app
 from rag.config import ApiSettings, IndexSettings, Settings
-from rag.store import point_at
+from rag.store import point_at, rebuild_hint
 
 TOKEN = "s3kret-token-for-tests"
 TEXTS = {
@@ -243,3 +243,15 @@ def test_docs_load_only_local_assets(url: str, page: str) -> None:
     for asset in assets:
         response = httpx.get(f"{url}{asset}")
         assert response.status_code == 200 and len(response.content) > 1000, asset
+
+
+def test_the_rebuild_hint_repeats_what_the_index_was_built_from() -> None:
+    out = Path("data/my index")
+    built = {"paths": ["innspill/2026", "ekstra.pdf"], "sources": {"a.txt": "1"}}
+    assert rebuild_hint(out, built).endswith(
+        "rag index innspill/2026 ekstra.pdf --out 'data/my index'"
+    )
+    many = {"sources": {f"{i:02}.txt": str(i) for i in range(8)}}
+    assert "(00.txt, 01.txt, 02.txt, 03.txt, 04.txt og 3 til)" in rebuild_hint(out, many)
+    for hint in (rebuild_hint(out, many), rebuild_hint(out)):
+        assert "rag index <kilder> --out 'data/my index'" in hint and "seeds" not in hint
