@@ -6,6 +6,7 @@
 #   RAG_INDEX__PATH               the index to build and serve (default data/index)
 #   RAG_UI_PORT                   where the UI listens (default 8501, always on 127.0.0.1)
 #   RAG_RUN_SKIP_SETUP=1          skip scripts/setup.sh and `rag index` (an existing .venv and index)
+#   RAG_RUN_STARTUP_S             how long each server may take to answer (default 180 s)
 #
 # Stops with an error (exit 1) if a port is taken or a server does not start; Ctrl-C, or either
 # server stopping, stops both.
