@@ -111,9 +111,25 @@ class GenerationSettings(_Section):
 
 
 class ApiSettings(_Section):
-    host: str = "127.0.0.1"
-    port: int = Field(8000, ge=1, le=65535)
-    cors_origins: tuple[str, ...] = Field((), description="Origins allowed by CORS.")
+    host: str = Field(
+        "127.0.0.1",
+        description="Address `rag serve` listens on. Anything but loopback exposes every "
+        "document's full text and the questions asked, so `rag serve` warns about it.",
+    )
+    port: int = Field(8000, ge=1, le=65535, description="Port `rag serve` listens on.")
+    cors_origins: tuple[str, ...] = Field(
+        (), description='Origins allowed by CORS, as JSON: ["http://localhost:3000"]. Off if empty.'
+    )
+    max_body_bytes: int = Field(
+        64 * 1024,
+        ge=1024,
+        description="Largest request body; a larger one is answered 413 before it is read.",
+    )
+    admin_token: SecretStr | None = Field(
+        None,
+        description="Token for POST /admin/reload, sent as `Authorization: Bearer <token>`. "
+        "Without one the admin endpoint is off.",
+    )
 
 
 class Settings(BaseSettings):

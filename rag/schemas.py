@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field
 
 from rag.retrieve import Filters
@@ -135,11 +137,16 @@ class DocumentOut(DocumentSummary):
 
 
 class Health(BaseModel):
-    status: str
+    status: Literal["ok", "degraded"] = Field(
+        description="degraded: the newest build could not be loaded; the previous one is served."
+    )
     documents: int
     chunks: int
     embedding_model: str
     index_built_at: str
+    last_reload_error: str | None = Field(
+        None, description="Why the newest build could not be loaded, or null."
+    )
 
 
 class ErrorBody(BaseModel):

@@ -17,6 +17,8 @@ import json
 import logging
 import os
 import platform
+import re
+import shlex
 import shutil
 import tempfile
 import uuid
@@ -45,6 +47,8 @@ CHUNKS = "chunks.jsonl"
 VECTORS = "vectors.faiss"
 BM25_DIR = "bm25"
 KEEP_BUILDS = 2
+SOURCES_SHOWN = 5
+ABSOLUTE_PATH = re.compile(r"(?<![\w.~])/[^\s:'\"]+")
 
 
 @dataclass(frozen=True)
@@ -57,8 +61,34 @@ class StoredIndex:
     bm25: Bm25Index
 
 
-def rebuild_hint(path: Path) -> str:
-    return f"Build it with: rag index seeds --out {path}"
+def rebuild_hint(path: Path, manifest: dict[str, Any] | None = None) -> str:
+    """How to rebuild the index at `path` from what it was built from, as far as that is known.
+
+    The manifest's "paths" (the `rag index` arguments) give the exact command; its "sources"
+    (file names) are repeated so the user knows which corpus it was. Never guesses a corpus.
+    """
+    out = shlex.quote(str(path))
+    paths = (manifest or {}).get("paths")
+    if isinstance(paths, list) and paths:
+        return f"Bygg den på nytt med: rag index {shlex.join(map(str, paths))} --out {out}"
+    sources = sorted((manifest or {}).get("sources") or ())
+    if sources:
+        shown = ", ".join(sources[:SOURCES_SHOWN])
+        more = f" og {len(sources) - SOURCES_SHOWN} til" if len(sources) > SOURCES_SHOWN else ""
+        return (
+            f"Bygg den på nytt fra de samme kildene ({shown}{more}): rag index <kilder> --out {out}"
+        )
+    return (
+        f"Bygg den med: rag index <kilder> --out {out} (kildene: mappene eller filene med innspill)"
+    )
+
+
+def without_folder(error: BaseException, folder: Path) -> str:
+    """An exception's first line, with paths inside `folder` made relative to it and any
+    other absolute path (e.g. a library's source file) left out."""
+    lines = str(error).strip().splitlines() or [type(error).__name__]
+    line = lines[0].replace(f"{folder}{os.sep}", "").replace(str(folder), ".")
+    return ABSOLUTE_PATH.sub("…", line)[:300]
 
 
 def file_sha256(path: Path) -> str:
@@ -201,18 +231,19 @@ def read_manifest(path: Path) -> dict[str, Any]:
     manifest_path = path / MANIFEST
     if not manifest_path.exists():
         if path.is_dir() and any(path.iterdir()):  # index files without their manifest
-            raise IndexCorrupt(f"index file missing: {manifest_path}. {rebuild_hint(path)}")
-        raise IndexNotFound(f"No index at {path}. {rebuild_hint(path)}")
+            raise IndexCorrupt(f"Indeksfilen {MANIFEST} mangler. {rebuild_hint(path)}")
+        raise IndexNotFound(f"Ingen indeks i {path}. {rebuild_hint(path)}")
     try:
         manifest: dict[str, Any] = json.loads(manifest_path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
+        reason = without_folder(exc, path.resolve())
         raise IndexCorrupt(
-            f"unreadable index file {manifest_path}: {exc}. {rebuild_hint(path)}"
+            f"Indeksfilen {MANIFEST} kan ikke leses ({reason}). {rebuild_hint(path)}"
         ) from exc
     if manifest.get("schema_version") != SCHEMA_VERSION:
         raise IndexMismatch(
-            f"Index at {path} has schema {manifest.get('schema_version')}, this version reads "
-            f"{SCHEMA_VERSION}. {rebuild_hint(path)}"
+            f"Indeksen i {path} har skjema {manifest.get('schema_version')}, denne versjonen "
+            f"leser {SCHEMA_VERSION}. {rebuild_hint(path, manifest)}"
         )
     return manifest
 
@@ -222,9 +253,11 @@ def verify_files(path: Path, manifest: dict[str, Any]) -> None:
     for name, expected in manifest.get("files", {}).items():
         file = path / name
         if not file.exists():
-            raise IndexCorrupt(f"index file missing: {file}. {rebuild_hint(path)}")
+            raise IndexCorrupt(f"Indeksfilen {name} mangler. {rebuild_hint(path, manifest)}")
         if file_sha256(file) != expected:
-            raise IndexCorrupt(f"index file truncated or altered: {file}. {rebuild_hint(path)}")
+            raise IndexCorrupt(
+                f"Indeksfilen {name} er avkortet eller endret. {rebuild_hint(path, manifest)}"
+            )
 
 
 def check_compatible(
@@ -234,16 +267,15 @@ def check_compatible(
     built_with = manifest.get("embedding_identity")
     if built_with != embedding_identity:
         raise IndexMismatch(
-            f"Index at {path} was built with embeddings from {built_with}, but the current "
-            f"settings embed questions with {embedding_identity}. Rebuild it with the current "
-            f"settings (rag index SOURCES --out {path}) or set RAG_EMBEDDING__MODEL / "
-            "RAG_EMBEDDING__BACKEND to what it was built with."
+            f"Indeksen i {path} er bygget med vektorer fra {built_with}, men innstillingene "
+            f"bruker {embedding_identity}. Sett RAG_EMBEDDING__MODEL / RAG_EMBEDDING__BACKEND "
+            f"til det den ble bygget med, eller bygg den på nytt. {rebuild_hint(path, manifest)}"
         )
     if manifest.get("chunk_settings") != chunking.model_dump():
         raise IndexMismatch(
-            f"Index at {path} was built with chunk settings {manifest.get('chunk_settings')}, "
-            f"the current settings are {chunking.model_dump()}. Rebuild it: "
-            f"rag index SOURCES --out {path}"
+            f"Indeksen i {path} er bygget med tekstbitinnstillingene "
+            f"{manifest.get('chunk_settings')}, innstillingene nå er {chunking.model_dump()}. "
+            f"{rebuild_hint(path, manifest)}"
         )
 
 
@@ -252,21 +284,26 @@ def load_index(path: Path) -> StoredIndex:
     manifest = read_manifest(path)
     verify_files(path, manifest)
     current = path.resolve()
-    reading = current / DOCUMENTS  # the file being read, named if it cannot be
+    reading = DOCUMENTS  # the file being read, named (relative to the index) if it cannot be
     try:
-        documents = {d.document_id: d for d in map(document_from_json, read_jsonl(reading))}
-        reading = current / CHUNKS
-        chunks = tuple(chunk_from_json(r, documents) for r in read_jsonl(reading))
-        reading = current / VECTORS
-        vectors = faiss.read_index(str(reading))
-        reading = current / BM25_DIR
-        bm25 = Bm25Index.load(reading)
+        documents = {
+            d.document_id: d for d in map(document_from_json, read_jsonl(current / reading))
+        }
+        reading = CHUNKS
+        chunks = tuple(chunk_from_json(r, documents) for r in read_jsonl(current / reading))
+        reading = VECTORS
+        vectors = faiss.read_index(str(current / reading))
+        reading = f"{BM25_DIR}/"
+        bm25 = Bm25Index.load(current / BM25_DIR)
     except (OSError, ValueError, KeyError, TypeError, RuntimeError) as exc:
-        raise IndexCorrupt(f"unreadable index file {reading}: {exc}. {rebuild_hint(path)}") from exc
+        reason = without_folder(exc, current)
+        raise IndexCorrupt(
+            f"Indeksfilen {reading} kan ikke leses ({reason}). {rebuild_hint(path, manifest)}"
+        ) from exc
     if vectors.ntotal != len(chunks) or manifest.get("chunks") != len(chunks):
         raise IndexCorrupt(
-            f"index in {current} is inconsistent: {vectors.ntotal} vectors, {len(chunks)} chunks, "
-            f"manifest says {manifest.get('chunks')}. {rebuild_hint(path)}"
+            f"Indeksen i {path} henger ikke sammen: {vectors.ntotal} vektorer, {len(chunks)} "
+            f"tekstbiter, manifestet sier {manifest.get('chunks')}. {rebuild_hint(path, manifest)}"
         )
     log.info("loaded index %s: %d documents, %d chunks", current, len(documents), len(chunks))
     return StoredIndex(current, manifest, documents, chunks, vectors, bm25)

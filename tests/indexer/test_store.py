@@ -166,15 +166,17 @@ def test_a_truncated_file_is_named(index_path: Path, name: str) -> None:
     damaged.write_bytes(damaged.read_bytes()[: damaged.stat().st_size // 2])
     with pytest.raises(IndexCorrupt) as caught:
         load_index(index_path)
-    assert str(damaged) in str(caught.value)
+    assert name in str(caught.value)  # named relative to the index folder
+    assert str(index_path.resolve()) not in str(caught.value)
 
 
 @pytest.mark.parametrize("name", [CHUNKS, VECTORS])
 def test_a_deleted_file_is_named(index_path: Path, name: str) -> None:
     (index_path / name).unlink()
-    with pytest.raises(IndexCorrupt, match="missing") as caught:
+    with pytest.raises(IndexCorrupt, match="mangler") as caught:
         load_index(index_path)
-    assert str(index_path / name) in str(caught.value)
+    assert name in str(caught.value)
+    assert str(index_path.resolve()) not in str(caught.value)
 
 
 def test_an_unreadable_manifest_is_named(index_path: Path) -> None:
