@@ -112,8 +112,8 @@ def add_routes(app: FastAPI) -> None:
             status="ok",
             documents=len(svc.index.documents),
             chunks=len(svc.index.chunks),
-            embedding_model=str(manifest.get("embedding_model")),
-            index_built_at=str(manifest.get("built_at")),
+            embedding_model=manifest.embedding_model,
+            index_built_at=manifest.built_at.isoformat(),
         )
 
     @app.get("/search", response_model=SearchResponse, responses=ERROR_RESPONSES)
