@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import logging
 import math
-import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -28,6 +27,7 @@ from eval.bench_stats import Latency, summarise_ms
 from rag.bm25 import Bm25Index
 from rag.dense import FAISS_TYPES
 from rag.retrieve import top_rows
+from rag.sentences import sentences
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +35,6 @@ Vectors = NDArray[np.float32]
 SEED = 20240611
 QUERY_NOISE_SHARE = 0.5  # perturbed query copies get half the noise the corpus vectors get
 BLOCK = 20_000
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 
 
 # --- synthetic data (pure) -----------------------------------------------------------------
@@ -83,12 +82,7 @@ def perturbed_queries(
 
 
 def split_sentences(texts: Sequence[str], min_words: int = 3) -> list[str]:
-    return [
-        s.strip()
-        for text in texts
-        for s in _SENTENCE_END.split(text)
-        if len(s.split()) >= min_words
-    ]
+    return [s for text in texts for s in sentences(text) if len(s.split()) >= min_words]
 
 
 def synthetic_texts(

@@ -12,6 +12,7 @@ import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from rag.sentences import ends_sentence
 from rag.types import Section
 
 # Bullets seen in PDF extractions, including the Symbol/Wingdings private-use glyphs.
@@ -29,7 +30,6 @@ _INVISIBLE = re.compile(
 )
 _LINE_SEPARATORS = re.compile("[\u2028\u2029\x85]")
 _SPACES = re.compile(r"[ \t\u00a0\u2000-\u200a\u202f]+")
-_SENTENCE_END = (".", "!", "?", ":", "»", '"', ")")
 _HEADING_MAX_CHARS = 90
 _HEADING_MAX_WORDS = 12
 
@@ -104,10 +104,6 @@ def drop_repeated_urls(lines: Sequence[Line]) -> list[Line]:
             continue
         kept.append(line)
     return kept
-
-
-def ends_sentence(text: str) -> bool:
-    return text.endswith(_SENTENCE_END)
 
 
 def starts_lowercase(text: str) -> bool:

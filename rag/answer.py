@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from rag.config import AnswerSettings
@@ -20,6 +20,7 @@ from rag.select import (
     is_answerable,
     select_groups,
 )
+from rag.sentences import Span, sentence_spans
 from rag.types import Citation, Document, Hit
 
 log = logging.getLogger(__name__)
@@ -28,21 +29,10 @@ NO_ANSWER_TEXT = (
     "Ingen relevante treff i innspillene. Spørsmålet ser ikke ut til å bli omtalt i de "
     "indekserte høringsinnspillene."
 )
-# A sentence ends at . ! ? (and a closing quote or bracket right after it, which stays in the
-# sentence) before a space and a capital letter, digit, quote or dash; list items and
-# paragraphs end at line breaks.
-_SENTENCE_END = re.compile(r"(?:(?<=[.!?])|(?<=[.!?][»\")]))\s+(?=[A-ZÆØÅ0-9«\"(–-])|\n+")
-_LIST_MARK = re.compile(r"^- ")
 _MARKER = re.compile(r"\[(\d+)\]")
 _MARKUP = re.compile(r"[\[\]*_`#<>|\\]")
 _TOPIC = re.compile(r"\bom\s+(.+?)\s*[?.!]*\s*$", re.IGNORECASE)
 MIN_SENTENCE_CHARS = 25
-
-
-@dataclass(frozen=True)
-class Span:
-    start: int
-    end: int
 
 
 @dataclass(frozen=True)
@@ -53,25 +43,6 @@ class Candidate:
     span: Span
     score: float
     overlap: float
-
-
-def sentence_spans(text: str, start: int, end: int) -> Iterator[Span]:
-    """Sentences of text[start:end] as document offsets, without list marks or edge spaces."""
-    position = start
-    for match in _SENTENCE_END.finditer(text, start, end):
-        yield from trimmed(text, position, match.start())
-        position = match.end()
-    yield from trimmed(text, position, end)
-
-
-def trimmed(text: str, start: int, end: int) -> Iterator[Span]:
-    piece = text[start:end]
-    mark = _LIST_MARK.match(piece)
-    offset = mark.end() if mark else 0
-    stripped = piece[offset:].strip()
-    if stripped:
-        first = start + offset + piece[offset:].index(stripped)
-        yield Span(first, first + len(stripped))
 
 
 def candidates_for(

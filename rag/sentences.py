@@ -1,0 +1,157 @@
+"""The one sentence splitter of the project: sentences as offsets into the stored text.
+
+Answers, the sentence layer of the index, generation checks, cleaning and the benchmarks all
+split with this module. A sentence ends at `.`, `!` or `?` (a closing quote or bracket right
+after it stays in the sentence) before white space and a capital letter, digit, quote, bracket
+or dash, unless the word before the full stop is a Norwegian abbreviation («bl.a.», «f.eks.»,
+«nr. 9», «jf.», «ca.») or an initial. Paragraphs and list items end at line breaks; a list
+item's `- ` mark is not part of its sentence.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+# Closing punctuation a sentence may end with (used by cleaning to join broken lines).
+SENTENCE_FINAL = (".", "!", "?", ":", "»", '"', ")")
+
+# Lower-cased abbreviations (without their final full stop) after which no sentence ends.
+ABBREVIATIONS = frozenset(
+    {
+        "bl.a",
+        "f.eks",
+        "feks",
+        "jf",
+        "jfr",
+        "ca",
+        "nr",
+        "kap",
+        "pkt",
+        "ref",
+        "vedr",
+        "mht",
+        "m.h.t",
+        "iht",
+        "i.h.t",
+        "ift",
+        "i.f.t",
+        "inkl",
+        "ekskl",
+        "evt",
+        "ev",
+        "dvs",
+        "d.v.s",
+        "osv",
+        "o.l",
+        "m.m",
+        "mv",
+        "m.v",
+        "etc",
+        "tlf",
+        "s",
+        "st",
+        "pr",
+        "ang",
+        "adm",
+        "avd",
+        "dr",
+        "prof",
+        "td",
+        "t.d",
+        "t.o.m",
+        "f.o.m",
+        "o.a",
+        "bla",
+        "resp",
+        "jmf",
+        "vs",
+    }
+)
+
+# End punctuation, closing quotes or brackets, and citation or footnote markers («[3]») that
+# belong to the sentence, before white space and what can start the next sentence.
+_BOUNDARY = re.compile(r"[.!?][»\")\]]*(?:[ \t]*\[\d+\])*(?=\s+[A-ZÆØÅÄÖÉ0-9«\"(\[–-])")
+_LINE_BREAK = re.compile(r"\n+")
+_LIST_MARK = re.compile(r"-\s+")
+_WORD_BEFORE = re.compile(r"(\S+)$")
+_INITIAL = re.compile(r"^[A-ZÆØÅ]$")
+_ORDINAL = re.compile(r"^\d{1,2}(?:\.\d{1,2})*$")
+_WORD = re.compile(r"\w+")
+
+
+@dataclass(frozen=True)
+class Span:
+    """A sentence as offsets: the sentence is `text[start:end]`."""
+
+    start: int
+    end: int
+
+
+def is_abbreviation(text: str, full_stop: int, floor: int) -> bool:
+    """Whether the `.` at `full_stop` closes an abbreviation, an initial or the number that
+    opens a numbered heading («2. Hvilke tiltak ...»), not a sentence."""
+    if text[full_stop] != ".":
+        return False
+    if _ORDINAL.match(text[floor:full_stop].strip()):
+        return True
+    before = _WORD_BEFORE.search(text, floor, full_stop)
+    if before is None:
+        return False
+    word = before.group(1).lstrip('(«"[')
+    return word.lower() in ABBREVIATIONS or bool(_INITIAL.match(word))
+
+
+def trimmed(text: str, start: int, end: int) -> Span | None:
+    """text[start:end] without edge white space and without a leading list mark; None if empty."""
+    while start < end and text[start].isspace():
+        start += 1
+    mark = _LIST_MARK.match(text, start, end)
+    if mark:
+        start = mark.end()
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    return Span(start, end) if end > start else None
+
+
+def line_sentences(text: str, start: int, end: int) -> list[Span]:
+    """Sentences of one line (no line breaks between start and end)."""
+    spans: list[Span] = []
+    position = start
+    for boundary in _BOUNDARY.finditer(text, start, end):
+        if is_abbreviation(text, boundary.start(), position):
+            continue
+        span = trimmed(text, position, boundary.end())
+        if span:
+            spans.append(span)
+        position = boundary.end()
+    last = trimmed(text, position, end)
+    if last:
+        spans.append(last)
+    return spans
+
+
+def sentence_spans(text: str, start: int = 0, end: int | None = None) -> list[Span]:
+    """Sentences of text[start:end] as offsets into `text`, in order and never overlapping."""
+    end = len(text) if end is None else end
+    spans: list[Span] = []
+    position = start
+    for line_break in _LINE_BREAK.finditer(text, start, end):
+        spans.extend(line_sentences(text, position, line_break.start()))
+        position = line_break.end()
+    spans.extend(line_sentences(text, position, end))
+    return spans
+
+
+def sentences(text: str) -> list[str]:
+    """The sentences of `text` as strings."""
+    return [text[s.start : s.end] for s in sentence_spans(text)]
+
+
+def ends_sentence(line: str) -> bool:
+    """Whether a line ends with sentence-final punctuation (cleaning joins lines that do not)."""
+    return line.rstrip().endswith(SENTENCE_FINAL)
+
+
+def word_count(text: str) -> int:
+    return len(_WORD.findall(text))
