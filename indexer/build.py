@@ -35,7 +35,6 @@ from rag.embed import Embedder, make_embedder
 from rag.embed_cache import EmbeddingCache, embed_with_cache
 from rag.errors import IndexCorrupt, IndexMismatch, IndexNotFound, NothingIndexed, SourceError
 from rag.manifest import DocumentEntry, DuplicateEntry, Manifest, SkippedEntry
-from rag.sentences import sentence_spans
 from rag.store import read_manifest, verify_files, write_index
 from rag.types import Chunk, Document, SkippedFile
 
@@ -125,7 +124,7 @@ def make_documents(
 ) -> tuple[list[Document], list[DuplicateEntry]]:
     """One document per submission: repeats are left out and named; shared text is marked."""
     drafts = [make_document(r, meta.get(r.source), r.source) for r in raws]
-    shares = shared_shares([d.text for d in drafts], sentence_spans)
+    shares = shared_shares([d.text for d in drafts])
     duplicates = find_duplicates(drafts, shares)
     dropped = {d.index for d in duplicates}
     taken: set[str] = set()

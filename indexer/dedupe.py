@@ -20,27 +20,17 @@ from __future__ import annotations
 import dataclasses
 import re
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Literal
 
+from rag.sentences import ends_sentence, sentence_spans
 from rag.types import Document
 
 NEAR_IDENTICAL_SHARE = 0.9
 MIN_SENTENCE_WORDS = 4
 _EDGE_PUNCTUATION = re.compile(r"^\W+|\W+$")
-_SENTENCE_END = (".", "!", "?", "»", '"', ")")
 
-
-class Span(Protocol):
-    @property
-    def start(self) -> int: ...
-
-    @property
-    def end(self) -> int: ...
-
-
-SentenceSplitter = Callable[[str], Iterable[Span]]
 DuplicateKind = Literal["identical", "near-identical"]
 
 
@@ -54,18 +44,18 @@ class Duplicate:
     shared: float
 
 
-def sentence_set(text: str, split: SentenceSplitter) -> frozenset[str]:
+def sentence_set(text: str) -> frozenset[str]:
     """The document's full sentences, normalised. Headings and title lines (no closing
     punctuation) are left out: a template letter sent by two submitters differs in those."""
-    sentences = (" ".join(text[s.start : s.end].split()).casefold() for s in split(text))
-    finished = (s for s in sentences if s.endswith(_SENTENCE_END))
+    sentences = (" ".join(text[s.start : s.end].split()).casefold() for s in sentence_spans(text))
+    finished = (s for s in sentences if ends_sentence(s))
     normalised = (_EDGE_PUNCTUATION.sub("", s) for s in finished)
     return frozenset(s for s in normalised if len(s.split()) >= MIN_SENTENCE_WORDS)
 
 
-def shared_shares(texts: Sequence[str], split: SentenceSplitter) -> dict[tuple[int, int], float]:
+def shared_shares(texts: Sequence[str]) -> dict[tuple[int, int], float]:
     """(i, j) -> share of text i's sentences that also occur in text j, for pairs sharing any."""
-    sets = [sentence_set(t, split) for t in texts]
+    sets = [sentence_set(t) for t in texts]
     holders: dict[str, list[int]] = defaultdict(list)
     for i, sentences in enumerate(sets):
         for sentence in sentences:
