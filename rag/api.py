@@ -89,8 +89,8 @@ def health_of(svc: Service, last_reload_error: str | None = None) -> Health:
         status="degraded" if last_reload_error else "ok",
         documents=len(svc.index.documents),
         chunks=len(svc.index.chunks),
-        embedding_model=str(manifest.get("embedding_model")),
-        index_built_at=str(manifest.get("built_at")),
+        embedding_model=manifest.embedding_model,
+        index_built_at=manifest.built_at.isoformat(),
         last_reload_error=last_reload_error,
     )
 

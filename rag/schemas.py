@@ -7,7 +7,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from rag.retrieve import Filters
-from rag.types import Answer, Citation, Document, Hit
+from rag.types import Answer, Citation, Document, Hit, SubmitterOrigin
 
 MAX_K = 50
 
@@ -118,6 +118,16 @@ class DocumentSummary(BaseModel):
     title: str
     chars: int
     chunks: int
+    submitter_origin: SubmitterOrigin = Field(
+        description="Where the submitter came from: metadata.csv, a sender line in the text "
+        "(avsenderlinje) or the file name (filnavn)."
+    )
+    near_duplicates: list[str] = Field(
+        description="Documents (ids) with near-identical text, e.g. the same template letter."
+    )
+    shared_text: dict[str, float] = Field(
+        description="Share (0-1) of this document's sentences found in each other document."
+    )
 
     @classmethod
     def of(cls, document: Document, chunks: int) -> DocumentSummary:
@@ -129,6 +139,9 @@ class DocumentSummary(BaseModel):
             title=document.title,
             chars=len(document.text),
             chunks=chunks,
+            submitter_origin=document.submitter_origin,
+            near_duplicates=list(document.near_duplicates),
+            shared_text=dict(document.shared_text),
         )
 
 

@@ -54,7 +54,8 @@ CITATION_KEYS = {
     "end",
     "score",
 }
-SUMMARY_KEYS = {"document_id", "source", "submitter", "submitter_type", "title", "chars", "chunks"}
+SUMMARY_KEYS = {"document_id", "source", "submitter", "submitter_type", "title", "chars", "chunks",
+                "submitter_origin", "near_duplicates", "shared_text"}  # fmt: skip
 MARKER = re.compile(r"\[(\d+)\]")
 LEAD = re.compile(r"^(\d+) av (\d+) innspill ")
 SEARCH_KS = (1, 3, 10, 50)

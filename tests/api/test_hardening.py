@@ -22,7 +22,8 @@ from live_server import serving
 
 from indexer.build import build_index
 from rag.api import create_app
-from rag.config import ApiSettings, IndexSettings, Settings
+from rag.config import ApiSettings, ChunkSettings, IndexSettings, Settings
+from rag.manifest import DocumentEntry, Manifest
 from rag.store import point_at, rebuild_hint
 
 TOKEN = "s3kret-token-for-tests"
@@ -245,13 +246,41 @@ def test_docs_load_only_local_assets(url: str, page: str) -> None:
         assert response.status_code == 200 and len(response.content) > 1000, asset
 
 
+def manifest_of(paths: tuple[str, ...], sources: list[str]) -> Manifest:
+    entries = tuple(
+        DocumentEntry(
+            source=name,
+            document_id=name,
+            content_hash="0",
+            submitter=name,
+            submitter_type="ukjent",
+            submitter_origin="filnavn",
+            title=name,
+        )
+        for name in sources
+    )
+    return Manifest(
+        embedding_model="m",
+        embedding_backend="b",
+        embedding_identity="b:m",
+        dimension=4,
+        faiss_type="flat",
+        chunk_settings=ChunkSettings(),
+        source_paths=paths,
+        documents=entries,
+    )
+
+
 def test_the_rebuild_hint_repeats_what_the_index_was_built_from() -> None:
     out = Path("data/my index")
-    built = {"paths": ["innspill/2026", "ekstra.pdf"], "sources": {"a.txt": "1"}}
+    built = manifest_of(("innspill/2026", "ekstra.pdf"), ["a.txt"])
     assert rebuild_hint(out, built).endswith(
-        "rag index innspill/2026 ekstra.pdf --out 'data/my index'"
+        "(a.txt): rag index innspill/2026 ekstra.pdf --out 'data/my index'"
     )
-    many = {"sources": {f"{i:02}.txt": str(i) for i in range(8)}}
+    many = manifest_of((), [f"{i:02}.txt" for i in range(8)])
     assert "(00.txt, 01.txt, 02.txt, 03.txt, 04.txt og 3 til)" in rebuild_hint(out, many)
     for hint in (rebuild_hint(out, many), rebuild_hint(out)):
         assert "rag index <kilder> --out 'data/my index'" in hint and "seeds" not in hint
+    outside = manifest_of(("/srv/hemmelig/innspill",), ["a.txt"])
+    assert "/srv/hemmelig" not in rebuild_hint(out, outside)
+    assert "rag index '…/innspill' --out" in rebuild_hint(out, outside)
