@@ -127,8 +127,9 @@ class ApiSettings(_Section):
     )
     admin_token: SecretStr | None = Field(
         None,
-        description="Token for POST /admin/reload, sent as `Authorization: Bearer <token>`. "
-        "Without one the admin endpoint is off.",
+        min_length=16,
+        description="Token for POST /admin/reload (at least 16 characters), sent as "
+        "`Authorization: Bearer <token>`. Without one the admin endpoint is off.",
     )
 
 

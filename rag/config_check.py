@@ -14,7 +14,7 @@ import types
 import typing
 from collections.abc import Mapping
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, SecretStr, ValidationError
 from pydantic_settings import SettingsError
 
 from rag.config import Settings, get_settings
@@ -71,9 +71,17 @@ def describe_validation(error: ValidationError) -> list[str]:
         name = variable(item["loc"])
         if item["type"] == "extra_forbidden":
             problems.append(f"{name}: unknown setting{did_you_mean(name)}")
+        elif is_secret(item["loc"]):
+            problems.append(f"{name}: {item['msg']}")  # never echo a secret
         else:
             problems.append(f"{name}: {item['msg']} (got {item.get('input')!r})")
     return problems
+
+
+def is_secret(location: tuple[str | int, ...]) -> bool:
+    model = sections().get(str(location[0]))
+    field = model.model_fields.get(str(location[1])) if model and len(location) > 1 else None
+    return field is not None and SecretStr in (field.annotation, *typing.get_args(field.annotation))
 
 
 def is_complex(annotation: object) -> bool:

@@ -64,7 +64,7 @@ def test_serve_on_a_non_loopback_host_warns_what_it_exposes(
 def test_the_warning_names_the_admin_endpoint_when_it_is_on(
     served: dict[str, Any], caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("RAG_API__ADMIN_TOKEN", "t0ken")
+    monkeypatch.setenv("RAG_API__ADMIN_TOKEN", "t0ken-for-the-warning-test")
     with caplog.at_level(logging.WARNING, logger="rag"):
         assert main(["serve", "--host", "0.0.0.0"]) == 0
     assert "POST /admin/reload is exposed too (protected by RAG_API__ADMIN_TOKEN)" in caplog.text
@@ -139,3 +139,10 @@ def test_no_debug_lines_from_libraries_by_default() -> None:
     assert "WARNING rag.cli: own warning" in done.stderr
     verbose = run_python(code.replace("verbose=False", "verbose=True"))
     assert "INFO bm25s: library info" in verbose.stderr and "DEBUG" not in verbose.stderr
+
+
+def test_a_short_admin_token_is_refused_without_echoing_it() -> None:
+    done = run_python(RAG_SEARCH, RAG_API__ADMIN_TOKEN="hunter2")
+    assert done.returncode == 2
+    assert done.stderr.startswith("rag: configuration error: RAG_API__ADMIN_TOKEN: ")
+    assert "hunter2" not in done.stderr

@@ -132,7 +132,9 @@ def test_rebuilding_the_index_while_serving_loses_no_request(
 ) -> None:
     # The seeds index's embedding cache: building seed text again embeds nothing new.
     settings = settings_for(
-        tmp_path / "index", cache_dir=seeds_index.parent / "cache", admin_token="concurrency"
+        tmp_path / "index",
+        cache_dir=seeds_index.parent / "cache",
+        admin_token="concurrency-test-token",
     )
     build_index(seed_files[:2], settings.index.path, settings)
     with serving(create_app(settings)) as url:
@@ -147,7 +149,7 @@ def test_rebuilding_the_index_while_serving_loses_no_request(
             assert eventually(lambda: hammer.requests >= served + 9), hammer.failures
         assert hammer.failures == []
         assert hammer.documents_seen == {2, 3}
-        admin = {"Authorization": "Bearer concurrency"}
+        admin = {"Authorization": "Bearer concurrency-test-token"}
         reloaded = httpx.post(f"{url}/admin/reload", headers=admin, timeout=60)
         assert reloaded.status_code == 200 and reloaded.json()["documents"] == 3
         assert len(httpx.get(f"{url}/documents").json()) == 3
