@@ -208,7 +208,11 @@ def write_build(
     faiss.write_index(vectors, str(staging / VECTORS))
     Bm25Index.build([c.text for c in chunks]).save(staging / BM25_DIR)
     complete = manifest.model_copy(
-        update={"versions": package_versions(), "files": hash_files(staging)}
+        update={
+            "built_at": datetime.now(UTC).replace(microsecond=0),
+            "versions": package_versions(),
+            "files": hash_files(staging),
+        }
     )
     manifest_file.write_manifest(staging, complete)
 
