@@ -27,6 +27,7 @@ from eval.summary import (
     retrieval_tables,
 )
 from rag.config import Settings
+from rag.manifest import Manifest
 from rag.retrieve import MODES, Mode
 
 log = logging.getLogger(__name__)
@@ -211,13 +212,13 @@ def with_index(settings: Settings, index: Path | None) -> Settings:
     return settings.model_copy(update={"index": settings.index.model_copy(update={"path": index})})
 
 
-def settings_snapshot(settings: Settings, manifest: dict[str, Any]) -> dict[str, Any]:
+def settings_snapshot(settings: Settings, manifest: Manifest) -> dict[str, Any]:
     """What the numbers depend on: the index build and the retrieval and answer settings."""
     return {
         "index": str(settings.index.path),
-        "embedding_model": manifest.get("embedding_model"),
-        "built_at": manifest.get("built_at"),
-        "chunk": manifest.get("chunk_settings"),
+        "embedding_model": manifest.embedding_model,
+        "built_at": manifest.built_at.isoformat(),
+        "chunk": manifest.chunk_settings.model_dump(),
         "retrieval": settings.retrieval.model_dump(),
         "answer": settings.answer.model_dump(),
     }

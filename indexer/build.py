@@ -6,25 +6,35 @@ embeddings are not cached (new or changed documents) are embedded again.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
 import re
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from indexer.chunk import chunk_document
 from indexer.clean import clean_pages
-from indexer.metadata import METADATA_FILE_NAME, SourceMetadata, guess_metadata, read_metadata
+from indexer.dedupe import find_duplicates, mark_shared_text, shared_shares
+from indexer.metadata import (
+    METADATA_FILE_NAME,
+    SUGGESTED_FILE_NAME,
+    SourceMetadata,
+    guess_metadata,
+    read_metadata,
+    suggested_metadata,
+)
 from indexer.sources import RawDocument, discover, load_file
 from rag.config import Settings
 from rag.dense import build_faiss, choose_faiss_type
 from rag.embed import Embedder, make_embedder
 from rag.embed_cache import EmbeddingCache, embed_with_cache
 from rag.errors import IndexCorrupt, IndexMismatch, IndexNotFound, NothingIndexed, SourceError
+from rag.manifest import DocumentEntry, DuplicateEntry, Manifest, SkippedEntry
 from rag.sentence_layer import SentenceLayer, sentence_passage, split_sentences
 from rag.store import read_manifest, verify_files, write_index
 from rag.types import Chunk, Document, SkippedFile
@@ -37,19 +47,30 @@ _UNSAFE_ID = re.compile(r"[^A-Za-z0-9_.-]+")
 
 @dataclass(frozen=True)
 class BuildReport:
+    """What a build did, for the closing summary (indexer/report.py)."""
+
     out: Path
-    documents: int
+    documents: tuple[DocumentEntry, ...]
     chunks: int
-    embedded: int
-    skipped: tuple[SkippedFile, ...]
-    guessed_submitters: tuple[str, ...]
+    embedded: int  # passages embedded by the model in this build
+    cached: int  # passages whose embedding came from the cache
+    skipped: tuple[SkippedEntry, ...]
+    duplicates: tuple[DuplicateEntry, ...]
     seconds: float
     unchanged: bool = False
-    submitters: dict[str, str] = field(default_factory=dict)
+    suggested_metadata: Path | None = None
 
     @property
     def chunks_per_second(self) -> float:
         return self.chunks / self.seconds if self.seconds > 0 else 0.0
+
+    @property
+    def guessed_submitters(self) -> tuple[str, ...]:
+        return tuple(d.source for d in self.documents if d.submitter_origin != "metadata.csv")
+
+    @property
+    def submitters(self) -> dict[str, str]:
+        return {d.source: d.submitter for d in self.documents}
 
 
 def load_sources(paths: Sequence[Path]) -> tuple[list[RawDocument], list[SkippedFile]]:
@@ -93,9 +114,52 @@ def make_document(raw: RawDocument, meta: SourceMetadata | None, document_id: st
         title=meta.title or raw.source,
         text=cleaned.text,
         content_hash=raw.content_hash,
-        submitter_guessed=meta.guessed,
+        submitter_origin=meta.origin,
         sections=cleaned.sections,
         page_starts=page_starts if raw.paged else (),
+    )
+
+
+def make_documents(
+    raws: Sequence[RawDocument], meta: dict[str, SourceMetadata]
+) -> tuple[list[Document], list[DuplicateEntry]]:
+    """One document per submission: repeats are left out and named; shared text is marked."""
+    drafts = [make_document(r, meta.get(r.source), r.source) for r in raws]
+    shares = shared_shares([d.text for d in drafts])
+    duplicates = find_duplicates(drafts, shares)
+    dropped = {d.index for d in duplicates}
+    taken: set[str] = set()
+    final_id = {i: document_id_for(raws[i], taken) for i in range(len(raws)) if i not in dropped}
+    entries = [
+        DuplicateEntry(
+            source=drafts[d.index].source,
+            duplicate_of=final_id[d.kept],
+            kind=d.kind,
+            shared=round(d.shared, 3),
+        )
+        for d in duplicates
+    ]
+    for entry in entries:
+        log.warning(
+            "%s is the same submission as %s; not indexed", entry.source, entry.duplicate_of
+        )
+    kept = [dataclasses.replace(drafts[i], document_id=final_id[i]) for i in sorted(final_id)]
+    remaining = {(i, j): v for (i, j), v in shares.items() if i in final_id and j in final_id}
+    position = {old: new for new, old in enumerate(sorted(final_id))}
+    renumbered = {(position[i], position[j]): v for (i, j), v in remaining.items()}
+    return mark_shared_text(kept, renumbered), entries
+
+
+def document_entry(doc: Document) -> DocumentEntry:
+    return DocumentEntry(
+        source=doc.source,
+        document_id=doc.document_id,
+        content_hash=doc.content_hash,
+        submitter=doc.submitter,
+        submitter_type=doc.submitter_type,
+        submitter_origin=doc.submitter_origin,
+        title=doc.title,
+        near_duplicates=doc.near_duplicates,
     )
 
 
@@ -116,7 +180,7 @@ def fingerprint(
     return hashlib.sha256(json.dumps(parts, ensure_ascii=False).encode()).hexdigest()
 
 
-def intact_manifest(out: Path) -> dict[str, Any] | None:
+def intact_manifest(out: Path) -> Manifest | None:
     """The manifest of the index at `out`, or None if there is none or it is damaged."""
     try:
         manifest = read_manifest(out)
@@ -138,22 +202,24 @@ def build_index(
     if not raws:
         reasons = "; ".join(f"{s.path}: {s.reason}" for s in skipped) or "no files found"
         raise NothingIndexed(f"nothing could be indexed ({reasons})")
+    skipped_entries = tuple(SkippedEntry(path=s.path, reason=s.reason) for s in skipped)
     meta = load_metadata(paths)
     corpus_print = fingerprint(raws, meta, settings)
-    manifest = intact_manifest(out)
-    if manifest is not None and manifest.get("fingerprint") == corpus_print:
+    previous = intact_manifest(out)
+    if previous is not None and previous.fingerprint == corpus_print:
         return BuildReport(
             out,
-            manifest["documents"],
-            manifest["chunks"],
-            0,
-            tuple(skipped),
-            tuple(manifest.get("guessed_submitters", ())),
-            time.perf_counter() - started,
+            previous.documents,
+            previous.chunks,
+            embedded=0,
+            cached=0,
+            skipped=skipped_entries,
+            duplicates=previous.duplicates,
+            seconds=time.perf_counter() - started,
             unchanged=True,
+            suggested_metadata=out / SUGGESTED_FILE_NAME,
         )
-    taken: set[str] = set()
-    documents = [make_document(r, meta.get(r.source), document_id_for(r, taken)) for r in raws]
+    documents, duplicates = make_documents(raws, meta)
     chunks = [c for d in documents for c in chunk_document(d, settings.chunk)]
     embedder = (embedder_factory or (lambda: make_embedder(settings.embedding)))()
     sentences = split_sentences(documents, chunks)
@@ -161,42 +227,41 @@ def build_index(
     texts = [passage_text(c, by_id, settings.chunk.context) for c in chunks] + [
         sentence_passage(s, by_id[s.document_id], settings.chunk.context) for s in sentences
     ]
-    all_vectors, embedded = embed_texts(texts, embedder, settings, on_progress)
+    all_vectors, embedded, passages = embed_texts(texts, embedder, settings, on_progress)
     vectors, sentence_vectors = all_vectors[: len(chunks)], all_vectors[len(chunks) :]
     faiss_type = choose_faiss_type(
         settings.index.faiss_type, len(chunks), settings.index.ann_threshold
     )
-    guessed = tuple(d.source for d in documents if d.submitter_guessed)
+    manifest = Manifest(
+        embedding_model=embedder.model_name,
+        embedding_backend=embedder.backend,
+        embedding_identity=embedder.identity,
+        dimension=embedder.dimension,
+        faiss_type=faiss_type,
+        chunk_settings=settings.chunk,
+        fingerprint=corpus_print,
+        source_paths=tuple(str(p) for p in paths),
+        documents=tuple(document_entry(d) for d in documents),
+        chunks=len(chunks),
+        sentences=len(sentences),
+        duplicates=tuple(duplicates),
+        skipped=skipped_entries,
+    )
+    suggested = {SUGGESTED_FILE_NAME: suggested_metadata(manifest.documents)}
+    layer = SentenceLayer.of(tuple(sentences), sentence_vectors)
     write_index(
-        out,
-        documents,
-        chunks,
-        build_faiss(vectors, faiss_type),
-        SentenceLayer.of(tuple(sentences), sentence_vectors),
-        {
-            "embedding_model": embedder.model_name,
-            "embedding_backend": embedder.backend,
-            "embedding_identity": embedder.identity,
-            "dimension": embedder.dimension,
-            "normalized": True,
-            "metric": "inner_product",
-            "faiss_type": faiss_type,
-            "chunk_settings": settings.chunk.model_dump(),
-            "fingerprint": corpus_print,
-            "sources": {d.source: d.content_hash for d in documents},
-            "guessed_submitters": list(guessed),
-            "skipped": [{"path": s.path, "reason": s.reason} for s in skipped],
-        },
+        out, documents, chunks, build_faiss(vectors, faiss_type), layer, manifest, suggested
     )
     return BuildReport(
         out,
-        len(documents),
+        manifest.documents,
         len(chunks),
-        embedded,
-        tuple(skipped),
-        guessed,
-        time.perf_counter() - started,
-        submitters={d.source: d.submitter for d in documents},
+        embedded=embedded,
+        cached=passages - embedded,
+        skipped=skipped_entries,
+        duplicates=manifest.duplicates,
+        seconds=time.perf_counter() - started,
+        suggested_metadata=out / SUGGESTED_FILE_NAME,
     )
 
 
@@ -214,10 +279,14 @@ def embed_texts(
     embedder: Embedder,
     settings: Settings,
     on_progress: ProgressCallback | None,
-) -> tuple[Any, int]:
-    """Vectors of chunk and sentence passages; only texts not in the cache are embedded."""
+) -> tuple[Any, int, int]:
+    """(vectors, passages embedded now, distinct passages) of chunk and sentence passages;
+    only texts not in the cache are embedded."""
     cache = EmbeddingCache(settings.index.cache_dir / "embeddings.sqlite")
     try:
-        return embed_with_cache(embedder, texts, cache, settings.embedding.batch_size, on_progress)
+        vectors, embedded = embed_with_cache(
+            embedder, texts, cache, settings.embedding.batch_size, on_progress
+        )
     finally:
         cache.close()
+    return vectors, embedded, len(set(texts))

@@ -21,7 +21,14 @@ _DASH_BULLET = re.compile(r"^[-–]\s+")
 _URL = re.compile(r"https?://\S+")
 _NUMBERED_HEADING = re.compile(r"^\d{1,2}(\.\d{1,2})*\.?\s+\S")
 _PAGE_NUMBER = re.compile(r"^\d{1,3}$")
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b\ufeff]")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# Characters that show nothing yet change what a reader sees: zero-width spaces and joiners,
+# direction marks and overrides (an RLO shows «gpj.exe» as «exe.jpg»), word joiners and
+# invisible operators, the byte order mark and the soft hyphen.
+_INVISIBLE = re.compile(
+    "[\u00ad\u061c\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]"
+)
+_LINE_SEPARATORS = re.compile("[\u2028\u2029\x85]")
 _SPACES = re.compile(r"[ \t\u00a0\u2000-\u200a\u202f]+")
 _HEADING_MAX_CHARS = 90
 _HEADING_MAX_WORDS = 12
@@ -53,10 +60,17 @@ class CleanText:
     sections: tuple[Section, ...]
 
 
+def strip_invisible(text: str) -> str:
+    """`text` without invisible formatting characters (zero-width, bidi controls, soft hyphens)."""
+    return _INVISIBLE.sub("", text)
+
+
 def normalise(raw: str) -> str:
-    """Unicode NFC, unix newlines, no control characters, single spaces, no trailing spaces."""
-    text = unicodedata.normalize("NFC", raw).replace("\r\n", "\n").replace("\r", "\n")
-    text = _CONTROL.sub("", text)
+    """Unicode NFC, unix newlines, no control or invisible characters, single spaces, no
+    trailing spaces."""
+    text = raw.replace("\r\n", "\n").replace("\r", "\n")
+    text = _LINE_SEPARATORS.sub("\n", text)
+    text = unicodedata.normalize("NFC", strip_invisible(_CONTROL.sub("", text)))
     return "\n".join(_SPACES.sub(" ", line).strip() for line in text.split("\n"))
 
 

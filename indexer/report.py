@@ -1,28 +1,86 @@
-"""The closing summary of an index build, for people."""
+"""The closing summary of an index build, for people: what happened, and who each document is
+from and how that was decided."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from indexer.build import BuildReport
+from rag.manifest import DocumentEntry
+
+ORIGIN_NOTE = {
+    "metadata.csv": "metadata.csv",
+    "avsenderlinje": "avsenderlinje (sender line in the text)",
+    "filnavn": "filnavn (file name; type ukjent)",
+}
+
+
+def format_table(rows: Sequence[Sequence[str]]) -> list[str]:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return [
+        "  " + "  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip()
+        for row in rows
+    ]
+
+
+def document_table(documents: Sequence[DocumentEntry]) -> list[str]:
+    rows = [("file", "submitter", "type", "from")]
+    rows += [(d.source, d.submitter, d.submitter_type, d.submitter_origin) for d in documents]
+    return format_table(rows)
+
+
+def passages(n: int) -> str:
+    return f"{n} passage" if n == 1 else f"{n} passages"
+
+
+def embedding_line(report: BuildReport) -> str:
+    """What the embedding step did, saying «from the cache» only when something came from it."""
+    if report.embedded and report.cached:
+        return f"{passages(report.embedded)} embedded, {report.cached} taken from the cache."
+    if report.cached:
+        return f"All {passages(report.cached)} taken from the cache; nothing embedded."
+    return f"{passages(report.embedded)} embedded (none were in the cache)."
+
+
+def head_line(report: BuildReport) -> str:
+    count = f"{len(report.documents)} documents, {report.chunks} chunks"
+    if report.unchanged:
+        return f"Index at {report.out} is up to date ({count}); nothing to do."
+    return (
+        f"Indexed {count} at {report.out} in {report.seconds:.1f} s "
+        f"({report.chunks_per_second:.1f} chunks/s). {embedding_line(report)}"
+    )
 
 
 def format_report(report: BuildReport) -> str:
-    if report.unchanged:
-        head = f"Index at {report.out} is up to date ({report.documents} documents, "
-        head += f"{report.chunks} chunks); nothing to do."
-    else:
-        head = (
-            f"Indexed {report.documents} documents into {report.chunks} chunks at {report.out} "
-            f"in {report.seconds:.1f} s ({report.chunks_per_second:.1f} chunks/s; "
-            f"{report.embedded} chunks embedded, the rest from the cache)."
-        )
-    lines = [head]
-    lines += [f"  {source}: {submitter}" for source, submitter in report.submitters.items()]
-    if report.guessed_submitters:
-        lines.append(
-            "Submitter guessed from the text (no metadata row): "
-            + ", ".join(report.guessed_submitters)
-        )
+    lines = [head_line(report), "", "Submitters:"]
+    lines += document_table(report.documents)
+    shared = [d for d in report.documents if d.near_duplicates]
+    if shared:
+        lines.append("Near-identical text from different submitters (kept, marked):")
+        lines += [f"  {d.source}: same text as {', '.join(d.near_duplicates)}" for d in shared]
+    if report.duplicates:
+        lines.append(f"Not indexed, {len(report.duplicates)} repeated submission(s):")
+        lines += [
+            f"  {d.source}: {d.kind} to {d.duplicate_of} ({d.shared:.0%} of sentences shared)"
+            for d in report.duplicates
+        ]
     if report.skipped:
         lines.append(f"Skipped {len(report.skipped)} file(s):")
         lines += [f"  {s.path}: {s.reason}" for s in report.skipped]
+    guessed = report.guessed_submitters
+    if guessed:
+        lines.append(
+            f"{len(guessed)} submitter(s) not from metadata.csv: "
+            + ", ".join(
+                f"{d.source} ({ORIGIN_NOTE[d.submitter_origin]})"
+                for d in report.documents
+                if d.source in guessed
+            )
+        )
+    if report.suggested_metadata is not None:
+        lines.append(
+            f"Suggested metadata: {report.suggested_metadata} (to correct a submitter, edit it, "
+            "save it as metadata.csv beside the sources and run rag index again)."
+        )
     return "\n".join(lines)

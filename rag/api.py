@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import hmac
 import logging
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Annotated
+from urllib.parse import urlsplit
 
-from fastapi import Depends, FastAPI, Query, Request, Response
+from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import JSONResponse
+from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
+from starlette.concurrency import run_in_threadpool
 
-from rag.config import Settings, get_settings
+from rag.config import ApiSettings, Settings, get_settings
 from rag.errors import (
     DocumentNotFound,
     EmbedderUnavailable,
@@ -23,7 +27,9 @@ from rag.errors import (
     InvalidFilter,
     InvalidQuestion,
     RagError,
+    ReloadFailed,
 )
+from rag.middleware import BodyLimit, RequestLog
 from rag.schemas import (
     MAX_K,
     AskRequest,
@@ -47,10 +53,15 @@ STATUS_OF_ERROR: dict[type[RagError], int] = {
     IndexCorrupt: 503,
     IndexMismatch: 503,
     EmbedderUnavailable: 503,
+    ReloadFailed: 503,
 }
 ERROR_RESPONSES: dict[int | str, dict[str, object]] = {
-    code: {"model": ErrorBody} for code in (404, 422, 503)
+    code: {"model": ErrorBody} for code in (404, 413, 422, 503)
 }
+ADMIN_RESPONSES: dict[int | str, dict[str, object]] = {
+    code: {"model": ErrorBody} for code in (401, 403, 413, 503)
+}
+DOCS_ASSETS = "/docs-assets"  # Swagger UI and ReDoc files from the fastapi-offline package
 
 
 def status_of(error: RagError) -> int:
@@ -60,9 +71,59 @@ def status_of(error: RagError) -> int:
     return 500
 
 
-def service(request: Request) -> Service:
+def holder_of(request: Request) -> IndexHolder:
     holder: IndexHolder = request.app.state.holder
-    return holder.get()
+    return holder
+
+
+async def service(request: Request) -> Service:
+    """The service in use; only a changed index is loaded, in a worker thread."""
+    holder = holder_of(request)
+    current = holder.current()
+    return current if current is not None else await run_in_threadpool(holder.get)
+
+
+def health_of(svc: Service, last_reload_error: str | None = None) -> Health:
+    manifest = svc.index.manifest
+    return Health(
+        status="degraded" if last_reload_error else "ok",
+        documents=len(svc.index.documents),
+        chunks=len(svc.index.chunks),
+        embedding_model=manifest.embedding_model,
+        index_built_at=manifest.built_at.isoformat(),
+        last_reload_error=last_reload_error,
+    )
+
+
+def is_cross_origin(request: Request, allowed: tuple[str, ...]) -> bool:
+    """A browser request from a page on another origin (its Origin header names another host)."""
+    origin = request.headers.get("origin")
+    if origin is None or origin in allowed:
+        return False
+    return urlsplit(origin).netloc != request.headers.get("host")
+
+
+def require_admin(request: Request) -> None:
+    """POST /admin/* needs the configured token as `Authorization: Bearer <token>`.
+
+    Off without RAG_API__ADMIN_TOKEN. The token travels in a header, never a cookie, so a page
+    on another site cannot make a browser send it; cross-origin posts are refused all the same.
+    """
+    api: ApiSettings = request.app.state.settings.api
+    if api.admin_token is None:
+        raise HTTPException(
+            403, "Administrasjon er slått av. Sett RAG_API__ADMIN_TOKEN for å bruke /admin/."
+        )
+    if is_cross_origin(request, api.cors_origins):
+        raise HTTPException(403, "Forespørsler fra andre nettsteder er ikke tillatt her.")
+    scheme, _, given = request.headers.get("authorization", "").partition(" ")
+    expected = api.admin_token.get_secret_value().encode("utf-8")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(given.encode("utf-8"), expected):
+        raise HTTPException(
+            401,
+            "Mangler eller feil token: send Authorization: Bearer <RAG_API__ADMIN_TOKEN>.",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
 
 
 ServiceDep = Annotated[Service, Depends(service)]
@@ -87,34 +148,12 @@ def install_error_handlers(app: FastAPI) -> None:
         return JSONResponse({"detail": "Intern feil; se tjenestens logg."}, status_code=500)
 
 
-def install_request_logging(app: FastAPI) -> None:
-    @app.middleware("http")
-    async def log_request(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        started = time.perf_counter()
-        response = await call_next(request)
-        log.info(
-            "%s %s -> %d in %.1f ms",
-            request.method,
-            request.url.path,
-            response.status_code,
-            (time.perf_counter() - started) * 1000,
-        )
-        return response
-
-
 def add_routes(app: FastAPI) -> None:
     @app.get("/health", response_model=Health, responses=ERROR_RESPONSES)
-    def health(svc: ServiceDep) -> Health:
-        manifest = svc.index.manifest
-        return Health(
-            status="ok",
-            documents=len(svc.index.documents),
-            chunks=len(svc.index.chunks),
-            embedding_model=str(manifest.get("embedding_model")),
-            index_built_at=str(manifest.get("built_at")),
-        )
+    async def health(request: Request) -> Health:
+        """On the event loop, from the state already loaded: never waits behind /ask."""
+        state = holder_of(request).state()
+        return health_of(state.service, state.last_reload_error)
 
     @app.get("/search", response_model=SearchResponse, responses=ERROR_RESPONSES)
     def search(
@@ -148,11 +187,49 @@ def add_routes(app: FastAPI) -> None:
         summary = DocumentSummary.of(doc, svc.chunk_counts()[document_id])
         return DocumentOut(**summary.model_dump(), text=doc.text)
 
-    @app.post("/admin/reload", response_model=Health, responses=ERROR_RESPONSES)
+    @app.post(
+        "/admin/reload",
+        response_model=Health,
+        responses=ADMIN_RESPONSES,
+        dependencies=[Depends(require_admin)],
+    )
     def reload(request: Request) -> Health:
-        """Load the index again now (it is also reloaded when a rebuild is detected)."""
-        holder: IndexHolder = request.app.state.holder
-        return health(holder.reload(force=True))
+        """Load the index again now (it is also reloaded when a rebuild is detected).
+
+        Needs `Authorization: Bearer <RAG_API__ADMIN_TOKEN>`; answers 503 with the reason when
+        the index cannot be loaded (a previously loaded index stays in service)."""
+        try:
+            return health_of(holder_of(request).reload(force=True))
+        except RagError as exc:
+            raise ReloadFailed(f"Indeksen kunne ikke lastes på nytt: {exc}") from exc
+
+
+def add_offline_docs(app: FastAPI) -> None:
+    """/docs and /redoc with their scripts served from this server, so they work offline."""
+    app.mount(
+        DOCS_ASSETS, StaticFiles(packages=[("fastapi_offline", "static")]), name="docs-assets"
+    )
+
+    @app.get("/docs", include_in_schema=False)
+    async def swagger_ui() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json",
+            title=f"{app.title} – API",
+            swagger_js_url=f"{DOCS_ASSETS}/swagger-ui-bundle.js",
+            swagger_css_url=f"{DOCS_ASSETS}/swagger-ui.css",
+            swagger_favicon_url=f"{DOCS_ASSETS}/favicon.png",
+            swagger_ui_parameters={"validatorUrl": None},
+        )
+
+    @app.get("/redoc", include_in_schema=False)
+    async def redoc() -> HTMLResponse:
+        return get_redoc_html(
+            openapi_url="/openapi.json",
+            title=f"{app.title} – ReDoc",
+            redoc_js_url=f"{DOCS_ASSETS}/redoc.standalone.js",
+            redoc_favicon_url=f"{DOCS_ASSETS}/favicon.png",
+            with_google_fonts=False,
+        )
 
 
 def create_app(
@@ -174,7 +251,10 @@ def create_app(
         description="Sitert, uttrekkende spørsmål og svar over høringsinnspill.",
         version="0.1.0",
         lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
     )
+    app.state.settings = settings
     if settings.api.cors_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -183,6 +263,8 @@ def create_app(
             allow_headers=["*"],
         )
     install_error_handlers(app)
-    install_request_logging(app)
+    app.add_middleware(BodyLimit, max_bytes=settings.api.max_body_bytes)
+    app.add_middleware(RequestLog)
     add_routes(app)
+    add_offline_docs(app)
     return app

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import json
 import logging
 import sys
@@ -10,8 +11,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from rag.config import Settings, get_settings
-from rag.errors import RagError
+from rag.config import Settings
+from rag.errors import ConfigurationError, RagError
 
 if TYPE_CHECKING:
     from rag.service import Service
@@ -21,6 +22,9 @@ log = logging.getLogger(__name__)
 Command = Callable[[argparse.Namespace, Settings], int]
 # rag.retrieve.MODES, spelt out so that `rag --help` does not load FAISS (a test keeps them equal).
 RETRIEVERS = ("hybrid", "dense", "sentence", "bm25")
+# Loggers of this project; other libraries (bm25s logs DEBUG lines) show warnings only, or
+# info with --verbose.
+OWN_LOGGERS = frozenset({"rag", "indexer", "eval", "__main__"})
 
 
 def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
@@ -76,9 +80,35 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     settings = with_index(settings, args.index)
     host, port = args.host or settings.api.host, args.port or settings.api.port
     logging.getLogger("rag").setLevel(logging.INFO)
+    if not is_loopback(host):
+        log.warning(exposure_warning(host, port, settings))
     print(f"API: http://{host}:{port}  (docs: http://{host}:{port}/docs)")
     uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")
     return 0
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False  # a host name: it may resolve to any interface
+
+
+def exposure_warning(host: str, port: int, settings: Settings) -> str:
+    admin = (
+        "POST /admin/reload is exposed too (protected by RAG_API__ADMIN_TOKEN)"
+        if settings.api.admin_token is not None
+        else "POST /admin/reload is off (no RAG_API__ADMIN_TOKEN)"
+    )
+    return (
+        f"listening on {host}:{port}, reachable from other machines without authentication: "
+        "anyone who can connect reads the full text of every indexed document (/documents) "
+        "and can ask and search it (/ask, /search); the questions users send cross the network "
+        f"unencrypted; {admin}. Bind 127.0.0.1 (RAG_API__HOST) or put an authenticating proxy "
+        "with TLS in front."
+    )
 
 
 def local_service(settings: Settings, index: Path | None) -> Service:
@@ -255,13 +285,29 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def configure_logging(verbose: bool) -> None:
+    """Warnings on stderr; this project's info lines with --verbose (or where a command asks
+    for them); other libraries' lines below warning only with --verbose, and debug never."""
+    handler = logging.StreamHandler()
+    handler.setLevel(logging.INFO)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    if not verbose:
+        handler.addFilter(
+            lambda r: r.levelno >= logging.WARNING or r.name.split(".")[0] in OWN_LOGGERS
+        )
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, handlers=[handler])
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    from rag.config_check import load_settings
+
     args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO if args.verbose else logging.WARNING,
-        format="%(levelname)s %(name)s: %(message)s",
-    )
-    settings = get_settings()
+    configure_logging(args.verbose)
+    try:
+        settings = load_settings()
+    except ConfigurationError as exc:
+        print(f"rag: configuration error: {exc}", file=sys.stderr)
+        return 2
     if getattr(args, "out", "unset") is None:
         args.out = settings.index.path
     handler: Command = args.handler

@@ -9,7 +9,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_MODEL = "intfloat/multilingual-e5-small"
@@ -118,14 +118,31 @@ class AnswerSettings(_Section):
 class GenerationSettings(_Section):
     base_url: str | None = Field(None, description="OpenAI-compatible endpoint, e.g. Ollama.")
     model: str | None = None
-    api_key: str | None = None
+    api_key: SecretStr | None = Field(None, description="Bearer token; never shown in logs.")
     timeout_s: float = Field(30.0, gt=0)
 
 
 class ApiSettings(_Section):
-    host: str = "127.0.0.1"
-    port: int = Field(8000, ge=1, le=65535)
-    cors_origins: tuple[str, ...] = Field((), description="Origins allowed by CORS.")
+    host: str = Field(
+        "127.0.0.1",
+        description="Address `rag serve` listens on. Anything but loopback exposes every "
+        "document's full text and the questions asked, so `rag serve` warns about it.",
+    )
+    port: int = Field(8000, ge=1, le=65535, description="Port `rag serve` listens on.")
+    cors_origins: tuple[str, ...] = Field(
+        (), description='Origins allowed by CORS, as JSON: ["http://localhost:3000"]. Off if empty.'
+    )
+    max_body_bytes: int = Field(
+        64 * 1024,
+        ge=1024,
+        description="Largest request body; a larger one is answered 413 before it is read.",
+    )
+    admin_token: SecretStr | None = Field(
+        None,
+        min_length=16,
+        description="Token for POST /admin/reload (at least 16 characters), sent as "
+        "`Authorization: Bearer <token>`. Without one the admin endpoint is off.",
+    )
 
 
 class Settings(BaseSettings):

@@ -41,3 +41,11 @@ class NothingIndexed(RagError):
 
 class EmbedderUnavailable(RagError):
     """The configured embedding model cannot be loaded."""
+
+
+class ReloadFailed(RagError):
+    """A requested reload failed; the index loaded before stays in service."""
+
+
+class ConfigurationError(RagError):
+    """A RAG_ environment variable is unknown or has a value its setting cannot take."""

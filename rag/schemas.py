@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field
 
-from rag.types import Answer, Citation, Confidence, Document, Filters, Hit
+from rag.types import Answer, Citation, Confidence, Document, Filters, Hit, SubmitterOrigin
 
 MAX_K = 50
 
@@ -120,6 +122,16 @@ class DocumentSummary(BaseModel):
     title: str
     chars: int
     chunks: int
+    submitter_origin: SubmitterOrigin = Field(
+        description="Where the submitter came from: metadata.csv, a sender line in the text "
+        "(avsenderlinje) or the file name (filnavn)."
+    )
+    near_duplicates: list[str] = Field(
+        description="Documents (ids) with near-identical text, e.g. the same template letter."
+    )
+    shared_text: dict[str, float] = Field(
+        description="Share (0-1) of this document's sentences found in each other document."
+    )
 
     @classmethod
     def of(cls, document: Document, chunks: int) -> DocumentSummary:
@@ -131,6 +143,9 @@ class DocumentSummary(BaseModel):
             title=document.title,
             chars=len(document.text),
             chunks=chunks,
+            submitter_origin=document.submitter_origin,
+            near_duplicates=list(document.near_duplicates),
+            shared_text=dict(document.shared_text),
         )
 
 
@@ -139,11 +154,16 @@ class DocumentOut(DocumentSummary):
 
 
 class Health(BaseModel):
-    status: str
+    status: Literal["ok", "degraded"] = Field(
+        description="degraded: the newest build could not be loaded; the previous one is served."
+    )
     documents: int
     chunks: int
     embedding_model: str
     index_built_at: str
+    last_reload_error: str | None = Field(
+        None, description="Why the newest build could not be loaded, or null."
+    )
 
 
 class ErrorBody(BaseModel):

@@ -6,6 +6,7 @@ pointed at a new build, so a rebuild never interrupts the requests being served.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import threading
@@ -120,8 +121,20 @@ class Service:
         return counts
 
 
+@dataclass(frozen=True)
+class HolderState:
+    """What a health check reports, read without loading anything."""
+
+    service: Service
+    last_reload_error: str | None
+
+
 class IndexHolder:
-    """The service in use; reloads when the index symlink points at a new build."""
+    """The service in use; reloads when the index symlink points at a new build.
+
+    A build that cannot be loaded is remembered (`last_reload_error`) while the previous one
+    stays in service, so that health checks can report the server as degraded.
+    """
 
     def __init__(self, settings: Settings, embedder_factory: EmbedderFactory | None = None) -> None:
         self.settings = settings
@@ -131,6 +144,7 @@ class IndexHolder:
         self._loaded_from: str | None = None
         self._failed: tuple[str | None, RagError] | None = None
         self._lock = threading.Lock()
+        self._refresher: threading.Thread | None = None
 
     def embedder(self) -> Embedder:
         if self._embedder is None:
@@ -145,7 +159,11 @@ class IndexHolder:
             return None
 
     def reload(self, force: bool = False) -> Service:
-        """Load the index if it changed; on failure keep serving the previous one."""
+        """Load the index if it changed; on failure keep serving the previous one.
+
+        A forced reload (POST /admin/reload) raises the failure, so its caller learns of it;
+        the previous index stays in service all the same.
+        """
         target = self.current_target()
         with self._lock:
             if not force and self._service is not None and target == self._loaded_from:
@@ -157,6 +175,8 @@ class IndexHolder:
             except RagError as exc:
                 log.error("cannot load index %s: %s", target, exc)
                 self._failed = (target, exc)
+                if force:
+                    raise
                 return self.previous_or_raise(exc)
             self._service, self._loaded_from, self._failed = service, target, None
             log.info("serving index %s", target)
@@ -168,11 +188,51 @@ class IndexHolder:
             raise error
         return self._service
 
+    def current(self) -> Service | None:
+        """The service in use if the index on disk is still the one it serves."""
+        service = self._service
+        if service is not None and self.current_target() == self._loaded_from:
+            return service
+        return None
+
     def get(self) -> Service:
         """The service for a request: reloaded if the index changed on disk."""
         if self.current_target() is None and self._service is None:
-            path = self.settings.index.path
-            raise IndexNotFound(f"Ingen indeks i {path}. {rebuild_hint(Path(path))}")
+            raise self.not_found()
         if self._service is not None and self.current_target() == self._loaded_from:
             return self._service
         return self.reload()
+
+    def not_found(self) -> IndexNotFound:
+        path = self.settings.index.path
+        return IndexNotFound(f"Ingen indeks i {path}. {rebuild_hint(Path(path))}")
+
+    def state(self) -> HolderState:
+        """The loaded service and the last load failure, without touching the index files.
+
+        Raises the reason when no index is in service. A new build on disk is loaded in the
+        background (`refresh_in_background`), so the caller never waits for it.
+        """
+        self.refresh_in_background()
+        service, failed = self._service, self._failed
+        if service is None:
+            raise failed[1] if failed is not None else self.not_found()
+        # A failure counts while the build that failed is still the one on disk.
+        newest_failed = failed is not None and failed[0] == self.current_target()
+        return HolderState(service, str(failed[1]) if failed and newest_failed else None)
+
+    def refresh_in_background(self) -> None:
+        """Start loading a build that differs from the one in service, in a thread of its own."""
+        target = self.current_target()
+        if target is None or target == self._loaded_from:
+            return
+        if self._failed is not None and self._failed[0] == target:
+            return
+        if self._refresher is not None and self._refresher.is_alive():
+            return
+        self._refresher = threading.Thread(target=self._refresh, name="index-reload", daemon=True)
+        self._refresher.start()
+
+    def _refresh(self) -> None:
+        with contextlib.suppress(RagError):  # logged by reload, reported through state()
+            self.reload()

@@ -18,10 +18,12 @@ import json
 import logging
 import os
 import platform
+import re
+import shlex
 import shutil
-import tempfile
+import time
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from importlib import metadata
@@ -32,27 +34,33 @@ import faiss
 import numpy as np
 from numpy.typing import NDArray
 
+from rag import manifest as manifest_file
 from rag.bm25 import Bm25Index
 from rag.config import ChunkSettings
 from rag.errors import IndexCorrupt, IndexMismatch, IndexNotFound
+from rag.manifest import Manifest
 from rag.sentence_layer import SENTENCES, SentenceLayer, read_sentences, write_sentences
 from rag.types import Chunk, Document, Section
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 2
-MANIFEST = "manifest.json"
 DOCUMENTS = "documents.jsonl"
 CHUNKS = "chunks.jsonl"
 VECTORS = "vectors.faiss"
 BM25_DIR = "bm25"
 KEEP_BUILDS = 2
+SOURCES_SHOWN = 5
+ABSOLUTE_PATH = re.compile(r"(?<![\w.~])/[^\s:'\"]+")
+STAGING_PREFIX = ".staging-"
+# A staging folder whose owner cannot be checked (another host, a reused pid, an old name) is
+# removed once it is this old; no build spends that long writing its files.
+STALE_STAGING_SECONDS = 6 * 3600
 
 
 @dataclass(frozen=True)
 class StoredIndex:
     path: Path
-    manifest: dict[str, Any]
+    manifest: Manifest
     documents: dict[str, Document]
     chunks: tuple[Chunk, ...]
     vectors: faiss.Index
@@ -60,8 +68,38 @@ class StoredIndex:
     sentences: SentenceLayer
 
 
-def rebuild_hint(path: Path) -> str:
-    return f"Build it with: rag index seeds --out {path}"
+def rebuild_hint(path: Path, manifest: Manifest | None = None) -> str:
+    """How to rebuild the index at `path` from what it was built from, as far as that is known.
+
+    The manifest's source paths (the `rag index` arguments) give the command; its documents'
+    file names are repeated so the user knows which corpus it was. Never guesses a corpus.
+    """
+    out = shlex.quote(str(path))
+    paths = manifest.source_paths if manifest else ()
+    command = f"rag index {shlex.join(map(shown_path, paths)) if paths else '<kilder>'} --out {out}"
+    sources = sorted(d.source for d in manifest.documents) if manifest else []
+    if not sources:
+        return f"Bygg den med: {command} (kildene: mappene eller filene med innspill)"
+    shown = ", ".join(sources[:SOURCES_SHOWN])
+    more = f" og {len(sources) - SOURCES_SHOWN} til" if len(sources) > SOURCES_SHOWN else ""
+    return f"Bygg den på nytt fra de samme kildene ({shown}{more}): {command}"
+
+
+def shown_path(path: str) -> str:
+    """A source path as the rebuild hint shows it: relative to the working folder when inside
+    it, else only its last part (an error message does not reveal the server's folders)."""
+    if not os.path.isabs(path):
+        return path
+    relative = os.path.relpath(path)
+    return relative if not relative.startswith("..") else f"…/{os.path.basename(path)}"
+
+
+def without_folder(error: BaseException, folder: Path) -> str:
+    """An exception's first line, with paths inside `folder` made relative to it and any
+    other absolute path (e.g. a library's source file) left out."""
+    lines = str(error).strip().splitlines() or [type(error).__name__]
+    line = lines[0].replace(f"{folder}{os.sep}", "").replace(str(folder), ".")
+    return ABSOLUTE_PATH.sub("…", line)[:300]
 
 
 def file_sha256(path: Path) -> str:
@@ -95,7 +133,10 @@ def document_to_json(doc: Document) -> dict[str, Any]:
 def document_from_json(record: dict[str, Any]) -> Document:
     sections = tuple(Section(int(start), str(title)) for start, title in record.pop("sections"))
     page_starts = tuple(int(p) for p in record.pop("page_starts"))
-    return Document(**record, sections=sections, page_starts=page_starts)
+    near_duplicates = tuple(str(d) for d in record.pop("near_duplicates"))
+    return Document(
+        **record, sections=sections, page_starts=page_starts, near_duplicates=near_duplicates
+    )
 
 
 def chunk_to_json(chunk: Chunk) -> dict[str, Any]:
@@ -129,13 +170,22 @@ def write_index(
     chunks: Sequence[Chunk],
     vectors: faiss.Index,
     sentences: SentenceLayer,
-    manifest: dict[str, Any],
+    manifest: Manifest,
+    attachments: Mapping[str, str] | None = None,
 ) -> Path:
-    """Write a complete build next to `path`, then point `path` at it in one atomic step."""
+    """Write a complete build next to `path`, then point `path` at it in one atomic step.
+
+    `attachments` are text files (name -> content) that belong to the build, e.g. the suggested
+    metadata the indexer writes for people to edit.
+    """
     builds = path.parent / f"{path.name}.builds"
     builds.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=builds))
+    remove_stale_staging(builds)
+    staging = builds / f"{STAGING_PREFIX}{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    staging.mkdir()
     try:
+        for name, content in (attachments or {}).items():
+            (staging / name).write_text(content, encoding="utf-8")
         write_build(staging, documents, chunks, vectors, sentences, manifest)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)  # the previous build stays in place
@@ -154,24 +204,27 @@ def write_build(
     chunks: Sequence[Chunk],
     vectors: faiss.Index,
     sentences: SentenceLayer,
-    manifest: dict[str, Any],
+    manifest: Manifest,
 ) -> None:
+    if (
+        len(manifest.documents) != len(documents)
+        or manifest.chunks != len(chunks)
+        or manifest.sentences != len(sentences.sentences)
+    ):
+        raise ValueError("the manifest does not describe the documents and chunks written")
     write_jsonl(staging / DOCUMENTS, (document_to_json(d) for d in documents))
     write_jsonl(staging / CHUNKS, (chunk_to_json(c) for c in chunks))
     faiss.write_index(vectors, str(staging / VECTORS))
     write_sentences(staging, sentences.sentences, sentences.vectors)
     Bm25Index.build([c.text for c in chunks]).save(staging / BM25_DIR)
-    full_manifest = {
-        **manifest,
-        "schema_version": SCHEMA_VERSION,
-        "documents": len(documents),
-        "chunks": len(chunks),
-        "sentences": len(sentences.sentences),
-        "versions": package_versions(),
-        "built_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "files": hash_files(staging),
-    }
-    (staging / MANIFEST).write_text(json.dumps(full_manifest, ensure_ascii=False, indent=2))
+    complete = manifest.model_copy(
+        update={
+            "built_at": datetime.now(UTC).replace(microsecond=0),
+            "versions": package_versions(),
+            "files": hash_files(staging),
+        }
+    )
+    manifest_file.write_manifest(staging, complete)
 
 
 def hash_files(directory: Path) -> dict[str, str]:
@@ -201,56 +254,91 @@ def prune_builds(builds: Path, keep: Path) -> None:
             shutil.rmtree(old, ignore_errors=True)
 
 
+def staging_owner(staging: Path) -> int | None:
+    """The pid in a staging folder's name (`.staging-<pid>-<random>`), if it has one."""
+    pid, _, _ = staging.name.removeprefix(STAGING_PREFIX).partition("-")
+    return int(pid) if pid.isdigit() else None
+
+
+def process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, owned by another user
+        return True
+    return True
+
+
+def is_stale(staging: Path, now: float) -> bool:
+    """Left by a build that can no longer finish: its process is gone, or it is very old.
+
+    A build running at the same time (another `rag index` on this machine) is alive, so its
+    folder is kept. A folder without a pid (older versions) or whose pid was reused by another
+    process is removed only once it is STALE_STAGING_SECONDS old.
+    """
+    owner = staging_owner(staging)
+    if owner is not None and owner != os.getpid() and not process_alive(owner):
+        return True
+    try:
+        age = now - staging.stat().st_mtime
+    except FileNotFoundError:
+        return False
+    return age > STALE_STAGING_SECONDS
+
+
+def remove_stale_staging(builds: Path) -> list[Path]:
+    """Remove the staging folders of builds that were killed before they finished."""
+    now = time.time()
+    removed = []
+    for staging in builds.glob(f"{STAGING_PREFIX}*"):
+        if staging.is_dir() and is_stale(staging, now):
+            log.info("removing %s, left by a build that did not finish", staging)
+            shutil.rmtree(staging, ignore_errors=True)
+            removed.append(staging)
+    return removed
+
+
 # --- reading -----------------------------------------------------------------------------
 
 
-def read_manifest(path: Path) -> dict[str, Any]:
-    manifest_path = path / MANIFEST
-    if not manifest_path.exists():
-        if path.is_dir() and any(path.iterdir()):  # index files without their manifest
-            raise IndexCorrupt(f"index file missing: {manifest_path}. {rebuild_hint(path)}")
-        raise IndexNotFound(f"No index at {path}. {rebuild_hint(path)}")
+def read_manifest(path: Path) -> Manifest:
+    """The manifest of the index at `path`; errors end with how to rebuild the index."""
     try:
-        manifest: dict[str, Any] = json.loads(manifest_path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise IndexCorrupt(
-            f"unreadable index file {manifest_path}: {exc}. {rebuild_hint(path)}"
-        ) from exc
-    if manifest.get("schema_version") != SCHEMA_VERSION:
-        raise IndexMismatch(
-            f"Index at {path} has schema {manifest.get('schema_version')}, this version reads "
-            f"{SCHEMA_VERSION}. {rebuild_hint(path)}"
-        )
-    return manifest
+        return manifest_file.read_manifest(path)
+    except (IndexNotFound, IndexCorrupt, IndexMismatch) as exc:
+        raise type(exc)(f"{exc}. {rebuild_hint(path)}") from exc
 
 
-def verify_files(path: Path, manifest: dict[str, Any]) -> None:
+def verify_files(path: Path, manifest: Manifest) -> None:
     """Every file the manifest lists is there with the bytes it was written with."""
-    for name, expected in manifest.get("files", {}).items():
+    for name, expected in manifest.files.items():
         file = path / name
         if not file.exists():
-            raise IndexCorrupt(f"index file missing: {file}. {rebuild_hint(path)}")
+            raise IndexCorrupt(f"Indeksfilen {name} mangler. {rebuild_hint(path, manifest)}")
         if file_sha256(file) != expected:
-            raise IndexCorrupt(f"index file truncated or altered: {file}. {rebuild_hint(path)}")
+            raise IndexCorrupt(
+                f"Indeksfilen {name} er avkortet eller endret. {rebuild_hint(path, manifest)}"
+            )
 
 
 def check_compatible(
-    manifest: dict[str, Any], path: Path, embedding_identity: str, chunking: ChunkSettings
+    manifest: Manifest, path: Path, embedding_identity: str, chunking: ChunkSettings
 ) -> None:
     """Refuse an index built with another model or other chunk settings."""
-    built_with = manifest.get("embedding_identity")
+    built_with = manifest.embedding_identity
     if built_with != embedding_identity:
         raise IndexMismatch(
-            f"Index at {path} was built with embeddings from {built_with}, but the current "
-            f"settings embed questions with {embedding_identity}. Rebuild it with the current "
-            f"settings (rag index SOURCES --out {path}) or set RAG_EMBEDDING__MODEL / "
-            "RAG_EMBEDDING__BACKEND to what it was built with."
+            f"Indeksen i {path} er bygget med vektorer fra {built_with}, men innstillingene "
+            f"bruker {embedding_identity}. Sett RAG_EMBEDDING__MODEL / RAG_EMBEDDING__BACKEND "
+            f"til det den ble bygget med, eller bygg den på nytt. {rebuild_hint(path, manifest)}"
         )
-    if manifest.get("chunk_settings") != chunking.model_dump():
+    if manifest.chunk_settings != chunking:
+        built = manifest.chunk_settings.model_dump()
         raise IndexMismatch(
-            f"Index at {path} was built with chunk settings {manifest.get('chunk_settings')}, "
-            f"the current settings are {chunking.model_dump()}. Rebuild it: "
-            f"rag index SOURCES --out {path}"
+            f"Indeksen i {path} er bygget med tekstbitinnstillingene "
+            f"{built}, innstillingene nå er {chunking.model_dump()}. "
+            f"{rebuild_hint(path, manifest)}"
         )
 
 
@@ -259,29 +347,34 @@ def load_index(path: Path) -> StoredIndex:
     manifest = read_manifest(path)
     verify_files(path, manifest)
     current = path.resolve()
-    reading = current / DOCUMENTS  # the file being read, named if it cannot be
+    reading = DOCUMENTS  # the file being read, named (relative to the index) if it cannot be
     try:
-        documents = {d.document_id: d for d in map(document_from_json, read_jsonl(reading))}
-        reading = current / CHUNKS
-        chunks = tuple(chunk_from_json(r, documents) for r in read_jsonl(reading))
-        reading = current / VECTORS
-        vectors = faiss.read_index(str(reading))
-        reading = current / BM25_DIR
-        bm25 = Bm25Index.load(reading)
-        reading = current / SENTENCES
+        documents = {
+            d.document_id: d for d in map(document_from_json, read_jsonl(current / reading))
+        }
+        reading = CHUNKS
+        chunks = tuple(chunk_from_json(r, documents) for r in read_jsonl(current / reading))
+        reading = VECTORS
+        vectors = faiss.read_index(str(current / reading))
+        reading = f"{BM25_DIR}/"
+        bm25 = Bm25Index.load(current / BM25_DIR)
+        reading = SENTENCES
         sentences = SentenceLayer.of(*read_sentences(current))
     except (OSError, ValueError, KeyError, TypeError, RuntimeError) as exc:
-        raise IndexCorrupt(f"unreadable index file {reading}: {exc}. {rebuild_hint(path)}") from exc
-    if vectors.ntotal != len(chunks) or manifest.get("chunks") != len(chunks):
+        reason = without_folder(exc, current)
         raise IndexCorrupt(
-            f"index in {current} is inconsistent: {vectors.ntotal} vectors, {len(chunks)} chunks, "
-            f"manifest says {manifest.get('chunks')}. {rebuild_hint(path)}"
+            f"Indeksfilen {reading} kan ikke leses ({reason}). {rebuild_hint(path, manifest)}"
+        ) from exc
+    if vectors.ntotal != len(chunks) or manifest.chunks != len(chunks):
+        raise IndexCorrupt(
+            f"Indeksen i {path} henger ikke sammen: {vectors.ntotal} vektorer, {len(chunks)} "
+            f"tekstbiter, manifestet sier {manifest.chunks}. {rebuild_hint(path, manifest)}"
         )
     log.info("loaded index %s: %d documents, %d chunks", current, len(documents), len(chunks))
-    if manifest.get("sentences") != len(sentences.sentences):
+    if manifest.sentences != len(sentences.sentences):
         raise IndexCorrupt(
-            f"index in {current} is inconsistent: {len(sentences.sentences)} sentences, "
-            f"manifest says {manifest.get('sentences')}. {rebuild_hint(path)}"
+            f"Indeksen i {path} henger ikke sammen: {len(sentences.sentences)} setninger, "
+            f"manifestet sier {manifest.sentences}. {rebuild_hint(path, manifest)}"
         )
     return StoredIndex(current, manifest, documents, chunks, vectors, bm25, sentences)
 

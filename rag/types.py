@@ -5,6 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+# Where a document's submitter came from: the curated metadata.csv, an explicit sender line at
+# the top of the text («Høringssvar fra …»), or the file name (submitter type «ukjent»).
+SubmitterOrigin = Literal["metadata.csv", "avsenderlinje", "filnavn"]
+
 
 @dataclass(frozen=True)
 class Section:
@@ -23,10 +27,19 @@ class Document:
     title: str
     text: str
     content_hash: str
-    submitter_guessed: bool = False
+    submitter_origin: SubmitterOrigin = "metadata.csv"
     sections: tuple[Section, ...] = ()
     # Offset at which each page begins (PDFs only); page n (1-based) starts at page_starts[n-1].
     page_starts: tuple[int, ...] = ()
+    # Other documents (ids) that share most of their sentences with this one, e.g. one template
+    # letter sent by several submitters; and the share of this document's sentences found in
+    # each document it shares any sentence with (0-1, by document id).
+    near_duplicates: tuple[str, ...] = ()
+    shared_text: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def submitter_guessed(self) -> bool:
+        return self.submitter_origin != "metadata.csv"
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,9 @@
 
 Three pages: ask a question (shareable as `?q=`), list the indexed documents, and show one
 document with a quote highlighted (`dokument?doc=<id>&start=<n>&end=<n>`). The UI talks to the
-API over HTTP only; every document string is escaped in `ui.render` before it is shown.
+API over HTTP only. Every string from the API or the URL is data: it reaches the page through
+`render.literal` (Markdown elements), `render.escape` (HTML) or a plain-text component
+(text input, select options, st.dataframe), never as markup.
 """
 
 from __future__ import annotations
@@ -79,21 +81,22 @@ def cached_ask(
 def show_api_failure(exc: client.ApiUnavailable | client.ApiError, api_url: str) -> None:
     if isinstance(exc, client.ApiUnavailable):
         st.error(render.api_unavailable_message(api_url), icon=":material/cloud_off:")
-        st.caption(f"Feil: {exc.reason}")
+        st.caption(f"Feil: {render.literal(exc.reason)}")
     elif exc.status == 422:
-        st.warning(f"Spørsmålet kan ikke besvares: {exc.detail}")
+        st.warning(render.api_error_message(exc.status, exc.detail))
     else:
-        st.error(f"API-et svarte med feil ({exc.status}): {exc.detail}")
+        st.error(render.api_error_message(exc.status, exc.detail))
 
 
 def sidebar_status(settings: UiSettings) -> None:
     try:
         info = cached_health(settings.api_url)
     except (client.ApiUnavailable, client.ApiError):
-        st.sidebar.caption(f"API: {settings.api_url} — ikke tilgjengelig")
+        st.sidebar.caption(f"API: {render.literal(settings.api_url)} — ikke tilgjengelig")
         return
     st.sidebar.caption(
-        f"API: {settings.api_url} — {info.documents} dokumenter, {info.chunks} tekstbiter"
+        f"API: {render.literal(settings.api_url)} — "
+        f"{info.documents} dokumenter, {info.chunks} tekstbiter"
     )
 
 
@@ -248,7 +251,7 @@ def document_page() -> None:
         doc = cached_document(settings.api_url, document_id, settings.timeout_s)
     except client.ApiError as exc:
         if exc.status == 404:
-            st.error(f"Fant ikke dokumentet «{document_id}».")
+            st.error(f"Fant ikke dokumentet «{render.literal(document_id)}».")
             return
         show_api_failure(exc, settings.api_url)
         return
@@ -259,8 +262,9 @@ def document_page() -> None:
 
 
 def show_document(doc: client.Document, start: int | None, end: int | None) -> None:
-    st.title(doc.submitter)
-    st.caption(f"{doc.submitter_type} · {doc.title} · {doc.source} · {doc.chars} tegn")
+    st.title(render.literal(render.one_line(doc.submitter)))
+    about = (doc.submitter_type, doc.title, doc.source, f"{doc.chars} tegn")
+    st.caption(" · ".join(render.literal(render.one_line(part)) for part in about))
     marked = start is not None and end is not None and 0 <= start < end <= len(doc.text)
     if marked:
         st.markdown(":material/format_ink_highlighter: Sitatet er markert i teksten nedenfor.")
@@ -292,7 +296,10 @@ def documents_page() -> None:
     left, right = st.columns(2)
     left.metric("Dokumenter", info.documents)
     right.metric("Tekstbiter", info.chunks)
-    st.caption(f"Indeksen ble bygget {info.index_built_at} med modellen {info.embedding_model}.")
+    st.caption(
+        f"Indeksen ble bygget {render.literal(info.index_built_at)} "
+        f"med modellen {render.literal(info.embedding_model)}."
+    )
     st.dataframe(render.document_rows(docs), hide_index=True)
     open_document_picker(docs)
 
@@ -319,9 +326,9 @@ def open_document_picker(docs: list[client.DocumentInfo]) -> None:
 
 
 def main() -> None:
-    st.set_page_config(
-        page_title="Høringsinnspill", page_icon=":material/forum:", layout="centered"
-    )
+    # An emoji icon becomes an inline data: favicon; a :material/…: icon would be fetched from
+    # fonts.gstatic.com, and the UI sends no request beyond the API and itself.
+    st.set_page_config(page_title="Høringsinnspill", page_icon="💬", layout="centered")
     navigation = st.navigation(list(pages()))
     sidebar_status(get_settings())
     navigation.run()

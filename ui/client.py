@@ -173,9 +173,12 @@ def _request(method: str, base_url: str, path: str, timeout_s: float, **kwargs: 
     except httpx.TimeoutException as exc:
         logger.warning("API timeout: %s %s", method, url)
         raise ApiUnavailable(base_url, f"ingen svar innen {timeout_s:g} s") from exc
+    except httpx.ConnectError as exc:
+        logger.warning("API unreachable: %s %s (%s)", method, url, exc)
+        raise ApiUnavailable(base_url, "fikk ikke koblet til (kjører tjenesten?)") from exc
     except httpx.TransportError as exc:
         logger.warning("API unreachable: %s %s (%s)", method, url, exc)
-        raise ApiUnavailable(base_url, str(exc) or type(exc).__name__) from exc
+        raise ApiUnavailable(base_url, f"nettverksfeil ({type(exc).__name__})") from exc
     if response.is_error:
         detail = _detail(response)
         logger.info("API error %d on %s %s: %s", response.status_code, method, url, detail)

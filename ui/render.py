@@ -1,7 +1,13 @@
 """Pure functions that turn API data into safe HTML and Markdown strings.
 
-Every piece of document text (quotes, paragraphs, metadata) is escaped here before the app hands
-it to `st.html` or `st.markdown`, so nothing in a document can inject HTML or script.
+Text from the API (quotes, paragraphs, titles, submitters, error details, echoed parameters) is
+data, never markup. It goes through exactly one of two escapes defined here: `escape` for HTML
+handed to `st.html`, `literal` for every Streamlit element that renders Markdown (st.markdown,
+st.title, st.caption, st.error, st.table cells, ...). `literal` escapes Markdown punctuation as
+well as HTML, so document text can produce no link, image, emphasis, heading, code, math or
+directive. The answer Markdown from the API is not trusted either: `answer_with_links` keeps only
+its line structure, checks `**submitter** (type)` headings against the citations and renders all
+other text literally, with the known [n] markers as the only links.
 """
 
 from __future__ import annotations
@@ -16,11 +22,22 @@ from ui.client import Citation, DocumentInfo
 BLANK_LINE = re.compile(r"\n[ \t\r\f\v]*\n")
 WHITESPACE = re.compile(r"\s")
 MARKER = re.compile(r"\[(\d+)\]")
+# The API escapes a «[3]» found inside a quote as «\\[3\\]» so it is no citation marker.
+ESCAPED_MARKER = re.compile(r"\\\[(\d+)\\\]")
+# Line shapes the answer may keep: a list item prefix, and a `**submitter** (type)` heading.
+LIST_ITEM = re.compile(r"[ \t]*([-*+]|\d{1,3}[.)])[ \t]+")
+SUBMITTER_HEADING = re.compile(r"\*\*(.+)\*\* \((.*)\)")
 # A quote runs from « to the first » that is followed by its [n] markers, on one line, so nested
 # «…» inside a quote stay inside it.
 QUOTE_BEFORE_MARKERS = re.compile(r"«.*?»(?=(?:[ \t]*\[\d+\])+)")
 # ASCII punctuation Markdown may act on, except & < > (html.escape turns those into entities).
 MARKDOWN_PUNCTUATION = re.compile(r"([!-%'-/:;=?@\[-`{-~])")
+LINE_INDENT = re.compile(r"(?<=\n)[ \t]+")
+# Streamlit's Markdown turns URLs and e-mail addresses in *text* into links after parsing (GFM
+# autolink literals: http://, https://, www., x@y.z), so escapes cannot stop it. An invisible
+# WORD JOINER after `:` in `://`, between `www` and `.`, and after `@` breaks those patterns.
+AUTOLINK_BREAKS = re.compile(r"(?<=:)(?=//)|(?<=www)(?=\.)|(?<=@)", re.IGNORECASE)
+WORD_JOINER = "\u2060"
 MAX_CONTEXT = 400
 DOCUMENT_MARK_ID = "treff"
 
@@ -63,14 +80,39 @@ class SubmitterSummary:
 
 
 def escape(text: str) -> str:
+    """`text` as HTML text content: for `st.html` only (HTML does not parse Markdown)."""
     return html.escape(text, quote=True)
+
+
+def literal(text: str) -> str:
+    """Markdown that displays `text` verbatim: every ASCII punctuation character Markdown (and
+    Streamlit's directives, emoji and math) could act on is backslash-escaped, HTML escaped,
+    indentation (which Markdown never shows, but reads as a code block) dropped, and URLs and
+    e-mail addresses broken by an invisible word joiner so they cannot become links."""
+    unlinked = AUTOLINK_BREAKS.sub(WORD_JOINER, LINE_INDENT.sub("", text))
+    return html.escape(MARKDOWN_PUNCTUATION.sub(r"\\\1", unlinked), quote=False)
 
 
 def api_unavailable_message(url: str) -> str:
     return (
-        f"Får ikke kontakt med API-et på {url}. Sjekk at tjenesten kjører (`rag serve`) "
-        "eller sett RAG_UI_API_URL til riktig adresse."
+        f"Får ikke kontakt med API-et på {literal(url)}. Sjekk at tjenesten kjører "
+        "(`rag serve`) eller sett RAG_UI_API_URL til riktig adresse."
     )
+
+
+API_ERROR_HEADLINES = {
+    404: "Fant ikke det du ba om",
+    422: "Spørsmålet kan ikke besvares",
+    503: "Tjenesten er ikke klar",
+}
+
+
+def api_error_message(status: int, detail: str) -> str:
+    """A Norwegian headline for the status, then the API's detail as literal text."""
+    if status == 200:  # the body broke the contract; the client's detail says how
+        return literal(detail)
+    headline = API_ERROR_HEADLINES.get(status, f"API-et svarte med feil ({status})")
+    return f"{headline}: {literal(detail)}"
 
 
 def paragraph_bounds(
@@ -115,22 +157,18 @@ def highlight_document(text: str, start: int | None = None, end: int | None = No
 
 
 def answer_with_links(answer_md: str, citations: Iterable[Citation]) -> str:
-    """The answer Markdown with every known [n] marker turned into a link to `#kilde-n`.
+    """The API's answer as safe Markdown, with every known [n] marker a link to `#kilde-n`.
 
-    Quotes (from « to the » before their markers) are taken literally: their Markdown
-    punctuation is backslash-escaped and their HTML escaped, so a quote can inject neither HTML
-    nor a link, and a "[2]" inside a quote stays text. Outside quotes HTML is escaped and the
-    Markdown structure is kept.
+    The answer is read line by line. A `**submitter** (type)` line whose pair belongs to a
+    citation stays bold; a list prefix stays a list item; everything else is literal text.
+    Quotes (from « to the » before their markers) are literal too, including any «[2]» in them,
+    which the API sends escaped as «\\[2\\]». So neither a quote nor a generated sentence nor a
+    submitter name can become a link, image, emphasis or HTML.
     """
-    known = {citation.n for citation in citations}
-    parts: list[str] = []
-    position = 0
-    for match in QUOTE_BEFORE_MARKERS.finditer(answer_md):
-        parts.append(_link_markers(answer_md[position : match.start()], known))
-        parts.append(_literal(ESCAPED_MARKER.sub(r"[\1]", match.group())))
-        position = match.end()
-    parts.append(_link_markers(answer_md[position:], known))
-    return "".join(parts)
+    cited = tuple(citations)
+    known = {citation.n for citation in cited}
+    headings = {(citation.submitter, citation.submitter_type) for citation in cited}
+    return "\n".join(_answer_line(line, known, headings) for line in answer_md.splitlines())
 
 
 def passage_html(citation: Citation, document_text: str | None) -> str:
@@ -184,19 +222,20 @@ def submitter_overview(citations: Sequence[Citation]) -> list[SubmitterSummary]:
 
 
 def overview_rows(summaries: Iterable[SubmitterSummary]) -> list[dict[str, str | int]]:
-    """Rows for a plain table (rendered as text by Streamlit, so no escaping is needed)."""
+    """Rows for `st.table`, whose cells render Markdown: every text cell is literal."""
     return [
         {
-            "Innsender": summary.submitter,
-            "Type": summary.submitter_type,
+            "Innsender": literal(summary.submitter),
+            "Type": literal(summary.submitter_type),
             "Relevante avsnitt": summary.passages,
-            "Beste sitat": f"«{_one_line(summary.best.quote)}» [{summary.best.n}]",
+            "Beste sitat": literal(f"«{one_line(summary.best.quote)}» [{summary.best.n}]"),
         }
         for summary in summaries
     ]
 
 
 def document_rows(docs: Iterable[DocumentInfo]) -> list[dict[str, str | int]]:
+    """Rows for `st.dataframe`, whose cells are plain text (no Markdown, no HTML)."""
     return [
         {
             "Innsender": doc.submitter,
@@ -210,21 +249,40 @@ def document_rows(docs: Iterable[DocumentInfo]) -> list[dict[str, str | int]]:
     ]
 
 
-def _link_markers(markdown: str, known: set[int]) -> str:
-    def link(match: re.Match[str]) -> str:
+def _answer_line(line: str, known: set[int], headings: set[tuple[str, str]]) -> str:
+    heading = SUBMITTER_HEADING.fullmatch(line.strip())
+    if heading and (heading.group(1), heading.group(2)) in headings:
+        return f"**{literal(heading.group(1))}** ({literal(heading.group(2))})"
+    item = LIST_ITEM.match(line)
+    if item:
+        return f"{item.group(1)} {_quotes_and_markers(line[item.end() :], known)}"
+    return _quotes_and_markers(line.strip(), known)
+
+
+def _quotes_and_markers(text: str, known: set[int]) -> str:
+    """Literal text with its quotes literal and the known markers outside quotes linked."""
+    parts: list[str] = []
+    position = 0
+    for match in QUOTE_BEFORE_MARKERS.finditer(text):
+        parts.append(_link_markers(text[position : match.start()], known))
+        parts.append(literal(ESCAPED_MARKER.sub(r"[\1]", match.group())))
+        position = match.end()
+    parts.append(_link_markers(text[position:], known))
+    return "".join(parts)
+
+
+def _link_markers(text: str, known: set[int]) -> str:
+    """Literal text in which each known [n] becomes a link to its source card."""
+    parts: list[str] = []
+    position = 0
+    for match in MARKER.finditer(text):
         n = int(match.group(1))
-        return f"[\\[{n}\\]](#kilde-{n})" if n in known else match.group()
-
-    return MARKER.sub(link, html.escape(markdown, quote=False))
-
-
-# The API escapes a «[3]» found inside a quote as «\[3\]» so it is no citation marker.
-ESCAPED_MARKER = re.compile(r"\\\[(\d+)\\\]")
-
-
-def _literal(text: str) -> str:
-    """Markdown that displays `text` verbatim: punctuation backslash-escaped, HTML escaped."""
-    return html.escape(MARKDOWN_PUNCTUATION.sub(r"\\\1", text), quote=False)
+        if n in known:
+            parts.append(literal(text[position : match.start()]))
+            parts.append(f"[\\[{n}\\]](#kilde-{n})")
+            position = match.end()
+    parts.append(literal(text[position:]))
+    return "".join(parts)
 
 
 def _next_space(text: str, position: int, limit: int) -> int:
@@ -239,5 +297,5 @@ def _previous_space(text: str, limit: int, position: int) -> int:
     return space if space != -1 else position
 
 
-def _one_line(text: str) -> str:
+def one_line(text: str) -> str:
     return " ".join(text.split())

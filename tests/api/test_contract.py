@@ -18,7 +18,15 @@ from rag.api import create_app
 pytestmark = pytest.mark.slow
 
 Json = dict[str, Any]
-HEALTH_KEYS = {"status", "documents", "chunks", "embedding_model", "index_built_at"}
+HEALTH_KEYS = {
+    "status",
+    "documents",
+    "chunks",
+    "embedding_model",
+    "index_built_at",
+    "last_reload_error",
+}
+ADMIN_TOKEN = "contract-test-token"
 HIT_KEYS = {
     "chunk_id",
     "document_id",
@@ -46,7 +54,8 @@ CITATION_KEYS = {
     "end",
     "score",
 }
-SUMMARY_KEYS = {"document_id", "source", "submitter", "submitter_type", "title", "chars", "chunks"}
+SUMMARY_KEYS = {"document_id", "source", "submitter", "submitter_type", "title", "chars", "chunks",
+                "submitter_origin", "near_duplicates", "shared_text"}  # fmt: skip
 MARKER = re.compile(r"\[(\d+)\]")
 LEAD = re.compile(r"^(\d+) av (\d+) innspill ")
 SEARCH_KS = (1, 3, 10, 50)
@@ -174,6 +183,7 @@ def test_health_reports_the_seeds_index(client: httpx.Client) -> None:
     body = response.json()
     assert set(body) == HEALTH_KEYS
     assert body["status"] == "ok" and body["documents"] == 5
+    assert body["last_reload_error"] is None
     assert isinstance(body["chunks"], int) and body["chunks"] > 5
     assert isinstance(body["embedding_model"], str) and "e5" in body["embedding_model"]
     assert isinstance(body["index_built_at"], str) and body["index_built_at"][:2] == "20"
@@ -372,7 +382,7 @@ def test_the_limit_is_2000_characters(client: httpx.Client) -> None:
 def unindexed_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The app started where no index has been built."""
     missing = tmp_path_factory.mktemp("unindexed") / "index"
-    with serving(create_app(settings_for(missing))) as url:
+    with serving(create_app(settings_for(missing, admin_token=ADMIN_TOKEN))) as url:
         yield url
 
 
@@ -384,7 +394,7 @@ def unindexed_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         ("POST", "/ask", {"json": {"question": "fastlege"}}),
         ("GET", "/documents", {}),
         ("GET", "/documents/003_3d69ec6ad6cea8a3", {}),
-        ("POST", "/admin/reload", {}),
+        ("POST", "/admin/reload", {"headers": {"Authorization": f"Bearer {ADMIN_TOKEN}"}}),
     ],
 )
 def test_without_an_index_every_route_says_how_to_build_one(

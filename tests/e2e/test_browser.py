@@ -9,94 +9,36 @@ tests/artifacts/ (gitignored). Nothing reaches beyond 127.0.0.1.
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import parse_qs, quote, urlsplit
 
-import httpx
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from browser_support import (
+    ARTIFACTS,
+    BIN,
+    OffHostGuard,
+    free_port,
+    start,
+    stop,
+    streamlit_ui,
+    wait_until_up,
+)
+from playwright.sync_api import Page, expect
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
-ROOT = Path(__file__).resolve().parents[2]
-BIN = Path(sys.executable).parent
-ARTIFACTS = ROOT / "tests" / "artifacts"
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 QUESTION = "Hva sier kommunene om fastlegeordningen?"
-STARTUP_S = 300.0
 ANSWER_MS = 180_000
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def tail(path: Path, lines: int = 40) -> str:
-    return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-
-
-def wait_until_up(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
-    """Poll `url` until it answers 200; fail with the server's log if it dies or never does."""
-    deadline = time.monotonic() + STARTUP_S
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"{process.args!r} exited with {process.returncode}:\n{tail(log)}")
-        try:
-            if httpx.get(url, timeout=2).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.5)
-    pytest.fail(f"{url} did not come up within {STARTUP_S:g} s:\n{tail(log)}")
-
-
-def start(command: list[str], log: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
-    with log.open("wb") as out:
-        return subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
-
-
-def stop(process: subprocess.Popen[bytes]) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(timeout=20)
-
-
 @pytest.fixture(scope="session")
-def work_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("e2e")
-
-
-@pytest.fixture(scope="session")
-def server_env(work_dir: Path) -> dict[str, str]:
-    return {**os.environ, "RAG_INDEX__CACHE_DIR": str(work_dir / "cache")}
-
-
-@pytest.fixture(scope="session")
-def api_url(seeds_index: Path, work_dir: Path, server_env: dict[str, str]) -> Iterator[str]:
+def api_url(seeds_index: Path, work_dir: Path) -> Iterator[str]:
     port = free_port()
     log = work_dir / "api.log"
+    env = {**os.environ, "RAG_INDEX__CACHE_DIR": str(work_dir / "cache")}
     process = start(
-        [str(BIN / "rag"), "serve", "--index", str(seeds_index), "--port", str(port)],
-        log,
-        server_env,
+        [str(BIN / "rag"), "serve", "--index", str(seeds_index), "--port", str(port)], log, env
     )
     url = f"http://127.0.0.1:{port}"
     try:
@@ -108,54 +50,17 @@ def api_url(seeds_index: Path, work_dir: Path, server_env: dict[str, str]) -> It
 
 @pytest.fixture(scope="session")
 def ui_url(api_url: str, work_dir: Path) -> Iterator[str]:
-    port = free_port()
-    log = work_dir / "ui.log"
-    command = [
-        str(BIN / "streamlit"),
-        "run",
-        "ui/app.py",
-        "--server.port",
-        str(port),
-        "--server.address",
-        "127.0.0.1",
-        "--server.headless",
-        "true",
-        "--browser.gatherUsageStats",
-        "false",
-        "--client.toolbarMode",
-        "minimal",
-    ]
-    process = start(command, log, {**os.environ, "RAG_UI_API_URL": api_url})
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_up(f"{url}/_stcore/health", process, log)
+    with streamlit_ui(api_url, work_dir / "ui.log") as url:
         yield url
-    finally:
-        stop(process)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    if not CHROMIUM.exists():
-        pytest.skip(f"{CHROMIUM} is missing: apt-get install -y chromium")
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
-
-
-@pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
-    context = browser.new_context(viewport={"width": 1280, "height": 1000}, locale="nb-NO")
-    yield context.new_page()
-    context.close()
 
 
 def squash(text: str) -> str:
     return " ".join(text.split())
 
 
-def test_question_link_shows_cited_answer_and_opens_the_source(ui_url: str, page: Page) -> None:
+def test_question_link_shows_cited_answer_and_opens_the_source(
+    ui_url: str, page: Page, off_host: OffHostGuard
+) -> None:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
 
     page.goto(f"{ui_url}/?q={quote(QUESTION)}")
@@ -203,3 +108,4 @@ def test_question_link_shows_cited_answer_and_opens_the_source(ui_url: str, page
 
     page.get_by_role("link", name="Tilbake til svaret").click()
     expect(page.get_by_role("heading", name="Svar")).to_be_visible(timeout=ANSWER_MS)
+    assert off_host.blocked == []

@@ -5,11 +5,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+import docx
 import numpy as np
 import pytest
 from fakes import FakeEmbedder
+from fpdf import FPDF
 
 from indexer.build import BuildReport, build_index, passage_text
+from indexer.metadata import read_metadata
 from rag.config import ChunkSettings, Settings
 from rag.errors import NothingIndexed
 from rag.sentence_layer import sentence_passage
@@ -100,7 +103,7 @@ def assert_vectors_match_chunks(index: StoredIndex) -> None:
         [sentence_passage(s, index.documents[s.document_id], True) for s in sentences]
     )
     np.testing.assert_allclose(index.sentences.vectors, expected, atol=1e-6)
-    assert index.manifest["sentences"] == len(sentences) > len(index.documents)
+    assert index.manifest.sentences == len(sentences) > len(index.documents)
 
 
 # --- a first build -----------------------------------------------------------------------
@@ -110,19 +113,23 @@ def test_first_build_counts_and_embeds_every_chunk(build: Build) -> None:
     progress: list[tuple[int, int]] = []
     report = build(lambda done, total: progress.append((done, total)))
     index = build.load()
-    assert (report.documents, report.chunks) == (3, len(index.chunks))
+    assert (len(report.documents), report.chunks) == (3, len(index.chunks))
     assert report.chunks >= 6  # several chunks a document at size 150
     assert not report.unchanged and not report.skipped and not report.guessed_submitters
     assert set(build.embedder.embedded_texts) == passage_texts(index)
-    assert report.embedded == len(passage_texts(index))
+    assert report.embedded == len(passage_texts(index)) and report.cached == 0
     assert progress[-1] == (report.embedded, report.embedded)
     assert report.submitters == {
         "moss.txt": "Moss kommune",
         "stange.txt": "Stange kommune",
         "bergen.txt": "Bergen kommune",
     }
-    assert index.manifest["embedding_identity"] == "fake:hashed-words-64"
-    assert index.manifest["chunk_settings"] == {"size": 150, "overlap": 0, "context": True}
+    assert index.manifest.embedding_identity == "fake:hashed-words-64"
+    assert index.manifest.chunk_settings == ChunkSettings(size=150, overlap=0, context=True)
+    assert index.manifest.source_paths == (str(build.sources),)
+    assert {d.source: d.submitter_origin for d in index.manifest.documents} == dict.fromkeys(
+        DOCUMENTS, "metadata.csv"
+    )
     assert_vectors_match_chunks(index)
 
 
@@ -134,7 +141,8 @@ def test_unchanged_rerun_does_nothing(build: Build) -> None:
     target = build.settings.index.path.resolve()
     again = build()
     assert again.unchanged
-    assert (again.documents, again.chunks, again.embedded) == (3, first.chunks, 0)
+    assert (len(again.documents), again.chunks, again.embedded) == (3, first.chunks, 0)
+    assert again.documents == first.documents  # the table is printed from the manifest
     assert build.factory_calls == 0 and not build.embedder.calls
     assert build.settings.index.path.resolve() == target  # the same build, not a new one
 
@@ -150,6 +158,7 @@ def test_a_changed_document_is_the_only_one_embedded_again(build: Build) -> None
     assert embedded and embedded <= passage_texts(index, "stange")
     assert any("Ny setning." in text for text in embedded)
     assert report.embedded == len(embedded)
+    assert report.cached == len(passage_texts(index)) - len(embedded) > 0
     assert_vectors_match_chunks(index)
 
 
@@ -158,7 +167,7 @@ def test_a_deleted_document_leaves_the_index(build: Build) -> None:
     (build.sources / "bergen.txt").unlink()
     report = build()
     index = build.load()
-    assert report.documents == 2 and report.embedded == 0
+    assert len(report.documents) == 2 and report.embedded == 0
     assert set(index.documents) == {"moss", "stange"}
     assert not passage_texts(index, "bergen")
     assert index.vectors.ntotal == len(index.chunks) == report.chunks
@@ -172,7 +181,7 @@ def test_an_added_document_is_the_only_one_embedded(build: Build) -> None:
     )
     report = build()
     index = build.load()
-    assert report.documents == 4
+    assert len(report.documents) == 4
     assert set(build.embedder.embedded_texts) == passage_texts(index, "aas")
     assert_vectors_match_chunks(index)
 
@@ -182,7 +191,7 @@ def test_other_chunk_settings_rebuild_the_index(build: Build) -> None:
     build.settings = Settings(index=build.settings.index, chunk=ChunkSettings(size=400))
     report = build()
     assert not report.unchanged and report.embedded > 0
-    assert build.load().manifest["chunk_settings"]["size"] == 400
+    assert build.load().manifest.chunk_settings.size == 400
 
 
 def test_a_damaged_index_is_rebuilt_not_reported_up_to_date(build: Build) -> None:
@@ -214,8 +223,8 @@ def test_bad_files_are_named_with_reasons_and_the_rest_indexed(build: Build, sou
     assert "empty" in reasons["empty.txt"]
     assert "not valid UTF-8" in reasons["latin.txt"]
     assert "unsupported file type '.xyz'" in reasons["notes.xyz"]
-    assert report.documents == 3
-    manifest_skipped = {Path(s["path"]).name for s in build.load().manifest["skipped"]}
+    assert len(report.documents) == 3
+    manifest_skipped = {Path(s.path).name for s in build.load().manifest.skipped}
     assert manifest_skipped == set(reasons)
 
 
@@ -244,3 +253,129 @@ def test_a_file_without_metadata_gets_a_guessed_submitter(build: Build) -> None:
     guessed = build.load().documents["aas"]
     assert guessed.submitter_guessed and guessed.submitter_type == "kommune"
     assert not build.load().documents["moss"].submitter_guessed
+
+
+# --- who a document is from --------------------------------------------------------------
+
+LIS1 = (
+    "Oslo kommune har i sitt høringssvar pekt på at det er for få LIS1-stillinger. "
+    "Legeforeningen mener at antallet stillinger må økes betydelig. "
+    "Vi ber departementet følge opp dette i planen. "
+)
+
+
+def write_pdf(path: Path, paragraphs: list[str]) -> None:
+    pdf = FPDF()
+    pdf.set_font("Helvetica", size=11)
+    pdf.add_page()
+    for paragraph in paragraphs:
+        pdf.multi_cell(0, 6, paragraph)
+        pdf.ln(6)
+    path.write_bytes(bytes(pdf.output()))
+
+
+def write_docx(path: Path, paragraphs: list[str]) -> None:
+    document = docx.Document()
+    for paragraph in paragraphs:
+        document.add_paragraph(paragraph)
+    document.save(str(path))
+
+
+def test_a_sender_line_wins_over_a_name_mentioned_in_the_text(build: Build) -> None:
+    write_pdf(
+        build.sources / "legeforeningen.pdf", ["Høringssvar fra Den norske legeforening", LIS1]
+    )
+    (build.sources / "notat 7.txt").write_text("Notat om LIS1\n\n" + LIS1, encoding="utf-8")
+    report = build()
+    origin = {
+        d.source: (d.submitter, d.submitter_type, d.submitter_origin) for d in report.documents
+    }
+    assert origin["legeforeningen.pdf"] == ("Den norske legeforening", "annen", "avsenderlinje")
+    assert origin["notat 7.txt"] == ("notat 7", "ukjent", "filnavn")
+    assert origin["moss.txt"] == ("Moss kommune", "kommune", "metadata.csv")
+    assert "Oslo kommune" not in {d.submitter for d in build.load().documents.values()}
+
+
+def test_the_build_writes_a_suggested_metadata_file_to_edit(build: Build) -> None:
+    (build.sources / "notat 7.txt").write_text("Notat om LIS1\n\n" + LIS1, encoding="utf-8")
+    report = build()
+    assert report.suggested_metadata == build.settings.index.path / "metadata.suggested.csv"
+    suggested = read_metadata(report.suggested_metadata)  # readable as a metadata.csv
+    assert suggested["notat 7.txt"].submitter == "notat 7"
+    assert suggested["notat 7.txt"].submitter_type == "ukjent"
+    assert suggested["moss.txt"].submitter == "Moss kommune"
+    assert set(suggested) == {d.source for d in report.documents}
+
+
+# --- duplicate submissions ---------------------------------------------------------------
+
+LETTER = [
+    "Høringssvar fra Ås kommune",
+    "Ås kommune viser til høringen om nasjonal helse- og samhandlingsplan.",
+    "Fastlegeordningen er under sterkt press i kommunen vår. Mange innbyggere står uten fastlege.",
+    "Vi ber om at staten tar et større ansvar for rekruttering av leger til distriktene.",
+    "Legevakten må styrkes med flere stillinger på natt og i helger.",
+]
+TEMPLATE = [
+    "Kommunene i regionen har samme erfaring med fastlegeordningen over flere år.",
+    "Rekrutteringen av nye leger har stoppet opp i de minste kommunene.",
+    "Vi ber om at staten tar et større ansvar for rekruttering av leger til distriktene.",
+    "Legevakten må styrkes med flere stillinger på natt og i helger.",
+    "Sykehjemmene trenger flere sykepleiere med spesialkompetanse i geriatri.",
+]
+
+
+def test_the_same_submission_as_pdf_and_docx_is_indexed_once(build: Build) -> None:
+    write_pdf(build.sources / "aas.pdf", LETTER)
+    write_docx(build.sources / "aas.docx", LETTER)
+    report = build()
+    index = build.load()
+    assert [d.source for d in index.documents.values() if d.submitter == "Ås kommune"] == [
+        "aas.pdf"  # the PDF is kept: its citations carry page numbers
+    ]
+    (duplicate,) = report.duplicates
+    assert (duplicate.source, duplicate.duplicate_of) == ("aas.docx", "aas")
+    assert duplicate.shared >= 0.9
+    assert index.manifest.duplicates == report.duplicates
+    assert len(report.documents) == 4
+
+
+def test_an_identical_copy_is_indexed_once(build: Build) -> None:
+    copy = build.sources / "moss kopi.txt"
+    copy.write_text((build.sources / "moss.txt").read_text(encoding="utf-8"), encoding="utf-8")
+    report = build()
+    assert [(d.source, d.duplicate_of, d.kind) for d in report.duplicates] == [
+        ("moss kopi.txt", "moss", "identical")
+    ]
+    assert "moss kopi.txt" not in {d.source for d in build.load().documents.values()}
+
+
+def test_a_template_letter_from_two_submitters_stays_two_marked_documents(build: Build) -> None:
+    (build.sources / "vestby.txt").write_text(
+        "\n\n".join(["Høringssvar fra Vestby kommune", *TEMPLATE]), encoding="utf-8"
+    )
+    (build.sources / "frogn.txt").write_text(
+        "\n\n".join(["Høringssvar fra Frogn kommune", *TEMPLATE]), encoding="utf-8"
+    )
+    report = build()
+    documents = build.load().documents
+    assert not report.duplicates
+    assert documents["vestby"].near_duplicates == ("frogn",)
+    assert documents["frogn"].near_duplicates == ("vestby",)
+    assert documents["vestby"].shared_text["frogn"] == 1.0
+    assert documents["moss"].near_duplicates == () and "vestby" not in documents["moss"].shared_text
+    entry = {d.source: d for d in report.documents}["vestby.txt"]
+    assert entry.near_duplicates == ("frogn",)
+
+
+def test_text_shared_in_part_is_measured_but_not_a_near_duplicate(build: Build) -> None:
+    (build.sources / "vestby.txt").write_text(
+        "\n\n".join(["Høringssvar fra Vestby kommune", *TEMPLATE]), encoding="utf-8"
+    )
+    (build.sources / "aas.txt").write_text("\n\n".join(LETTER), encoding="utf-8")
+    build()
+    documents = build.load().documents
+    # Two of the five sentences of each letter are in the other (headings do not count).
+    assert documents["vestby"].shared_text == {"aas": 0.4}
+    assert documents["aas"].shared_text == {"vestby": 0.4}
+    assert documents["vestby"].near_duplicates == documents["aas"].near_duplicates == ()

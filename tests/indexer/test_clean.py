@@ -7,8 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from indexer.chunk import chunk_document
 from indexer.clean import clean_pages, clean_text
-from rag.types import Section
+from rag.config import ChunkSettings
+from rag.types import Document, Section
 
 # Every glyph the cleaner treats as a bullet, including the Symbol-font private-use range.
 BULLET_GLYPHS = re.compile(r"[●•▪■◦○◆❖➢►▸‣⁃\uf000-\uf0ff]")
@@ -175,3 +177,50 @@ def test_every_seed_loses_its_pdf_artefacts(seed_files: list[Path]) -> None:
         assert "\n\n\n" not in cleaned.text, seed.name
         assert_sections_exact(cleaned.text, cleaned.sections)
     assert any(BULLET_GLYPHS.search(s.read_text(encoding="utf-8")) for s in seed_files)
+
+
+# --- invisible characters ----------------------------------------------------------------
+
+INVISIBLE = [
+    "\u00ad", "\u061c", "\u180e", "\u200b", "\u200c", "\u200d", "\u200e", "\u200f",
+    "\u202a", "\u202b", "\u202c", "\u202d", "\u202e", "\u2060", "\u2061", "\u2062", "\u2063",
+    "\u2064", "\u2066", "\u2067", "\u2068", "\u2069", "\ufeff",
+]  # fmt: skip
+
+
+def test_a_bidi_override_cannot_disguise_a_file_name() -> None:
+    # Shown by a browser as «exe.jpg»; stored, it must read as what it is.
+    raw = "Vedlagt er bildet \u202egpj.exe\u202c fra befaringen.\n"
+    assert clean_text(raw).text == "Vedlagt er bildet gpj.exe fra befaringen."
+
+
+@pytest.mark.parametrize("char", INVISIBLE)
+def test_every_invisible_formatting_character_is_removed(char: str) -> None:
+    raw = f"Fast{char}legene har for mange pasienter.{char}\n\n{char}Samhandling{char}\n"
+    cleaned = clean_text(raw)
+    assert cleaned.text == "Fastlegene har for mange pasienter.\n\nSamhandling"
+    assert_sections_exact(cleaned.text, cleaned.sections)
+
+
+def test_offsets_stay_exact_in_the_cleaned_text_after_invisible_characters() -> None:
+    pages = [
+        "Innspill\u200b fra \u2066Moss\u2069 kommune\n\nSamhandling\n"
+        + "Fastlegene\u00ad har for \u202emange\u202c pasienter på listene sine. " * 12,
+        "Digitalisering\n\u200dJournalsystemene\u2060 må snakke sammen. " * 10,
+    ]
+    cleaned, page_starts = clean_pages(pages)
+    assert not any(ch in cleaned.text for ch in INVISIBLE)
+    doc = Document("moss", "moss.pdf", "Moss kommune", "kommune", "T", cleaned.text, "h",
+                   sections=cleaned.sections, page_starts=page_starts)  # fmt: skip
+    chunks = chunk_document(doc, ChunkSettings(size=150, overlap=20))
+    assert len(chunks) > 4
+    for chunk in chunks:
+        assert chunk.text == cleaned.text[chunk.start : chunk.end]
+    assert_sections_exact(cleaned.text, cleaned.sections)
+    assert "Innspill fra Moss kommune" in cleaned.text
+
+
+def test_unicode_line_separators_become_line_breaks() -> None:
+    assert clean_text("Første avsnitt.\u2029\u2029Andre avsnitt.").text == (
+        "Første avsnitt.\n\nAndre avsnitt."
+    )

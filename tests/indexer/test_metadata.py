@@ -51,7 +51,7 @@ def test_guess_matches_the_curated_csv_for_each_seed(name: str) -> None:
         submitter=curated.submitter,
         submitter_type=curated.submitter_type,
         title=curated.title,
-        guessed=True,
+        origin="avsenderlinje",
     )
 
 
@@ -61,7 +61,10 @@ def test_guess_without_a_known_submitter_uses_the_file_stem() -> None:
     guessed = guess_metadata("innspill_42.pdf", text)
 
     assert guessed == SourceMetadata(
-        submitter="innspill_42", submitter_type="ukjent", title="Notat om legevakt", guessed=True
+        submitter="innspill_42",
+        submitter_type="ukjent",
+        title="Notat om legevakt",
+        origin="filnavn",
     )
 
 
@@ -74,8 +77,13 @@ def test_guess_without_a_known_submitter_uses_the_file_stem() -> None:
         ("Fra Indre Østfold kommune", "Indre Østfold kommune", "kommune"),
         ("Troms og Finnmark fylkeskommune takker", "Troms og Finnmark fylkeskommune",
          "fylkeskommune"),
-        ("Helsefellesskapet Innlandet har drøftet saken.", "Helsefellesskapet Innlandet",
+        ("Helsefellesskapet Innlandet viser til høringen.", "Helsefellesskapet Innlandet",
          "helsefellesskap"),
+        ("Høringssvar fra Den norske legeforening\n\nOslo kommune har pekt på LIS1.",
+         "Den norske legeforening", "annen"),
+        ("Den norske legeforening\n\nHøring om LIS1\n\nVi mener noe.",
+         "Den norske legeforening", "annen"),
+        ("Oslo kommune\nHøring om LIS1", "Oslo kommune", "kommune"),
     ],
 )  # fmt: skip
 def test_guess_recognises_common_submitter_phrasings(
@@ -84,6 +92,30 @@ def test_guess_recognises_common_submitter_phrasings(
     guessed = guess_metadata("x.txt", text)
 
     assert (guessed.submitter, guessed.submitter_type) == (submitter, submitter_type)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Notat om LIS1\n\nVi har fått innspill fra Oslo kommune om LIS1.",
+        "Innspill\n\nVi støtter forslaget. Oslo kommune viser til brevet.",
+        "Helsefellesskapet Innlandet har drøftet saken.",
+        "Om legevakt\n\nLegevakten i Bergen kommune er god.",
+        "Regjeringen viser til høringen.",
+    ],
+)
+def test_a_name_merely_mentioned_is_never_the_submitter(text: str) -> None:
+    guessed = guess_metadata("innspill 7.pdf", text)
+
+    assert (guessed.submitter, guessed.submitter_type, guessed.origin) == (
+        "innspill 7",
+        "ukjent",
+        "filnavn",
+    )
+
+
+def test_a_file_name_submitter_carries_no_invisible_characters() -> None:
+    assert guess_metadata("gpj\u202eexe.jpg.txt", "Notat").submitter == "gpjexe.jpg"
 
 
 def test_guess_only_looks_at_the_opening() -> None:
@@ -110,7 +142,9 @@ def test_metadata_accepts_quoted_fields_and_blank_lines(tmp_path: Path) -> None:
     )
 
     assert read_metadata(path) == {
-        "a.pdf": SourceMetadata("Ås kommune", "kommune", "Innspill, med komma", guessed=False)
+        "a.pdf": SourceMetadata(
+            "Ås kommune", "kommune", "Innspill, med komma", origin="metadata.csv"
+        )
     }
 
 

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import subprocess
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -18,12 +22,14 @@ from rag.bm25 import Bm25Index, tokenize_query
 from rag.config import ChunkSettings
 from rag.dense import build_faiss
 from rag.errors import IndexCorrupt, IndexMismatch, IndexNotFound
+from rag.manifest import MANIFEST, DocumentEntry, Manifest
 from rag.sentence_layer import SENTENCE_VECTORS, SENTENCES, SentenceLayer, split_sentences
 from rag.store import (
     CHUNKS,
     DOCUMENTS,
     KEEP_BUILDS,
-    MANIFEST,
+    STAGING_PREFIX,
+    STALE_STAGING_SECONDS,
     VECTORS,
     check_compatible,
     file_sha256,
@@ -69,6 +75,18 @@ def make_documents() -> list[Document]:
     return documents
 
 
+def entry(doc: Document) -> DocumentEntry:
+    return DocumentEntry(
+        source=doc.source,
+        document_id=doc.document_id,
+        content_hash=doc.content_hash,
+        submitter=doc.submitter,
+        submitter_type=doc.submitter_type,
+        submitter_origin=doc.submitter_origin,
+        title=doc.title,
+    )
+
+
 def write_small_index(
     path: Path, embedder: FakeEmbedder, documents: list[Document] | None = None
 ) -> tuple[list[Document], list[Chunk], np.ndarray]:
@@ -80,12 +98,18 @@ def write_small_index(
     sentence_vectors = embedder.embed_passages(
         [by_id[s.document_id].text[s.start : s.end] for s in sentences]
     )
-    manifest: dict[str, Any] = {
-        "embedding_model": embedder.model_name,
-        "embedding_identity": embedder.identity,
-        "dimension": embedder.dimension,
-        "chunk_settings": CHUNKING.model_dump(),
-    }
+    manifest = Manifest(
+        embedding_model=embedder.model_name,
+        embedding_backend=embedder.backend,
+        embedding_identity=embedder.identity,
+        dimension=embedder.dimension,
+        faiss_type="flat",
+        chunk_settings=CHUNKING,
+        source_paths=("sources",),
+        documents=tuple(entry(d) for d in documents),
+        chunks=len(chunks),
+        sentences=len(sentences),
+    )
     layer = SentenceLayer.of(sentences, sentence_vectors)
     write_index(path, documents, chunks, build_faiss(vectors, "flat"), layer, manifest)
     return documents, chunks, vectors
@@ -116,12 +140,13 @@ def test_round_trip_gives_back_what_was_written(
     fresh = Bm25Index.build([c.text for c in chunks]).scores(query)
     np.testing.assert_allclose(stored.bm25.scores(query), fresh, rtol=1e-6)
     assert stored.bm25.scores(query).max() > 0
-    assert stored.manifest["embedding_identity"] == "fake:hashed-words-64"
-    assert stored.manifest["documents"] == 2
-    assert stored.manifest["chunks"] == len(chunks)
+    assert stored.manifest.embedding_identity == "fake:hashed-words-64"
+    assert [d.document_id for d in stored.manifest.documents] == ["moss", "stange"]
+    assert stored.manifest.chunks == len(chunks)
+    assert read_manifest(path) == stored.manifest  # written and read by one model
     written = split_sentences(documents, chunks)
     assert stored.sentences.sentences == tuple(written)
-    assert stored.manifest["sentences"] == len(written) > len(chunks) // 2
+    assert stored.manifest.sentences == len(written) > len(chunks) // 2
     by_id = {d.document_id: d for d in documents}
     texts = [by_id[s.document_id].text[s.start : s.end] for s in written]
     np.testing.assert_array_equal(stored.sentences.vectors, fake_embedder.embed_passages(texts))
@@ -183,15 +208,18 @@ def test_a_truncated_file_is_named(index_path: Path, name: str) -> None:
     damaged.write_bytes(damaged.read_bytes()[: damaged.stat().st_size // 2])
     with pytest.raises(IndexCorrupt) as caught:
         load_index(index_path)
-    assert str(damaged) in str(caught.value)
+    message = str(caught.value)
+    assert name in message and str(index_path.resolve()) not in message  # relative to the index
+    assert "rag index sources --out" in message  # the sources the index was built from
 
 
 @pytest.mark.parametrize("name", [CHUNKS, VECTORS, SENTENCES, SENTENCE_VECTORS])
 def test_a_deleted_file_is_named(index_path: Path, name: str) -> None:
     (index_path / name).unlink()
-    with pytest.raises(IndexCorrupt, match="missing") as caught:
+    with pytest.raises(IndexCorrupt, match="mangler") as caught:
         load_index(index_path)
-    assert str(index_path / name) in str(caught.value)
+    assert name in str(caught.value)
+    assert str(index_path.resolve()) not in str(caught.value)
 
 
 def rewrite_consistently(index_path: Path, name: str, data: bytes, **manifest_changes: Any) -> None:
@@ -223,16 +251,35 @@ def test_sentence_vectors_of_the_wrong_count_or_type_are_refused(index_path: Pat
 
 
 def test_a_sentence_count_other_than_the_manifests_is_refused(index_path: Path) -> None:
-    count = read_manifest(index_path)["sentences"]
+    count = read_manifest(index_path).sentences
     lines = (index_path / SENTENCES).read_bytes()
     rewrite_consistently(index_path, SENTENCES, lines, sentences=count + 1)
-    with pytest.raises(IndexCorrupt, match=f"{count} sentences, manifest says {count + 1}"):
+    with pytest.raises(IndexCorrupt, match=f"{count} setninger, manifestet sier {count + 1}"):
         load_index(index_path)
 
 
 def test_an_unreadable_manifest_is_named(index_path: Path) -> None:
-    (index_path / MANIFEST).write_text('{"schema_version": 1, "files": ')
-    with pytest.raises(IndexCorrupt, match=MANIFEST):
+    (index_path / MANIFEST).write_text('{"schema_version": 3, "files": ')
+    with pytest.raises(IndexCorrupt, match=f"Indeksfilen {MANIFEST} kan ikke leses"):
+        load_index(index_path)
+
+
+def test_a_manifest_without_a_required_field_is_corrupt_and_names_the_field(
+    index_path: Path,
+) -> None:
+    manifest = json.loads((index_path / MANIFEST).read_text())
+    del manifest["embedding_identity"]
+    (index_path / MANIFEST).write_text(json.dumps(manifest))
+    with pytest.raises(IndexCorrupt) as caught:
+        load_index(index_path)
+    message = str(caught.value)
+    assert f"Indeksfilen {MANIFEST} er ugyldig" in message and "embedding_identity" in message
+    assert str(index_path.resolve()) not in message
+
+
+def test_a_missing_manifest_beside_index_files_is_corrupt(index_path: Path) -> None:
+    (index_path / MANIFEST).unlink()
+    with pytest.raises(IndexCorrupt, match=f"Indeksfilen {MANIFEST} mangler"):
         load_index(index_path)
 
 
@@ -276,7 +323,58 @@ def test_a_new_build_replaces_the_old_and_only_recent_builds_are_kept(
     for count in (1, 2, 1):
         write_small_index(index_path, fake_embedder, make_documents()[:count])
         targets.append(index_path.resolve())
-        assert load_index(index_path).manifest["documents"] == count
+        assert len(load_index(index_path).manifest.documents) == count
     assert len(set(targets)) == len(targets)
     remaining = sorted((index_path.parent / "index.builds").iterdir())
     assert remaining == sorted(targets[-KEEP_BUILDS:])  # the current and the one before
+
+
+# --- leftovers of killed builds ----------------------------------------------------------
+
+
+def finished_pid() -> int:
+    """The pid of a process that has exited (a build killed in its write phase)."""
+    process = subprocess.Popen([sys.executable, "-c", "pass"])
+    process.wait()
+    return process.pid
+
+
+def test_the_next_build_removes_staging_left_by_a_killed_build(
+    index_path: Path, fake_embedder: FakeEmbedder
+) -> None:
+    builds = index_path.parent / "index.builds"
+    killed = builds / f"{STAGING_PREFIX}{finished_pid()}-deadbeef"
+    (killed / "bm25").mkdir(parents=True)
+    (killed / DOCUMENTS).write_text("{}\n")
+    write_small_index(index_path, fake_embedder)
+    assert not killed.exists()
+    assert not [p for p in builds.iterdir() if p.name.startswith(STAGING_PREFIX)]
+
+
+def test_staging_of_a_build_still_running_is_kept(
+    index_path: Path, fake_embedder: FakeEmbedder
+) -> None:
+    running = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        staging = index_path.parent / "index.builds" / f"{STAGING_PREFIX}{running.pid}-cafe0000"
+        staging.mkdir()
+        write_small_index(index_path, fake_embedder)
+        assert staging.exists()  # a concurrent build is never disturbed
+    finally:
+        running.kill()
+        running.wait()
+    write_small_index(index_path, fake_embedder)
+    assert not staging.exists()  # once its process is gone, the next build removes it
+
+
+def test_staging_without_an_owner_is_removed_only_when_old(
+    index_path: Path, fake_embedder: FakeEmbedder
+) -> None:
+    builds = index_path.parent / "index.builds"
+    old, recent = builds / f"{STAGING_PREFIX}a1b2c3", builds / f"{STAGING_PREFIX}d4e5f6"
+    for folder in (old, recent):
+        folder.mkdir()
+    long_ago = time.time() - STALE_STAGING_SECONDS - 60
+    os.utime(old, (long_ago, long_ago))
+    write_small_index(index_path, fake_embedder)
+    assert not old.exists() and recent.exists()

@@ -41,7 +41,9 @@ def test_index_reports_chunks_per_second_and_the_skipped_file(
     summary = capsys.readouterr().out
     assert "chunks/s" in summary
     assert f"{sources / 'broken.txt'}: empty file (0 bytes)" in summary
-    assert "aas.txt: Ås kommune" in summary
+    rows = [line.split() for line in summary.splitlines() if line.startswith("  aas.txt")]
+    assert rows == [["aas.txt", "Ås", "kommune", "kommune", "avsenderlinje"]]
+    assert "1 passage embedded (none were in the cache)." in summary
     assert len(load_index(out).documents) == 1
     assert (tmp_path / "cache" / "embeddings.sqlite").exists()
 

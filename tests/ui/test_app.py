@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+import re
 from pathlib import Path
 from urllib.parse import parse_qs
 
@@ -10,10 +12,22 @@ from fake_api import (
     BROKEN_QUESTION,
     CITATIONS,
     EVIL_QUOTE,
+    HOSTILE_CITATIONS,
+    HOSTILE_FIRST_LINE,
+    HOSTILE_GENERATED,
+    HOSTILE_HTML_QUOTE,
+    HOSTILE_ID,
+    HOSTILE_QUESTION,
+    HOSTILE_SECTION,
+    HOSTILE_SUBMITTER,
+    HOSTILE_URL_QUOTE,
+    META,
     NO_ANSWER_QUESTION,
     QUESTION,
+    TEXTS,
     FakeApi,
 )
+from md_view import links, markup_tags, shown
 from streamlit.testing.v1 import AppTest
 
 APP = Path(__file__).resolve().parents[2] / "ui" / "app.py"
@@ -59,9 +73,8 @@ def test_q_in_url_asks_at_once_and_renders_answer_cards_and_overview(
     assert at.text_input(key="question_input").value == QUESTION
 
     answer = markdown_text(at)
-    assert "3 av 3 innspill omtaler dette." in answer
-    for n in (1, 2, 3, 4):
-        assert f"[\\[{n}\\]](#kilde-{n})" in answer
+    assert "3 av 3 innspill omtaler dette." in shown(answer)
+    assert links(answer) == [f"#kilde-{n}" for n in (1, 2, 3, 4)]
 
     cards = [body for body in html_bodies(at) if 'class="kilde"' in body]
     assert len(cards) == 4
@@ -74,7 +87,7 @@ def test_q_in_url_asks_at_once_and_renders_answer_cards_and_overview(
     assert "Fastlegeordningen er under press." in cards[0]  # the surrounding paragraph
 
     overview = at.table[0].value
-    assert list(overview["Innsender"]) == [
+    assert [shown(cell) for cell in overview["Innsender"]] == [
         "Moss kommune",
         "Bergen kommune",
         "Ondsinnet <b>kommune</b>",
@@ -152,14 +165,17 @@ def test_unreachable_api_shows_an_error_naming_the_url(
     assert not at.exception
     assert len(at.error) == 1
     message = at.error[0].value
-    assert "Får ikke kontakt med API-et" in message and closed_port_url in message
-    assert f"{closed_port_url} — ikke tilgjengelig" in at.sidebar.caption[0].value
+    assert "Får ikke kontakt med API-et" in message and closed_port_url in shown(message)
+    assert "Feil: fikk ikke koblet til (kjører tjenesten?)" in [
+        shown(caption.value) for caption in at.caption
+    ]
+    assert f"{closed_port_url} — ikke tilgjengelig" in shown(at.sidebar.caption[0].value)
 
 
 def test_api_error_shows_its_detail(fake_api: FakeApi, monkeypatch: pytest.MonkeyPatch) -> None:
     at = run_app(fake_api.url, monkeypatch, q=BROKEN_QUESTION)
-    assert [error.value for error in at.error] == [
-        "API-et svarte med feil (503): Indeksen mangler. Bygg den med `rag index`."
+    assert [shown(error.value) for error in at.error] == [
+        "Tjenesten er ikke klar: Indeksen mangler. Bygg den med `rag index`."
     ]
 
 
@@ -169,7 +185,7 @@ def test_filters_offer_values_from_documents_and_are_sent_with_the_question(
     at = run_app(fake_api.url, monkeypatch, q=QUESTION)
     submitter = at.multiselect(key="filter_submitter")
     submitter_type = at.multiselect(key="filter_submitter_type")
-    assert submitter.options == ["Bergen kommune", "Moss kommune", "Ondsinnet <b>kommune</b>"]
+    assert submitter.options == sorted(meta[0] for meta in META.values())  # plain-text options
     assert submitter_type.options == ["kommune", "organisasjon"]
     assert "filters" not in fake_api.asked[-1]
 
@@ -214,7 +230,7 @@ def test_document_view_of_unknown_document_says_so(
     at = AppTest.from_function(_document_page_script, default_timeout=TIMEOUT)
     at.query_params["doc"] = "finnes-ikke"
     at.run()
-    assert [error.value for error in at.error] == ["Fant ikke dokumentet «finnes-ikke»."]
+    assert [shown(error.value) for error in at.error] == ["Fant ikke dokumentet «finnes-ikke»."]
 
 
 def test_documents_page_lists_metadata(fake_api: FakeApi, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -223,7 +239,88 @@ def test_documents_page_lists_metadata(fake_api: FakeApi, monkeypatch: pytest.Mo
     assert not at.exception
     table = at.dataframe[0].value
     assert list(table.columns) == ["Innsender", "Type", "Kilde", "Tegn", "Tekstbiter", "Tittel"]
-    assert list(table["Kilde"]) == ["moss.pdf", "bergen.txt", "ondsinnet.txt"]
-    assert [metric.value for metric in at.metric] == ["3", "6"]
+    assert list(table["Kilde"]) == [META[document_id][2] for document_id in TEXTS]
+    assert [metric.value for metric in at.metric] == [str(len(TEXTS)), "6"]
     link = at.get("page_link")[0]
     assert link.proto.page == "dokument" and link.proto.query_string == "doc=moss"
+
+
+# --- hostile documents: every field renders literally ---
+
+
+def all_markdown(at: AppTest) -> list[str]:
+    """Every Markdown source the page holds: markdown, title, captions, alerts, table cells."""
+    bodies = [e.value for e in [*at.markdown, *at.title, *at.caption, *at.error, *at.warning]]
+    bodies += [e.value for e in at.info]
+    for table in at.table:
+        bodies += [str(cell) for column in table.value.columns for cell in table.value[column]]
+    return bodies
+
+
+def assert_no_markup_from_documents(at: AppTest) -> None:
+    for body in all_markdown(at):
+        assert markup_tags(body) == [], body
+        assert all(link.startswith("#kilde-") for link in links(body)), body
+    for element in at.get("html"):
+        if not element.proto.unsafe_allow_javascript:  # the fixed scroll script
+            assert not re.search(r"<(a|img|script)\b", element.value), element.value
+
+
+def test_hostile_answer_renders_every_field_literally(
+    fake_api: FakeApi, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    at = run_app(fake_api.url, monkeypatch, q=HOSTILE_QUESTION)
+    assert not at.exception
+    assert_no_markup_from_documents(at)
+    answer = shown(markdown_text(at))
+    assert HOSTILE_GENERATED in answer
+    assert f"«{HOSTILE_URL_QUOTE}» [1]" in answer and f"«{HOSTILE_HTML_QUOTE}» [2]" in answer
+    assert HOSTILE_SUBMITTER in answer
+    assert links(markdown_text(at)) == ["#kilde-1", "#kilde-1", "#kilde-2"]
+    cards = [html.unescape(re.sub(r"<[^>]+>", "", b)) for b in html_bodies(at) if "kilde-" in b]
+    assert len(cards) == len(HOSTILE_CITATIONS)
+    assert all(HOSTILE_SUBMITTER in card and HOSTILE_SECTION in card for card in cards)
+    assert HOSTILE_URL_QUOTE in cards[0] and HOSTILE_HTML_QUOTE in cards[1]
+
+
+def test_hostile_document_page_renders_literally(
+    fake_api: FakeApi, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RAG_UI_API_URL", fake_api.url)
+    quote = HOSTILE_CITATIONS[1]
+    at = AppTest.from_function(_document_page_script, default_timeout=TIMEOUT)
+    at.query_params.update(doc=HOSTILE_ID, start=str(quote["start"]), end=str(quote["end"]))
+    at.run()
+    assert not at.exception
+    assert_no_markup_from_documents(at)
+    assert shown(at.title[0].value) == HOSTILE_SUBMITTER
+    assert META[HOSTILE_ID][3] in shown(at.caption[0].value)
+    document = next(e.value for e in at.get("html") if 'class="dokument"' in e.value)
+    assert html.unescape(re.sub(r"<[^>]+>", "", document)) == TEXTS[HOSTILE_ID]
+    assert html.unescape(re.findall(r'<mark id="treff">(.*?)</mark>', document)[0]) == (
+        HOSTILE_HTML_QUOTE
+    )
+    assert HOSTILE_FIRST_LINE in html.unescape(document)
+
+
+def test_markdown_in_the_doc_parameter_is_echoed_literally(
+    fake_api: FakeApi, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RAG_UI_API_URL", fake_api.url)
+    at = AppTest.from_function(_document_page_script, default_timeout=TIMEOUT)
+    at.query_params["doc"] = HOSTILE_FIRST_LINE
+    at.run()
+    assert_no_markup_from_documents(at)
+    assert [shown(error.value) for error in at.error] == [
+        f"Fant ikke dokumentet «{HOSTILE_FIRST_LINE}»."
+    ]
+
+
+def test_documents_page_with_a_hostile_document_shows_no_markup(
+    fake_api: FakeApi, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RAG_UI_API_URL", fake_api.url)
+    at = AppTest.from_function(_documents_page_script, default_timeout=TIMEOUT).run()
+    assert not at.exception
+    assert_no_markup_from_documents(at)
+    assert HOSTILE_SUBMITTER in list(at.dataframe[0].value["Innsender"])  # plain-text cells

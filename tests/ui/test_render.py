@@ -6,13 +6,18 @@ import html
 import re
 
 import pytest
+from md_view import links, markup_tags, shown
+from md_view import to_html as md_html
 
 from ui.client import Citation
 from ui.render import (
     answer_with_links,
+    api_error_message,
+    api_unavailable_message,
     citation_meta,
     highlight_document,
     highlight_in_paragraph,
+    literal,
     overview_rows,
     paragraph_bounds,
     passage_html,
@@ -21,6 +26,13 @@ from ui.render import (
 )
 
 SCRIPT = '<script>alert("x")</script>'
+HOSTILE_TEXTS = [
+    "[Les hele innspillet her](https://evil.example/login) ![logo](https://evil.example/logo.png)",
+    "[klikk her](javascript:alert(9)) _x_ skriv til phish@evil.example",
+    "<img src=x onerror=alert(1)> <https://evil.example/auto> *fet* `kode` ~~borte~~",
+    "# Overskrift\n> sitat\n- punkt\n1. nummer\n\n    kodeblokk\n\n| a | b |\n|---|---|",
+    "Matte $x^2$ :red[farge] :material/home: [ref]: https://evil.example &amp; &lt; \\*",
+]
 
 
 def make_citation(
@@ -178,7 +190,8 @@ def test_known_markers_link_to_their_source_card() -> None:
 
 def test_unknown_markers_stay_plain_text() -> None:
     linked = answer_with_links("«Sitat.» [1] og [7]", [make_citation(1)])
-    assert "(#kilde-1)" in linked and "#kilde-7" not in linked and "[7]" in linked
+    assert links(linked) == ["#kilde-1"]
+    assert shown(linked) == "«Sitat.» [1] og [7]"
 
 
 def test_markers_and_markup_inside_quotes_are_literal() -> None:
@@ -205,8 +218,61 @@ def test_nested_guillemets_stay_inside_the_quote() -> None:
 
 
 def test_html_outside_quotes_is_escaped() -> None:
-    linked = answer_with_links("**Ondsinnet <b>kommune</b>**\n- «x» [1]", [make_citation(1)])
-    assert "<b>" not in linked and "&lt;b&gt;kommune&lt;/b&gt;" in linked
+    linked = answer_with_links("Ondsinnet <b>kommune</b>\n- «x» [1]", [make_citation(1)])
+    assert "<b>" not in linked and markup_tags(linked) == []
+    assert shown(linked).startswith("Ondsinnet <b>kommune</b>")
+
+
+# --- document text is data: literal Markdown ---
+
+
+@pytest.mark.parametrize("text", HOSTILE_TEXTS)
+def test_literal_text_renders_verbatim_with_no_markup(text: str) -> None:
+    assert markup_tags(literal(text)) == [] and links(literal(text)) == []
+    # CommonMark folds a line break inside a paragraph; all characters are kept.
+    assert shown(literal(text)).split() == text.split()
+
+
+def test_submitter_heading_stays_bold_but_its_text_is_literal() -> None:
+    submitter = "[klikk her](javascript:alert(9)) _x_"
+    citation = make_citation(1, submitter=submitter, quote="Et sitat.")
+    linked = answer_with_links(f"**{submitter}** (kommune)\n- «Et sitat.» [1]", [citation])
+    assert links(linked) == ["#kilde-1"]
+    assert markup_tags(linked) == []
+    assert f"<strong>{html.escape(submitter, quote=False)}</strong>" in md_html(linked)
+
+
+def test_bold_line_that_names_no_cited_submitter_is_literal() -> None:
+    linked = answer_with_links("**[x](https://evil.example)** (kommune)", [make_citation(1)])
+    assert links(linked) == [] and "<strong>" not in md_html(linked)
+    assert shown(linked) == "**[x](https://evil.example)** (kommune)"
+
+
+@pytest.mark.parametrize("text", HOSTILE_TEXTS)
+def test_hostile_quotes_and_generated_lines_show_as_written(text: str) -> None:
+    one_line = " ".join(text.split())
+    citation = make_citation(1, quote=one_line)
+    answer = f"Generert: {one_line} [1].\n\n- «{one_line}» [1]"
+    linked = answer_with_links(answer, [citation])
+    assert links(linked) == ["#kilde-1", "#kilde-1"]
+    assert markup_tags(linked) == []
+    assert shown(linked) == f"Generert: {one_line} [1].\n\n«{one_line}» [1]"
+
+
+def test_api_error_messages_are_norwegian_and_literal() -> None:
+    detail = "Fant ikke dokumentet [x](https://evil.example) ![i](https://evil.example/i.png)"
+    message = api_error_message(404, detail)
+    assert shown(message) == f"Fant ikke det du ba om: {detail}"
+    assert links(message) == [] and markup_tags(message) == []
+    assert shown(api_error_message(503, "Indeksen mangler.")).startswith("Tjenesten er ikke klar")
+    assert shown(api_error_message(422, "Tomt.")) == "Spørsmålet kan ikke besvares: Tomt."
+    assert (
+        shown(api_error_message(500, "Intern feil."))
+        == "API-et svarte med feil (500): Intern feil."
+    )
+    url = "http://127.0.0.1:1/[x](https://evil.example)"
+    assert links(api_unavailable_message(url)) == []
+    assert url in shown(api_unavailable_message(url))
 
 
 # --- source cards and overview ---
@@ -241,12 +307,20 @@ def test_overview_counts_passages_and_picks_the_best_quote_per_submitter() -> No
         ("Bergen kommune", 1, 2),
     ]
     rows = overview_rows(overview)
-    assert rows[0] == {
+    assert {key: shown(str(value)) for key, value in rows[0].items()} == {
         "Innsender": "Moss kommune",
         "Type": "kommune",
-        "Relevante avsnitt": 3,
+        "Relevante avsnitt": "3",
         "Beste sitat": "«sterk» [3]",
     }
+
+
+def test_overview_cells_are_literal_markdown() -> None:
+    hostile = "[klikk her](javascript:alert(9)) _x_"
+    (row,) = overview_rows(submitter_overview([make_citation(1, hostile, quote=f"Se {hostile}")]))
+    for cell in (row["Innsender"], row["Beste sitat"]):
+        assert links(str(cell)) == [] and markup_tags(str(cell)) == []
+    assert shown(str(row["Innsender"])) == hostile
 
 
 def test_overview_of_no_citations_is_empty() -> None:

@@ -1,0 +1,123 @@
+"""The manifest beside every built index: what it was built from and with, in one typed model.
+
+`write_manifest` and `read_manifest` are the only code that touches `manifest.json`; everything
+else reads attributes of `Manifest`.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from rag.config import ChunkSettings
+from rag.errors import IndexCorrupt, IndexMismatch, IndexNotFound
+from rag.types import SubmitterOrigin
+
+# 3: the sentence layer (sentences.jsonl, sentence_vectors.npy).
+# 2: typed manifest with source paths, per-document origins and duplicates; Document gained
+#    submitter_origin, near_duplicates and shared_text.
+SCHEMA_VERSION = 3
+MANIFEST = "manifest.json"
+
+
+class _Record(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DocumentEntry(_Record):
+    """Who a document is from and where that came from (for the build table and the UI)."""
+
+    source: str
+    document_id: str
+    content_hash: str
+    submitter: str
+    submitter_type: str
+    submitter_origin: SubmitterOrigin
+    title: str
+    near_duplicates: tuple[str, ...] = Field(
+        default=(), description="Documents (ids) with near-identical text, e.g. a template."
+    )
+
+
+class DuplicateEntry(_Record):
+    """A source file not indexed because it is the same submission as an indexed document."""
+
+    source: str
+    duplicate_of: str = Field(description="document_id of the document that was kept.")
+    kind: Literal["identical", "near-identical"]
+    shared: float = Field(description="Share of the skipped file's sentences in the kept one.")
+
+
+class SkippedEntry(_Record):
+    path: str
+    reason: str
+
+
+class Manifest(_Record):
+    schema_version: int = SCHEMA_VERSION
+    built_at: datetime = Field(default_factory=lambda: datetime.now(UTC).replace(microsecond=0))
+    versions: dict[str, str] = Field(default_factory=dict)
+    embedding_model: str
+    embedding_backend: str
+    embedding_identity: str
+    dimension: int
+    normalized: bool = True
+    metric: Literal["inner_product"] = "inner_product"
+    faiss_type: str
+    chunk_settings: ChunkSettings
+    fingerprint: str = ""
+    source_paths: tuple[str, ...] = Field(
+        default=(), description="The paths given to `rag index`, for the rebuild hint."
+    )
+    documents: tuple[DocumentEntry, ...] = ()
+    chunks: int = 0
+    sentences: int = Field(0, description="Sentences in the sentence layer (one vector each).")
+    duplicates: tuple[DuplicateEntry, ...] = ()
+    skipped: tuple[SkippedEntry, ...] = ()
+    files: dict[str, str] = Field(
+        default_factory=dict, description="sha256 of every index file, by relative path."
+    )
+
+    @property
+    def guessed_submitters(self) -> tuple[str, ...]:
+        """Sources whose submitter did not come from metadata.csv."""
+        return tuple(d.source for d in self.documents if d.submitter_origin != "metadata.csv")
+
+
+def write_manifest(folder: Path, manifest: Manifest) -> None:
+    (folder / MANIFEST).write_text(manifest.model_dump_json(indent=2), encoding="utf-8")
+
+
+def read_manifest(folder: Path) -> Manifest:
+    """The manifest of the index in `folder`.
+
+    Raises IndexNotFound when there is no index, IndexCorrupt (naming `manifest.json`, relative
+    to the index folder) when it is missing beside other index files or unreadable, and
+    IndexMismatch when it was written by another schema version.
+    """
+    path = folder / MANIFEST
+    if not path.exists():
+        if folder.is_dir() and any(folder.iterdir()):  # index files without their manifest
+            raise IndexCorrupt(f"Indeksfilen {MANIFEST} mangler")
+        raise IndexNotFound(f"Ingen indeks i {folder}")
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else str(exc)
+        raise IndexCorrupt(f"Indeksfilen {MANIFEST} kan ikke leses ({reason})") from exc
+    version = raw.get("schema_version") if isinstance(raw, dict) else None
+    if isinstance(version, int) and version != SCHEMA_VERSION:
+        raise IndexMismatch(
+            f"Indeksen i {folder} har skjema {version}, denne versjonen leser {SCHEMA_VERSION}"
+        )
+    try:
+        return Manifest.model_validate(raw)
+    except ValidationError as exc:
+        fields = ", ".join(".".join(map(str, e["loc"])) or "(root)" for e in exc.errors())
+        raise IndexCorrupt(
+            f"Indeksfilen {MANIFEST} er ugyldig: feil eller mangler i {fields}"
+        ) from exc

@@ -1,0 +1,87 @@
+"""The closing summary of `rag index`: honest about the cache, duplicates, skips and submitters."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from indexer.build import BuildReport
+from indexer.report import format_report
+from rag.manifest import DocumentEntry, DuplicateEntry, SkippedEntry
+
+OUT = Path("data/index")
+
+
+def entry(source: str, submitter: str, kind: str, origin: str) -> DocumentEntry:
+    return DocumentEntry.model_validate(
+        {"source": source, "document_id": source.split(".")[0], "content_hash": "h",
+         "submitter": submitter, "submitter_type": kind, "submitter_origin": origin, "title": "T"}
+    )  # fmt: skip
+
+
+DOCUMENTS = (
+    entry("moss.txt", "Moss kommune", "kommune", "metadata.csv"),
+    entry("lege.pdf", "Den norske legeforening", "annen", "avsenderlinje"),
+    entry("notat 7.txt", "notat 7", "ukjent", "filnavn"),
+)
+
+
+def report(embedded: int, cached: int, **extra: object) -> BuildReport:
+    fields: dict[str, object] = {
+        "out": OUT, "documents": DOCUMENTS, "chunks": 40, "embedded": embedded,
+        "cached": cached, "skipped": (), "duplicates": (), "seconds": 2.0,
+        "suggested_metadata": Path("data/metadata.suggested.csv"),
+    }  # fmt: skip
+    fields.update(extra)
+    return BuildReport(**fields)  # type: ignore[arg-type]
+
+
+def test_a_first_build_does_not_claim_anything_came_from_the_cache() -> None:
+    text = format_report(report(embedded=40, cached=0))
+    assert "cache" not in text.replace("(none were in the cache)", "")
+    assert "40 passages embedded" in text
+
+
+def test_a_partly_cached_build_says_how_many_of_each() -> None:
+    text = format_report(report(embedded=5, cached=35))
+    assert "5 passages embedded, 35 taken from the cache." in text
+
+
+def test_a_fully_cached_build_says_nothing_was_embedded() -> None:
+    assert "All 40 passages taken from the cache; nothing embedded." in format_report(
+        report(embedded=0, cached=40)
+    )
+
+
+def test_an_unchanged_index_says_so_and_still_lists_the_submitters() -> None:
+    text = format_report(report(embedded=0, cached=0, unchanged=True))
+    assert "is up to date (3 documents, 40 chunks); nothing to do." in text
+    assert "embedded" not in text
+    assert "Den norske legeforening" in text
+
+
+def test_the_table_lists_submitter_type_and_origin_of_every_document() -> None:
+    lines = format_report(report(embedded=40, cached=0)).splitlines()
+    rows = {line.split()[0]: line.split() for line in lines if line.startswith("  ")}
+    assert rows["file"] == ["file", "submitter", "type", "from"]
+    assert rows["moss.txt"][-2:] == ["kommune", "metadata.csv"]
+    assert rows["lege.pdf"][-2:] == ["annen", "avsenderlinje"]
+    assert rows["notat"][-2:] == ["ukjent", "filnavn"]
+
+
+def test_guesses_duplicates_and_skips_are_named() -> None:
+    text = format_report(
+        report(
+            embedded=40,
+            cached=0,
+            duplicates=(
+                DuplicateEntry(
+                    source="lege.docx", duplicate_of="lege", kind="near-identical", shared=0.96
+                ),
+            ),
+            skipped=(SkippedEntry(path="scan.pdf", reason="no text layer"),),
+        )
+    )
+    assert "lege.docx: near-identical to lege (96% of sentences shared)" in text
+    assert "scan.pdf: no text layer" in text
+    assert "2 submitter(s) not from metadata.csv" in text
+    assert "data/metadata.suggested.csv" in text
