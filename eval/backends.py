@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol, get_args
 
 import httpx
 
@@ -22,6 +22,8 @@ from rag.service import Service
 log = logging.getLogger(__name__)
 
 HTTP_MODES: tuple[Mode, ...] = ("hybrid",)
+Confidence = Literal["high", "low", "none"]
+CONFIDENCES: tuple[Confidence, ...] = get_args(Confidence)
 
 
 class EvalError(RagError):
@@ -52,6 +54,16 @@ class Cited:
 class Reply:
     no_answer: bool
     citations: tuple[Cited, ...]
+    confidence: Confidence | None = None  # None: the answer does not report one
+
+
+def parse_confidence(value: object) -> Confidence | None:
+    """An answer's confidence field; None when it has none, an error when it is not a level."""
+    if value is None:
+        return None
+    if value not in CONFIDENCES:
+        raise EvalError(f"unknown confidence {value!r}; valid: {', '.join(CONFIDENCES)}")
+    return value
 
 
 class Backend(Protocol):
@@ -112,6 +124,7 @@ class InProcessBackend:
             tuple(
                 Cited(c.document_id, c.submitter, c.quote, c.start, c.end) for c in answer.citations
             ),
+            parse_confidence(getattr(answer, "confidence", None)),  # older answers lack it
         )
 
 
@@ -170,4 +183,4 @@ class HttpBackend:
             Cited(c["document_id"], c["submitter"], c["quote"], c["start"], c["end"])
             for c in body["citations"]
         )
-        return Reply(bool(body["no_answer"]), citations)
+        return Reply(bool(body["no_answer"]), citations, parse_confidence(body.get("confidence")))

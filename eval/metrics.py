@@ -9,6 +9,10 @@ Definitions (k counts passages, ranks start at 1):
 - MRR@k: 1 / rank of the first passage that hits any gold quote (0 when none in the top k).
 - nDCG@k with binary gains: a passage gains 1 when it hits at least one gold quote that no
   higher passage hit; the ideal ranking is min(#gold, k) ones.
+- Quote hit: some citation of an answer hits some gold quote of its question (the same overlap
+  rule as for passages: same document, overlapping character spans).
+- Confidence share: of the answers that report a confidence ("high" | "low" | "none"), the share
+  at one level; undefined when no answer reports one (an API without the field).
 Averages over questions are taken by the caller (`mean`).
 """
 
@@ -108,6 +112,16 @@ def ndcg_at_k(hit_sets: HitSets, n_gold: int, k: int = 10) -> float:
         raise ValueError("nDCG is undefined for a question without gold quotes")
     ideal = dcg([1] * min(n_gold, k))
     return dcg(novelty_gains(hit_sets[:k])) / ideal
+
+
+def quote_hit(citations: Sequence[Passage], golds: Sequence[LocatedGold]) -> bool:
+    """Some citation overlaps some gold quote of the question."""
+    return any(hits_gold(c, g) for c in citations for g in golds)
+
+
+def confidence_share(confidences: Iterable[str | None], level: str) -> float | None:
+    """Share of the reported confidences equal to `level`; None when none was reported."""
+    return rate(c == level for c in confidences if c is not None)
 
 
 def submitter_coverage(cited: Set[str], gold: Set[str]) -> float | None:

@@ -31,6 +31,15 @@ ASK_COLUMNS: tuple[tuple[str, str], ...] = (
     ("citation precision", "citation_precision"),
     ("submitter coverage", "submitter_coverage"),
     ("submitter precision", "submitter_precision"),
+    ("quote hit rate", "quote_hit_rate"),
+    ("low confidence", "low_confidence_rate"),
+    ("high confidence", "high_confidence_rate"),
+)
+
+
+SPLIT_NOTE = (
+    "Splits: dev is for calibrating thresholds and choosing settings, test is what is reported "
+    "and what the floors check. ui_examples = the example questions the UI offers."
 )
 
 
@@ -59,21 +68,25 @@ def markdown_table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> s
 
 
 def retrieval_table(result: EvalResult) -> str:
+    """split × retriever × kind."""
     rows = [
-        [mode, group, summary.n, *(getattr(summary, attr) for _, attr in RETRIEVAL_COLUMNS)]
-        for mode, table in result.retrieval.items()
+        [split, mode, group, summary.n, *(getattr(summary, a) for _, a in RETRIEVAL_COLUMNS)]
+        for split, tables in result.retrieval.items()
+        for mode, table in tables.items()
         for group, summary in table.items()
     ]
-    header = ["retriever", "kind", "n", *(name for name, _ in RETRIEVAL_COLUMNS)]
+    header = ["split", "retriever", "kind", "n", *(name for name, _ in RETRIEVAL_COLUMNS)]
     return markdown_table(header, rows)
 
 
 def ask_table(result: EvalResult) -> str:
+    """split × kind."""
     rows = [
-        [group, summary.n, *(getattr(summary, attr) for _, attr in ASK_COLUMNS)]
-        for group, summary in result.ask.items()
+        [split, group, summary.n, *(getattr(summary, attr) for _, attr in ASK_COLUMNS)]
+        for split, table in result.ask.items()
+        for group, summary in table.items()
     ]
-    return markdown_table(["kind", "n", *(name for name, _ in ASK_COLUMNS)], rows)
+    return markdown_table(["split", "kind", "n", *(name for name, _ in ASK_COLUMNS)], rows)
 
 
 def latency_table(result: EvalResult) -> str:
@@ -92,7 +105,7 @@ def floors_table(checks: Sequence[FloorCheck]) -> str:
 def missed_questions(result: EvalResult) -> str:
     """Answerable questions with no gold hit in the top 10, and /ask's wrong no-answer calls."""
     lines = []
-    for mode in result.retrieval:
+    for mode in dict.fromkeys(r.mode for r in result.retrieval_rows):
         missed = [
             r.id
             for r in result.retrieval_rows
@@ -117,7 +130,11 @@ def missed_questions(result: EvalResult) -> str:
 
 def format_tables(result: EvalResult, checks: Sequence[FloorCheck] = ()) -> str:
     """What `rag eval` prints: the retrieval, answer, latency and floor tables."""
-    parts = [f"Retrieval ({result.target}, {result.questions} questions)", retrieval_table(result)]
+    parts = [
+        f"Retrieval ({result.target}, {result.questions} questions)",
+        SPLIT_NOTE,
+        retrieval_table(result),
+    ]
     if result.ask:
         parts += ["Answers (/ask)", ask_table(result)]
     parts += ["Latency", latency_table(result)]
@@ -135,6 +152,7 @@ def format_markdown(
         f"# Evaluation {result.started_at}",
         f"Target: `{result.target}`; {result.questions} questions; gold quotes located: {located}.",
         "## Retrieval (top 10 passages; overall = answerable questions)",
+        SPLIT_NOTE,
         retrieval_table(result),
     ]
     if result.ask:
@@ -159,7 +177,8 @@ def result_json(
 
 
 def plot_retrievers(result: EvalResult, path: Path) -> Path | None:
-    """Grouped bars: each retrieval metric per retriever, one panel per kind and overall."""
+    """Grouped bars: each retrieval metric per retriever, one panel per kind and overall, for the
+    test split (or the one split evaluated)."""
     if not result.retrieval:
         return None
     import matplotlib
@@ -167,22 +186,24 @@ def plot_retrievers(result: EvalResult, path: Path) -> Path | None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    modes = list(result.retrieval)
-    groups = list(next(iter(result.retrieval.values())))
+    split = "test" if "test" in result.retrieval else next(iter(result.retrieval))
+    retrieval = result.retrieval[split]
+    modes = list(retrieval)
+    groups = list(next(iter(retrieval.values())))
     fig, axes = plt.subplots(1, len(groups), figsize=(4.2 * len(groups), 3.8), sharey=True)
     axes_list = list(axes) if len(groups) > 1 else [axes]
     width = 0.8 / len(modes)
     for ax, group in zip(axes_list, groups, strict=True):
         for i, mode in enumerate(modes):
-            summary: RetrievalSummary = result.retrieval[mode][group]
+            summary: RetrievalSummary = retrieval[mode][group]
             values = [getattr(summary, attr) or 0.0 for _, attr in RETRIEVAL_COLUMNS]
             xs = [x + (i - (len(modes) - 1) / 2) * width for x in range(len(values))]
             ax.bar(xs, values, width, label=mode)
         ax.set_xticks(range(len(RETRIEVAL_COLUMNS)), [n for n, _ in RETRIEVAL_COLUMNS], fontsize=8)
-        ax.set_title(f"{group} (n={result.retrieval[modes[0]][group].n})")
+        ax.set_title(f"{group} (n={retrieval[modes[0]][group].n})")
         ax.set_ylim(0, 1)
     axes_list[0].legend(fontsize=8)
-    fig.suptitle("Retrievers compared (top 10)")
+    fig.suptitle(f"Retrievers compared (top 10, {split} split)")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

@@ -16,13 +16,20 @@ from eval import metrics
 from eval.backends import Backend, EvalError, HttpBackend, InProcessBackend, Reply, StoredDocument
 from eval.gate import DEFAULT_FLOORS, FloorCheck, check_floors, headline_metrics, load_floors
 from eval.gold import LocatedGold, StoredText, locate_all
-from eval.questions import DEFAULT_QUESTIONS, Question, load_questions
+from eval.questions import (
+    DEFAULT_QUESTIONS,
+    Question,
+    QuestionsError,
+    SplitChoice,
+    load_questions,
+    select_split,
+)
 from eval.report import DEFAULT_REPORTS, ReportPaths, write_report
 from eval.summary import (
     AskRow,
     EvalResult,
     RetrievalRow,
-    ask_table,
+    ask_tables,
     latencies,
     retrieval_tables,
 )
@@ -70,7 +77,19 @@ def retrieval_row(
     latency_ms: float,
 ) -> RetrievalRow:
     if not golds:  # a negative question: nothing to find, but its latency still counts
-        return RetrievalRow(question.id, question.kind, mode, 0, {}, 0.0, 0.0, None, latency_ms)
+        return RetrievalRow(
+            question.id,
+            question.kind,
+            mode,
+            0,
+            {},
+            0.0,
+            0.0,
+            None,
+            latency_ms,
+            question.split,
+            question.ui_example,
+        )
     hit_sets = metrics.gold_hit_sets(passages, golds)
     return RetrievalRow(
         id=question.id,
@@ -82,6 +101,8 @@ def retrieval_row(
         ndcg=metrics.ndcg_at_k(hit_sets, len(golds), DEPTH),
         first_hit_rank=metrics.first_hit_rank(hit_sets),
         latency_ms=latency_ms,
+        split=question.split,
+        ui_example=question.ui_example,
     )
 
 
@@ -108,7 +129,10 @@ def ask_row(
         and metrics.citation_is_exact(c.quote, documents[c.document_id].text, c.start, c.end)
         for c in reply.citations
     )
-    on_gold = sum(any(metrics.hits_gold(c.passage(), g) for g in golds) for c in reply.citations)
+    cited = [c.passage() for c in reply.citations]
+    on_gold = sum(any(metrics.hits_gold(c, g) for g in golds) for c in cited)
+    if reply.confidence is not None and (reply.confidence == "none") != reply.no_answer:
+        log.warning("%s: confidence %r contradicts no_answer", question.id, reply.confidence)
     return AskRow(
         id=question.id,
         kind=question.kind,
@@ -119,6 +143,10 @@ def ask_row(
         cited_submitters=tuple(sorted({c.submitter for c in reply.citations})),
         gold_submitters=tuple(sorted({submitter_of.get(g.source, g.source) for g in golds})),
         latency_ms=latency_ms,
+        split=question.split,
+        ui_example=question.ui_example,
+        confidence=reply.confidence,
+        quote_hit=metrics.quote_hit(cited, golds),
     )
 
 
@@ -170,7 +198,7 @@ def run_eval(
         target=backend.target,
         questions=len(questions),
         retrieval=retrieval_tables(retrieval),
-        ask=ask_table(answers) if answers else {},
+        ask=ask_tables(answers) if answers else {},
         latency=latencies(retrieval, answers),
         gold_located={str(method): n for method, n in located.items()},
         retrieval_rows=tuple(retrieval),
@@ -197,6 +225,7 @@ class EvalRequest:
     api: str | None = None
     out: Path = DEFAULT_REPORTS
     floors: Path = DEFAULT_FLOORS
+    split: SplitChoice = "all"
 
 
 @dataclass(frozen=True)
@@ -234,7 +263,9 @@ def in_process(settings: Settings) -> tuple[InProcessBackend, dict[str, Any]]:
 
 def evaluate(request: EvalRequest, settings: Settings) -> Outcome:
     """Run the eval the request names, check the floors and write the report files."""
-    questions = load_questions(request.questions)
+    questions = select_split(load_questions(request.questions), request.split)
+    if not questions:
+        raise QuestionsError(f"no {request.split} questions in {request.questions}")
     floors = load_floors(request.floors)
     if request.api:
         backend: Backend = HttpBackend(request.api)

@@ -1,17 +1,19 @@
-"""Per-question result rows and their summaries per retriever and question kind."""
+"""Per-question result rows and their summaries per split, retriever and question kind."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from eval import metrics
-from eval.questions import ANSWERABLE_KINDS, KINDS
+from eval.questions import ANSWERABLE_KINDS, KINDS, SPLITS
 from rag.retrieve import MODES, Mode
 
 OVERALL = "overall"
 ANSWERABLE = "answerable"
+UI_EXAMPLES = "ui_examples"  # the UI's example questions, always reported as their own group
+ALL = "all"  # every evaluated question, when more than one split was evaluated
 
 
 @dataclass(frozen=True)
@@ -25,6 +27,8 @@ class RetrievalRow:
     ndcg: float
     first_hit_rank: int | None
     latency_ms: float
+    split: str = "test"
+    ui_example: bool = False
 
 
 @dataclass(frozen=True)
@@ -38,6 +42,10 @@ class AskRow:
     cited_submitters: tuple[str, ...]
     gold_submitters: tuple[str, ...]
     latency_ms: float
+    split: str = "test"
+    ui_example: bool = False
+    confidence: str | None = None
+    quote_hit: bool = False  # some citation overlaps a gold quote
 
 
 @dataclass(frozen=True)
@@ -59,6 +67,9 @@ class AskSummary:
     citation_precision: float | None
     submitter_coverage: float | None
     submitter_precision: float | None
+    quote_hit_rate: float | None = None
+    low_confidence_rate: float | None = None
+    high_confidence_rate: float | None = None
 
 
 @dataclass(frozen=True)
@@ -102,37 +113,65 @@ def summarise_ask(rows: Sequence[AskRow]) -> AskSummary:
             metrics.submitter_precision(set(r.cited_submitters), set(r.gold_submitters))
             for r in aggregate
         ),
+        quote_hit_rate=metrics.rate(r.quote_hit for r in answerable),
+        low_confidence_rate=metrics.confidence_share((r.confidence for r in rows), "low"),
+        high_confidence_rate=metrics.confidence_share((r.confidence for r in rows), "high"),
     )
 
 
-def groups(kinds: Sequence[str]) -> dict[str, tuple[str, ...]]:
-    """Table rows: each kind present, then the groups that pool several kinds."""
-    present = [k for k in KINDS if k in kinds]
-    return {
-        **{k: (k,) for k in present},
-        ANSWERABLE: ANSWERABLE_KINDS,
-        OVERALL: tuple(present),
-    }
+Row = TypeVar("Row", RetrievalRow, AskRow)
 
 
-def retrieval_tables(rows: Sequence[RetrievalRow]) -> dict[str, dict[str, RetrievalSummary]]:
-    """Per retriever: one summary per answerable kind and `overall` (all answerable questions)."""
-    tables: dict[str, dict[str, RetrievalSummary]] = {}
+def groups(rows: Sequence[Row]) -> dict[str, list[Row]]:
+    """Table rows: each kind present, the pooled `answerable` and `overall`, and the UI examples."""
+    present = [k for k in KINDS if any(r.kind == k for r in rows)]
+    grouped: dict[str, list[Row]] = {k: [r for r in rows if r.kind == k] for k in present}
+    grouped[ANSWERABLE] = [r for r in rows if r.kind in ANSWERABLE_KINDS]
+    grouped[OVERALL] = list(rows)
+    ui = [r for r in rows if r.ui_example]
+    if ui:
+        grouped[UI_EXAMPLES] = ui
+    return grouped
+
+
+def by_split(rows: Sequence[Row]) -> dict[str, list[Row]]:
+    """The rows of each split present, then `all` of them when there is more than one split."""
+    present = [s for s in SPLITS if any(r.split == s for r in rows)]
+    grouped: dict[str, list[Row]] = {s: [r for r in rows if r.split == s] for s in present}
+    if len(present) > 1:
+        grouped[ALL] = list(rows)
+    return grouped
+
+
+RetrievalTable = dict[str, dict[str, RetrievalSummary]]  # retriever -> group -> summary
+AskTable = dict[str, AskSummary]  # group -> summary
+
+
+def retrieval_table(rows: Sequence[RetrievalRow]) -> RetrievalTable:
+    """Per retriever: one summary per answerable kind, `overall` (all answerable questions) and
+    the UI examples; negatives have nothing to find."""
+    tables: RetrievalTable = {}
     for mode in dict.fromkeys(r.mode for r in rows):
         scored = [r for r in rows if r.mode == mode and r.kind in ANSWERABLE_KINDS]
-        kinds: list[str] = [k for k in ANSWERABLE_KINDS if any(r.kind == k for r in scored)]
-        table = {k: summarise_retrieval([r for r in scored if r.kind == k]) for k in kinds}
-        table[OVERALL] = summarise_retrieval(scored)
-        tables[mode] = table
+        grouped = groups(scored)
+        del grouped[ANSWERABLE]  # the same rows as overall here
+        tables[mode] = {name: summarise_retrieval(group) for name, group in grouped.items()}
     return tables
 
 
-def ask_table(rows: Sequence[AskRow]) -> dict[str, AskSummary]:
-    """One summary per kind, `answerable` (all but negative) and `overall`."""
-    return {
-        name: summarise_ask([r for r in rows if r.kind in kinds])
-        for name, kinds in groups([r.kind for r in rows]).items()
-    }
+def retrieval_tables(rows: Sequence[RetrievalRow]) -> dict[str, RetrievalTable]:
+    """split -> retriever -> group -> summary."""
+    return {split: retrieval_table(group) for split, group in by_split(rows).items()}
+
+
+def ask_table(rows: Sequence[AskRow]) -> AskTable:
+    """One summary per kind, `answerable` (all but negative), `overall` and the UI examples."""
+    return {name: summarise_ask(group) for name, group in groups(rows).items()}
+
+
+def ask_tables(rows: Sequence[AskRow]) -> dict[str, AskTable]:
+    """split -> group -> summary."""
+    return {split: ask_table(group) for split, group in by_split(rows).items()}
 
 
 def latencies(retrieval: Sequence[RetrievalRow], ask: Sequence[AskRow]) -> dict[str, Latency]:
@@ -147,13 +186,13 @@ def latencies(retrieval: Sequence[RetrievalRow], ask: Sequence[AskRow]) -> dict[
 
 @dataclass(frozen=True)
 class EvalResult:
-    """One evaluation run: summaries per retriever and kind, per-question rows, latencies."""
+    """One evaluation run: summaries per split, retriever and kind, per-question rows, latencies."""
 
     started_at: str
     target: str
     questions: int
-    retrieval: dict[str, dict[str, RetrievalSummary]]
-    ask: dict[str, AskSummary]
+    retrieval: dict[str, RetrievalTable]  # split -> retriever -> group -> summary
+    ask: dict[str, AskTable]  # split -> group -> summary
     latency: dict[str, Latency]
     gold_located: dict[str, int]
     retrieval_rows: tuple[RetrievalRow, ...] = ()
@@ -163,16 +202,17 @@ class EvalResult:
 
 
 def retrieval_metric(
-    result: EvalResult, mode: str, attr: str, group: str = OVERALL
+    result: EvalResult, mode: str, attr: str, group: str = OVERALL, split: str = "test"
 ) -> float | None:
-    """One number of the retrieval table, or None when that retriever or kind was not run."""
-    summary = result.retrieval.get(mode, {}).get(group)
+    """One number of the retrieval tables, or None when that split, retriever or group was not
+    evaluated."""
+    summary = result.retrieval.get(split, {}).get(mode, {}).get(group)
     value: float | None = getattr(summary, attr) if summary else None
     return value
 
 
-def ask_metric(result: EvalResult, group: str, attr: str) -> float | None:
-    """One number of the /ask table, or None when no question of that group was asked."""
-    summary = result.ask.get(group)
+def ask_metric(result: EvalResult, group: str, attr: str, split: str = "test") -> float | None:
+    """One number of the /ask tables, or None when no question of that split and group was asked."""
+    summary = result.ask.get(split, {}).get(group)
     value: float | None = getattr(summary, attr) if summary else None
     return value

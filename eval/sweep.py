@@ -53,18 +53,32 @@ class SweepRow:
     metrics: dict[str, float | None]
 
 
+SWEEP_SPLIT = "dev"  # settings are chosen on dev; test stays unseen until it is reported
+
+
+def dev_retrieval(mode: str, attr: str) -> Callable[[EvalResult], float | None]:
+    return lambda r: retrieval_metric(r, mode, attr, split=SWEEP_SPLIT)
+
+
+def dev_ask(group: str, attr: str) -> Callable[[EvalResult], float | None]:
+    return lambda r: ask_metric(r, group, attr, SWEEP_SPLIT)
+
+
 COLUMNS: dict[str, Callable[[EvalResult], float | None]] = {
-    "hybrid R@5": lambda r: retrieval_metric(r, "hybrid", "recall_at_5"),
-    "hybrid R@10": lambda r: retrieval_metric(r, "hybrid", "recall_at_10"),
-    "hybrid MRR@10": lambda r: retrieval_metric(r, "hybrid", "mrr_at_10"),
-    "hybrid nDCG@10": lambda r: retrieval_metric(r, "hybrid", "ndcg_at_10"),
-    "dense MRR@10": lambda r: retrieval_metric(r, "dense", "mrr_at_10"),
-    "bm25 MRR@10": lambda r: retrieval_metric(r, "bm25", "mrr_at_10"),
-    "agg. coverage": lambda r: ask_metric(r, "aggregate", "submitter_coverage"),
-    "agg. precision": lambda r: ask_metric(r, "aggregate", "submitter_precision"),
-    "neg. no-answer": lambda r: ask_metric(r, "negative", "no_answer_rate"),
-    "false no-answer": lambda r: ask_metric(r, ANSWERABLE, "no_answer_rate"),
-    "citation precision": lambda r: ask_metric(r, ANSWERABLE, "citation_precision"),
+    "hybrid R@5": dev_retrieval("hybrid", "recall_at_5"),
+    "hybrid R@10": dev_retrieval("hybrid", "recall_at_10"),
+    "paraphrase R@10": lambda r: retrieval_metric(
+        r, "hybrid", "recall_at_10", "paraphrase", SWEEP_SPLIT
+    ),
+    "hybrid MRR@10": dev_retrieval("hybrid", "mrr_at_10"),
+    "hybrid nDCG@10": dev_retrieval("hybrid", "ndcg_at_10"),
+    "dense MRR@10": dev_retrieval("dense", "mrr_at_10"),
+    "bm25 MRR@10": dev_retrieval("bm25", "mrr_at_10"),
+    "agg. coverage": dev_ask("aggregate", "submitter_coverage"),
+    "agg. precision": dev_ask("aggregate", "submitter_precision"),
+    "neg. refused": dev_ask("negative", "no_answer_rate"),
+    "false refusals": dev_ask(ANSWERABLE, "no_answer_rate"),
+    "citation precision": dev_ask(ANSWERABLE, "citation_precision"),
 }
 
 
@@ -178,11 +192,12 @@ def sweep_table(rows: Sequence[SweepRow]) -> str:
 
 SWEEP_NOTE = (
     "Chunk rows: index rebuilt per setting, all three retrievers. Fusion rows: base chunking, "
-    "hybrid only. Retrieval columns are over answerable questions (top 10). A passage counts "
-    "when it overlaps a gold quote, so longer chunks find gold more easily: compare chunk sizes "
-    "with that in mind. The answer columns come from /ask with the current answer settings, "
-    "which were tuned for the base chunking. On 54 answerable questions, one question moving "
-    "from rank 1 to rank 2 changes MRR@10 by about 0.01."
+    "hybrid only. Every column is measured on the dev split, so choosing a setting here does not "
+    "tune it on the test numbers. Retrieval columns are over answerable questions (top 10). A "
+    "passage counts when it overlaps a gold quote, so longer chunks find gold more easily: "
+    "compare chunk sizes with that in mind. The answer columns come from /ask with the current "
+    "answer settings, which were tuned for the base chunking. With about 60 answerable dev "
+    "questions, one question moving from rank 1 to rank 2 changes MRR@10 by about 0.01."
 )
 
 

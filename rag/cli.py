@@ -177,6 +177,7 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
         index=args.index,
         api=args.api,
         out=args.report_dir or DEFAULT_REPORTS,
+        split=args.split,
     )
     if args.sweep:
         outcome, rows = sweep(request, settings, on_config=lambda s: print(s, file=sys.stderr))
@@ -200,6 +201,12 @@ def add_eval_parser(commands: argparse._SubParsersAction) -> None:  # type: igno
         "eval", help="Score retrieval and answers on the question set; exit 1 below a floor."
     )
     parser.add_argument("--questions", type=Path, default=Path("eval/questions.jsonl"))
+    parser.add_argument(
+        "--split",
+        choices=("dev", "test", "all"),
+        default="all",
+        help="Questions to run: dev (calibration), test (reported; the floors check it) or all.",
+    )
     parser.add_argument(
         "--retriever", choices=[*RETRIEVERS, "all"], default="all", help="Retriever(s) to compare."
     )

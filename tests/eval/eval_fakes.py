@@ -82,17 +82,23 @@ class FakeBackend:
     target: str = "fake"
     fresh_calls: int = 0
     searched: list[tuple[str, Mode]] = field(default_factory=list)
+    questions: tuple[Question, ...] = QUESTIONS
+    rankings: dict[tuple[str, Mode], list[Passage]] = field(default_factory=lambda: RANKINGS)
+    replies: dict[str, Reply] = field(default_factory=lambda: REPLIES)
 
     def documents(self) -> dict[str, StoredDocument]:
         return DOCUMENTS
 
+    def qid(self, text: str) -> str:
+        return next(q.id for q in self.questions if q.question == text)
+
     def search(self, query: str, k: int, mode: Mode) -> list[Passage]:
-        qid = next(q.id for q in QUESTIONS if q.question == query)
+        qid = self.qid(query)
         self.searched.append((qid, mode))
-        return RANKINGS.get((qid, mode), [])[:k]
+        return self.rankings.get((qid, mode), [])[:k]
 
     def ask(self, question: str) -> Reply:
-        return REPLIES[next(q.id for q in QUESTIONS if q.question == question)]
+        return self.replies[self.qid(question)]
 
     def fresh(self) -> FakeBackend:
         self.fresh_calls += 1

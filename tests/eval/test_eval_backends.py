@@ -10,8 +10,9 @@ import httpx
 import pytest
 from eval_fakes import DOCUMENTS, QUESTIONS, RANKINGS, REPLIES
 
-from eval.backends import EvalError, HttpBackend
-from eval.runner import run_eval
+from eval import runner
+from eval.backends import EvalError, HttpBackend, parse_confidence
+from eval.runner import EvalRequest, run_eval
 from rag import cli
 from rag.retrieve import MODES
 
@@ -43,9 +44,11 @@ def backend() -> HttpBackend:
 
 def test_http_eval_scores_hybrid_and_notes_the_rest() -> None:
     result = run_eval(backend(), QUESTIONS)
-    assert list(result.retrieval) == ["hybrid"]
-    assert result.retrieval["hybrid"]["overall"].mrr_at_10 == 1.0
-    assert result.ask["overall"].citation_exactness == 0.75  # checked against /documents/{id}
+    assert list(result.retrieval["test"]) == ["hybrid"]
+    assert result.retrieval["test"]["hybrid"]["overall"].mrr_at_10 == 1.0
+    assert (
+        result.ask["test"]["overall"].citation_exactness == 0.75
+    )  # checked against /documents/{id}
     assert result.target == "http://api"
     assert result.notes == ("dense, bm25: only available in-process; not evaluated",)
 
@@ -75,3 +78,40 @@ def test_rag_eval_reports_an_unreachable_api_in_one_line(
     assert code == 1
     assert err.startswith("rag eval: cannot reach the API at http://127.0.0.1:")
     assert not list(tmp_path.iterdir())  # no report for a run that did not happen
+
+
+def test_confidence_is_read_when_the_api_reports_it_and_none_when_it_does_not() -> None:
+    def with_confidence(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/ask":
+            return httpx.Response(
+                200, json={"no_answer": False, "citations": [], "confidence": "low"}
+            )
+        return fake_api(request)
+
+    client = httpx.Client(transport=httpx.MockTransport(with_confidence), base_url="http://api")
+    assert HttpBackend("http://api", client).ask(QUESTIONS[0].question).confidence == "low"
+    assert backend().ask(QUESTIONS[0].question).confidence is None  # field absent
+
+
+def test_an_unknown_confidence_level_is_an_error() -> None:
+    assert parse_confidence(None) is None
+    assert parse_confidence("none") == "none"
+    with pytest.raises(EvalError, match="unknown confidence 'medium'; valid: high, low, none"):
+        parse_confidence("medium")
+
+
+def test_rag_eval_split_option_reaches_the_request(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen: list[EvalRequest] = []
+
+    def refuse(request: EvalRequest, settings: object) -> None:
+        seen.append(request)
+        raise EvalError("stop here")
+
+    monkeypatch.setattr(runner, "evaluate", refuse)
+    assert cli.main(["eval", "--split", "dev", "--out", str(tmp_path)]) == 1
+    assert cli.main(["eval", "--out", str(tmp_path)]) == 1
+    assert [r.split for r in seen] == ["dev", "all"]
+    with pytest.raises(SystemExit):
+        cli.main(["eval", "--split", "train"])

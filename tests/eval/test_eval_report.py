@@ -16,7 +16,7 @@ from eval.report import (
 )
 from eval.summary import EvalResult
 
-FLOORS = (Floor("hybrid_mrr_at_10", 0.9, "min"), Floor("false_no_answer_rate", 0.0, "max"))
+FLOORS = (Floor("hybrid_mrr_at_10", 0.9, "min"), Floor("false_refusal_rate", 0.0, "max"))
 
 
 def test_cells_round_floats_and_dash_missing_values() -> None:
@@ -30,13 +30,13 @@ def test_markdown_table_shape() -> None:
 
 def test_printed_tables_show_every_retriever_and_kind(tiny_result: EvalResult) -> None:
     text = format_tables(tiny_result, check_floors(headline_metrics(tiny_result), FLOORS))
-    assert "| hybrid | factual | 1 | 1.000 | 1.000 | 1.000 | 1.000 | 1.000 |" in text
-    assert "| bm25 | overall | 2 |" in text
-    assert "| dense | aggregate | 1 | 0.000 |" in text
-    assert "| negative | 1 | 1.000 | 0 |" in text  # no-answer rate 1, no citations
+    assert "| test | hybrid | factual | 1 | 1.000 | 1.000 | 1.000 | 1.000 | 1.000 |" in text
+    assert "| test | bm25 | overall | 2 |" in text
+    assert "| test | dense | aggregate | 1 | 0.000 |" in text
+    assert "| test | negative | 1 | 1.000 | 0 |" in text  # no-answer rate 1, no citations
     assert "| search[bm25] | 3 |" in text
     assert "| hybrid_mrr_at_10 | 1.000 | >= 0.900 | pass |" in text
-    assert "| false_no_answer_rate | 0.000 | <= 0.000 | pass |" in text
+    assert "| false_refusal_rate | 0.000 | <= 0.000 | pass |" in text
 
 
 def test_missed_questions_names_the_questions(tiny_result: EvalResult) -> None:
@@ -64,8 +64,8 @@ def test_write_report_writes_json_markdown_and_chart(
     )
     assert paths.json == tmp_path / "reports" / "20250101T000000Z.json"
     body = json.loads(paths.json.read_text(encoding="utf-8"))
-    assert body["retrieval"]["hybrid"]["overall"]["mrr_at_10"] == 1.0
-    assert body["ask"]["aggregate"]["submitter_coverage"] == 1.0
+    assert body["retrieval"]["test"]["hybrid"]["overall"]["mrr_at_10"] == 1.0
+    assert body["ask"]["test"]["aggregate"]["submitter_coverage"] == 1.0
     assert (
         body["floors"][0]["status"] == "pass" and "meets its floor" in body["floors"][0]["message"]
     )

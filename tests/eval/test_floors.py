@@ -20,14 +20,26 @@ from eval.gate import (
 )
 from eval.summary import EvalResult
 
+# The numbers issue 9's "Done when" is judged by, and which way each must go.
+DONE_WHEN = {
+    "paraphrase_recall_at_10": "min",
+    "factual_recall_at_5": "min",
+    "false_refusal_rate": "max",
+    "negative_refusal_rate": "min",
+    "aggregate_submitter_precision": "min",
+    "aggregate_submitter_coverage": "min",
+    "citation_exactness": "min",
+    "quote_hit_rate": "min",
+    "ui_example_refusal_rate": "max",
+}
 
-def test_floors_file_sets_a_bound_for_every_headline_metric() -> None:
+
+def test_floors_file_bounds_every_done_when_metric_the_right_way() -> None:
     floors = load_floors(DEFAULT_FLOORS)
-    assert {f.metric for f in floors} == set(HEADLINE)
+    assert {f.metric for f in floors} <= set(HEADLINE)
+    assert {f.metric: f.direction for f in floors if f.metric in DONE_WHEN} == DONE_WHEN
     exactness = next(f for f in floors if f.metric == "citation_exactness")
     assert (exactness.bound, exactness.direction) == (1.0, "min")
-    false_no = next(f for f in floors if f.metric == "false_no_answer_rate")
-    assert false_no.direction == "max"
 
 
 def test_min_floor_fails_below_and_passes_at_the_bound() -> None:
@@ -40,11 +52,9 @@ def test_min_floor_fails_below_and_passes_at_the_bound() -> None:
 
 
 def test_ceiling_fails_above() -> None:
-    [check] = check_floors(
-        {"false_no_answer_rate": 0.2}, [Floor("false_no_answer_rate", 0.1, "max")]
-    )
+    [check] = check_floors({"false_refusal_rate": 0.2}, [Floor("false_refusal_rate", 0.1, "max")])
     assert check.status == "fail"
-    assert check.message == "false_no_answer_rate = 0.200 exceeds its ceiling 0.100"
+    assert check.message == "false_refusal_rate = 0.200 exceeds its ceiling 0.100"
     assert failures([check]) == [check]
 
 
@@ -58,10 +68,18 @@ def test_headline_metrics_read_the_result(tiny_result: EvalResult) -> None:
     assert headline_metrics(tiny_result) == {
         "hybrid_mrr_at_10": 1.0,
         "hybrid_recall_at_10": 1.0,
+        "paraphrase_recall_at_10": None,  # the tiny set has no paraphrase question
+        "factual_recall_at_5": 1.0,
+        "false_refusal_rate": 0.0,
+        "negative_refusal_rate": 1.0,
+        "aggregate_submitter_precision": 1.0,
         "aggregate_submitter_coverage": 1.0,
-        "negative_no_answer_rate": 1.0,
-        "false_no_answer_rate": 0.0,
         "citation_exactness": 0.75,
+        "quote_hit_rate": 1.0,
+        "ui_example_refusal_rate": None,
+        "answerable_low_confidence_rate": None,  # the fake reports no confidence
+        "negative_low_confidence_rate": None,
+        "negative_high_confidence_rate": None,
     }
 
 

@@ -10,6 +10,7 @@ from eval.gold import LocatedGold, Span
 from eval.metrics import (
     Passage,
     citation_is_exact,
+    confidence_share,
     first_hit_rank,
     gold_hit_sets,
     hits_gold,
@@ -17,6 +18,7 @@ from eval.metrics import (
     ndcg_at_k,
     novelty_gains,
     percentile,
+    quote_hit,
     rate,
     recall_at_k,
     reciprocal_rank,
@@ -173,3 +175,26 @@ def test_percentile_interpolates_between_ranks() -> None:
     assert percentile([], 50) is None
     with pytest.raises(ValueError, match=r"0\.\.100"):
         percentile(values, 101)
+
+
+# --- answers: quote hits and confidence -------------------------------------------------------
+
+
+def test_quote_hit_needs_one_citation_overlapping_one_gold_span() -> None:
+    golds = [gold(100, 150), gold(400, 450)]
+    touching = Passage("doc", 149, 160, "")  # one character inside the first gold span
+    adjacent = Passage("doc", 150, 160, "")  # starts where the gold span ends: nothing shared
+    elsewhere = Passage("other", 100, 150, "")  # same offsets, another document
+    assert quote_hit([adjacent, touching], golds)
+    assert quote_hit([Passage("doc", 390, 401, "")], golds)
+    assert not quote_hit([adjacent, elsewhere], golds)
+    assert not quote_hit([], golds)  # a refusal cites nothing
+    assert not quote_hit([touching], [])  # nothing to hit
+
+
+def test_confidence_share_counts_only_answers_that_report_one() -> None:
+    reported = ["high", "low", None, "low", "none"]
+    assert confidence_share(reported, "low") == 0.5  # 2 of the 4 that report a level
+    assert confidence_share(reported, "high") == 0.25
+    assert confidence_share([None, None], "low") is None  # an API without the field
+    assert confidence_share([], "high") is None

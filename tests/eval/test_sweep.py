@@ -48,8 +48,9 @@ def test_sweep_builds_one_index_per_chunk_setting_and_scores_each(tmp_path: Path
             "Hva mener Moss om fastlegeordningen?",
             "factual",
             (GoldQuote("moss.txt", "fastlegeordningen må styrkes med flere hjemler"),),
+            split="dev",  # the sweep's columns are measured on dev
         ),
-        Question("n1", "Hva sier innspillene om månelandinger?", "negative", ()),
+        Question("n1", "Hva sier innspillene om månelandinger?", "negative", (), split="dev"),
     ]
     small = SweepConfig("chunk 100/0", ChunkSettings(size=100, overlap=0), settings.retrieval)
     large = SweepConfig("chunk 300/0", ChunkSettings(size=300, overlap=0), settings.retrieval)
