@@ -50,7 +50,7 @@ def test_http_eval_scores_hybrid_and_notes_the_rest() -> None:
         result.ask["test"]["overall"].citation_exactness == 0.75
     )  # checked against /documents/{id}
     assert result.target == "http://api"
-    assert result.notes == ("dense, bm25: only available in-process; not evaluated",)
+    assert result.notes == ("dense, sentence, bm25: only available in-process; not evaluated",)
 
 
 def test_http_errors_carry_the_apis_detail() -> None:

@@ -15,6 +15,7 @@ from eval.report import (
     write_report,
 )
 from eval.summary import EvalResult
+from rag.retrieve import MODES
 
 FLOORS = (Floor("hybrid_mrr_at_10", 0.9, "min"), Floor("false_refusal_rate", 0.0, "max"))
 
@@ -70,7 +71,7 @@ def test_write_report_writes_json_markdown_and_chart(
         body["floors"][0]["status"] == "pass" and "meets its floor" in body["floors"][0]["message"]
     )
     assert body["x"] == 1
-    assert len(body["retrieval_rows"]) == 9 and len(body["ask_rows"]) == 3
+    assert len(body["retrieval_rows"]) == 3 * len(MODES) and len(body["ask_rows"]) == 3
     assert "## Floors" in paths.markdown.read_text(encoding="utf-8")
     assert paths.chart is not None
     assert paths.chart.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -8,6 +8,7 @@ from eval_fakes import QUESTIONS, FakeBackend
 from eval.backends import EvalError
 from eval.runner import run_eval, select_modes
 from eval.summary import EvalResult
+from rag.retrieve import MODES
 
 
 def test_retrieval_tables_per_retriever_and_kind(tiny_result: EvalResult) -> None:
@@ -47,14 +48,14 @@ def test_rows_name_first_hit_ranks(tiny_result: EvalResult) -> None:
 
 
 def test_latency_per_endpoint_and_gold_located(tiny_result: EvalResult) -> None:
-    assert set(tiny_result.latency) == {"search[hybrid]", "search[dense]", "search[bm25]", "ask"}
+    assert set(tiny_result.latency) == {*(f"search[{m}]" for m in MODES), "ask"}
     assert tiny_result.latency["ask"].n == 3
     assert tiny_result.gold_located == {"whitespace": 3}
 
 
 def test_each_pass_starts_from_a_fresh_backend(fake_backend: FakeBackend) -> None:
     run_eval(fake_backend, QUESTIONS)
-    assert fake_backend.fresh_calls == 4  # three retrievers and /ask
+    assert fake_backend.fresh_calls == len(MODES) + 1  # every retriever and /ask
 
 
 def test_only_requested_retrievers_run(fake_backend: FakeBackend) -> None:
@@ -67,7 +68,7 @@ def test_only_requested_retrievers_run(fake_backend: FakeBackend) -> None:
 def test_retrievers_the_backend_lacks_are_named_in_a_note() -> None:
     result = run_eval(FakeBackend(modes=("hybrid",)), QUESTIONS)
     assert list(result.retrieval["test"]) == ["hybrid"]
-    assert any("dense, bm25: only available in-process" in n for n in result.notes)
+    assert any("dense, sentence, bm25: only available in-process" in n for n in result.notes)
 
 
 def test_asking_only_for_missing_retrievers_is_an_error() -> None:
