@@ -130,8 +130,12 @@ def run_scale(request: BenchRequest, settings: Settings, seed_index: Path) -> Sc
         questions,
         scale_sizes(request.scale_size),
         request.flat_budget_ms,
-        bm25_depth=settings.retrieval.candidates,
+        bm25_depth=SCALE_BM25_DEPTH,
     )
+
+
+# BM25 candidates per query in the synthetic scale run (what fusion used to take from each).
+SCALE_BM25_DEPTH = 50
 
 
 def run_bench(request: BenchRequest, settings: Settings, progress: Progress) -> BenchResult:

@@ -179,6 +179,8 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
         out=args.report_dir or DEFAULT_REPORTS,
         split=args.split,
     )
+    if args.calibrate:
+        return print_calibration(args, settings)
     if args.sweep:
         outcome, rows = sweep(request, settings, on_config=lambda s: print(s, file=sys.stderr))
     else:
@@ -194,6 +196,15 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
     for check in failed:
         print(f"rag eval: {check.message}", file=sys.stderr)
     return 1 if failed and not args.sweep else 0
+
+
+def print_calibration(args: argparse.Namespace, settings: Settings) -> int:
+    from eval.calibrate import calibration_report
+    from eval.questions import load_questions
+
+    service = local_service(settings, args.index)
+    print(calibration_report(service, load_questions(args.questions)))
+    return 0
 
 
 def add_eval_parser(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -223,6 +234,12 @@ def add_eval_parser(commands: argparse._SubParsersAction) -> None:  # type: igno
         action="store_true",
         help="Compare chunk sizes/overlaps and fusion settings on indexes built from seeds/ "
         "into a temporary folder (in-process; --index and --retriever do not apply).",
+    )
+    parser.add_argument(
+        "--calibrate",
+        action="store_true",
+        help="Sweep the fusion and calibrate the answer thresholds on the dev split (prints the "
+        "sweep and the chosen values; set them with RAG_RETRIEVAL__* / RAG_ANSWER__*).",
     )
     parser.set_defaults(handler=cmd_eval)
 

@@ -62,14 +62,14 @@ class RetrievalSettings(_Section):
     k: int = Field(10, ge=1, le=50, description="Hits returned by /search by default.")
     rrf_k: int = Field(60, ge=1, description="Reciprocal rank fusion constant.")
     sentence_weight: float = Field(
-        2.0, ge=0.0, description="Weight in RRF of the ranking by each chunk's best sentence."
+        1.0, ge=0.0, description="Weight in RRF of the ranking by each chunk's best sentence."
     )
     dense_weight: float = Field(
         0.0, ge=0.0, description="Weight in RRF of the ranking by the chunk's own vector."
     )
-    bm25_weight: float = Field(1.0, ge=0.0, description="Weight of the BM25 ranking in RRF.")
+    bm25_weight: float = Field(0.0, ge=0.0, description="Weight of the BM25 ranking in RRF.")
     chunk_mix: float = Field(
-        0.5,
+        0.0,
         ge=0.0,
         description="Share of the chunk's own cosine added to its best sentence's cosine in the "
         "sentence ranking.",
@@ -92,21 +92,27 @@ class AnswerSettings(_Section):
         3, ge=1, le=50, description="Closest sentences /ask considers per submitter by default."
     )
     low_confidence: float = Field(
-        0.86, description="Below this best sentence score the question is refused (no_answer)."
+        0.8439, description="Below this best sentence score the question is refused (no_answer)."
     )
     high_confidence: float = Field(
-        0.88,
+        0.8843,
         description="From this best sentence score the answer is confident; between the "
         "two it is given with a caution («Svake treff»).",
     )
     submitter_threshold: float = Field(
-        0.85, description="Best sentence score a submitter needs to be quoted (and counted)."
+        0.8175, description="Best sentence score a submitter needs to be quoted (and counted)."
     )
     specific_gap: float = Field(
         0.02,
         ge=0.0,
         description="For a question about one thing (not the whole corpus, no submitter named): "
         "how far below the closest submitter's score another submitter may be.",
+    )
+    corpus_gap: float = Field(
+        0.05,
+        ge=0.0,
+        description="For every question: how far below the closest submitter's score another "
+        "submitter may be and still be quoted (1.0: no limit beyond submitter_threshold).",
     )
     quote_gap: float = Field(
         0.015, ge=0.0, description="How far below a submitter's best sentence more quotes may be."

@@ -53,13 +53,15 @@ def submitter_confidence(score: float, settings: AnswerSettings) -> Confidence:
 
 def chosen_documents(query: Query, evidence: Evidence, settings: AnswerSettings) -> frozenset[str]:
     """The documents that answer: named ones if the question names any that discuss it; for a
-    question about the whole corpus every document over the bar; otherwise those nearly as
-    close as the closest. The closest document is always among them."""
+    question about the whole corpus every document over the bar (an absolute score, and
+    `corpus_gap` under the closest); otherwise those nearly as close as the closest
+    (`specific_gap`). The closest document is always among them."""
     ranked = [d for d in evidence.documents if d.sentences]
     if not ranked:
         return frozenset()
     top = ranked[0]
-    relevant = [d for d in ranked if d.best >= settings.submitter_threshold] or [top]
+    floor = max(settings.submitter_threshold, top.best - settings.corpus_gap)
+    relevant = [d for d in ranked if d.best >= floor] or [top]
     named = [d for d in relevant if d.document.document_id in query.named_documents]
     if named:
         return ids(named)
