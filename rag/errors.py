@@ -41,3 +41,7 @@ class NothingIndexed(RagError):
 
 class EmbedderUnavailable(RagError):
     """The configured embedding model cannot be loaded."""
+
+
+class TopicsFileError(RagError):
+    """The topics file cannot be read or lists no topic."""

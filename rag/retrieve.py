@@ -147,6 +147,20 @@ class Retriever:
                 self._query_cache[query] = vector
         return vector
 
+    def embed_queries(self, queries: Sequence[str]) -> list[NDArray[np.float32]]:
+        """Vectors of several queries: cached ones from the cache, the rest in one batch."""
+        with self._cache_lock:
+            known = {q: self._query_cache[q] for q in queries if q in self._query_cache}
+        missing = list(dict.fromkeys(q for q in queries if q not in known))
+        if missing:
+            for query, vector in zip(missing, self.embedder.embed_queries(missing), strict=True):
+                known[query] = vector
+                with self._cache_lock:
+                    if len(self._query_cache) >= QUERY_CACHE_SIZE:
+                        self._query_cache.pop(next(iter(self._query_cache)))
+                    self._query_cache[query] = vector
+        return [known[q] for q in queries]
+
     def dense(
         self, query_vector: NDArray[np.float32], k: int, rows: NDArray[np.int64] | None
     ) -> Ranking:

@@ -10,7 +10,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -18,13 +18,14 @@ from pathlib import Path
 from rag.answer import compose
 from rag.bm25 import tokenize, tokenize_query
 from rag.config import Settings
+from rag.decide import decide
 from rag.embed import Embedder, make_embedder
 from rag.errors import DocumentNotFound, IndexNotFound, InvalidQuestion, RagError
 from rag.generate import generated_answer, is_enabled
 from rag.retrieve import NO_FILTERS, Filters, Mode, Retriever
 from rag.select import Evidence, name_words
 from rag.store import StoredIndex, check_compatible, load_index, rebuild_hint
-from rag.types import Answer, Document, Hit
+from rag.types import Answer, Document, Hit, SubmitterDecision
 
 log = logging.getLogger(__name__)
 
@@ -107,6 +108,33 @@ class Service:
             timings["generate" if generated else "generate_failed"] = milliseconds_since(generating)
             timings["total"] = milliseconds_since(started)
         return Answer(question, text, no_answer, citations, timings)
+
+    def submitter_decisions(
+        self, question: str, filters: Filters = NO_FILTERS
+    ) -> list[SubmitterDecision]:
+        """One decision per document in scope: does its submitter discuss the question?"""
+        return self.decisions_for_many([question], filters)[0]
+
+    def decisions_for_many(
+        self, questions: Sequence[str], filters: Filters = NO_FILTERS
+    ) -> list[list[SubmitterDecision]]:
+        """`submitter_decisions` for each question; the questions are embedded in one batch."""
+        cleaned = [self.check_question(q) for q in questions]
+        self.retriever.check_filters(filters)
+        vectors = self.retriever.embed_queries(cleaned)
+        in_scope = [d for d in self.index.documents.values() if filters.admits(d)]
+        per_document = self.settings.answer.k
+        return [
+            decide(
+                question,
+                self.retriever.best_per_document(question, vector, filters, per_document),
+                self.index.documents,
+                in_scope,
+                self.evidence(question),
+                self.settings.answer,
+            )
+            for question, vector in zip(cleaned, vectors, strict=True)
+        ]
 
     def evidence(self, question: str) -> Evidence:
         """Coverage and IDF weights of the question's words; submitter names weigh nothing,

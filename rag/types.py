@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal
 
 
 @dataclass(frozen=True)
@@ -78,3 +79,19 @@ class Answer:
 class SkippedFile:
     path: str
     reason: str
+
+
+Confidence = Literal["high", "low", "none"]
+
+
+@dataclass(frozen=True)
+class SubmitterDecision:
+    """Whether one submitter discusses a question, and its quotes (best first).
+
+    `confidence` is "none" when the submitter does not discuss it; `quotes` is then empty.
+    """
+
+    document: Document
+    confidence: Confidence
+    quotes: tuple[Citation, ...]
+    score: float
