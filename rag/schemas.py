@@ -173,6 +173,7 @@ class MatrixRequest(BaseModel):
 
 class MatrixSubmitter(BaseModel):
     document_id: str
+    source: str
     submitter: str
     submitter_type: str
 
@@ -227,6 +228,7 @@ class MatrixResponse(BaseModel):
             submitters=[
                 MatrixSubmitter(
                     document_id=d.document_id,
+                    source=d.source,
                     submitter=d.submitter,
                     submitter_type=d.submitter_type,
                 )
