@@ -10,6 +10,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from pathlib import Path
 
 from rag.errors import TopicsFileError
@@ -52,9 +53,11 @@ class Matrix:
     timings_ms: dict[str, float] = field(default_factory=dict)
 
     def cell(self, topic: str, document_id: str) -> MatrixCell:
-        return next(
-            c for c in self.cells if c.topic == topic and c.document.document_id == document_id
-        )
+        return self._by_key[(topic, document_id)]
+
+    @cached_property
+    def _by_key(self) -> dict[tuple[str, str], MatrixCell]:
+        return {(c.topic, c.document.document_id): c for c in self.cells}
 
 
 def submitter_order(documents: Sequence[Document]) -> list[Document]:

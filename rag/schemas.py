@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
-from rag.matrix import Matrix, MatrixCell
+from rag.matrix import MAX_TOPIC_CHARS, MAX_TOPICS, Matrix, MatrixCell
 from rag.retrieve import Filters
 from rag.types import Answer, Citation, Document, Hit, SubmitterDecision
 
@@ -151,14 +151,18 @@ class ErrorBody(BaseModel):
 
 # --- workbench: topic × submitter matrix and side-by-side comparison ---------------------------
 
-Topic = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Topic = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_TOPIC_CHARS)
+]
 
 
 class MatrixRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     topics: list[Topic] = Field(
-        min_length=1, max_length=30, description="1-30 topics, each 1-200 characters, no repeats."
+        min_length=1,
+        max_length=MAX_TOPICS,
+        description="1-30 topics, each 1-200 characters, no repeats.",
     )
     filters: FiltersIn | None = None
 
