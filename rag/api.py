@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hmac
 import logging
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Annotated
@@ -13,7 +14,7 @@ from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 
@@ -28,20 +29,38 @@ from rag.errors import (
     InvalidQuestion,
     RagError,
     ReloadFailed,
+    TopicsFileError,
 )
+from rag.export import (
+    CONTENT_TYPES,
+    DownloadFormat,
+    ExportFormat,
+    content_disposition,
+    export_answer,
+    export_matrix,
+    file_name,
+)
+from rag.matrix import read_topics, run_matrix
 from rag.middleware import BodyLimit, RequestLog
 from rag.schemas import (
     MAX_K,
     AskRequest,
     AskResponse,
+    CompareColumn,
+    CompareRequest,
+    CompareResponse,
     DocumentOut,
     DocumentSummary,
     ErrorBody,
     FiltersIn,
     Health,
+    MatrixRequest,
+    MatrixResponse,
     SearchResponse,
+    TopicsResponse,
 )
 from rag.service import EmbedderFactory, IndexHolder, Service
+from rag.types import Filters
 
 log = logging.getLogger("rag.api")
 
@@ -54,6 +73,7 @@ STATUS_OF_ERROR: dict[type[RagError], int] = {
     IndexMismatch: 503,
     EmbedderUnavailable: 503,
     ReloadFailed: 503,
+    TopicsFileError: 404,
 }
 ERROR_RESPONSES: dict[int | str, dict[str, object]] = {
     code: {"model": ErrorBody} for code in (404, 413, 422, 503)
@@ -127,6 +147,16 @@ def require_admin(request: Request) -> None:
 
 
 ServiceDep = Annotated[Service, Depends(service)]
+FormatQuery = Annotated[
+    ExportFormat, Query(description="json (default), or a download: csv, xlsx, docx, md.")
+]
+DOWNLOAD_RESPONSES: dict[int | str, dict[str, object]] = {
+    **ERROR_RESPONSES,
+    200: {
+        "description": "JSON, or with ?format= a file download (Content-Disposition).",
+        "content": {content_type: {} for content_type in CONTENT_TYPES.values()},
+    },
+}
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -171,10 +201,15 @@ def add_routes(app: FastAPI) -> None:
         ).to_filters()
         return SearchResponse.of(q, svc.search(q, k, filters), svc.index.documents)
 
-    @app.post("/ask", response_model=AskResponse, responses=ERROR_RESPONSES)
-    def ask(svc: ServiceDep, body: AskRequest) -> AskResponse:
+    @app.post("/ask", response_model=AskResponse, responses=DOWNLOAD_RESPONSES)
+    def ask(
+        svc: ServiceDep, body: AskRequest, format: FormatQuery = "json"
+    ) -> AskResponse | Response:
         filters = (body.filters or FiltersIn()).to_filters()
-        return AskResponse.of(svc.ask(body.question, body.k, filters))
+        answer = svc.ask(body.question, body.k, filters)
+        if format != "json":
+            return download(export_answer(answer, format), "svar", body.question, format)
+        return AskResponse.of(answer)
 
     @app.get("/documents", response_model=list[DocumentSummary], responses=ERROR_RESPONSES)
     def documents(svc: ServiceDep) -> list[DocumentSummary]:
@@ -267,4 +302,49 @@ def create_app(
     app.add_middleware(RequestLog)
     add_routes(app)
     add_offline_docs(app)
+    add_workbench_routes(app)
     return app
+
+
+# --- workbench: matrix, comparison, topics, downloads ------------------------------------------
+
+
+def download(content: bytes, prefix: str, title: str, fmt: DownloadFormat) -> Response:
+    name = file_name(prefix, title, fmt)
+    return Response(
+        content,
+        media_type=CONTENT_TYPES[fmt],
+        headers={"Content-Disposition": content_disposition(name)},
+    )
+
+
+def add_workbench_routes(app: FastAPI) -> None:
+    @app.post("/matrix", response_model=MatrixResponse, responses=DOWNLOAD_RESPONSES)
+    def matrix(
+        svc: ServiceDep, body: MatrixRequest, format: FormatQuery = "json"
+    ) -> MatrixResponse | Response:
+        """One cell per topic and submitter: does it discuss the topic, and its best quote."""
+        filters = (body.filters or FiltersIn()).to_filters()
+        result = run_matrix(svc.decisions_for_many, body.topics, filters)
+        if format != "json":
+            title = f"{len(body.topics)} temaer" if len(body.topics) > 1 else body.topics[0]
+            return download(export_matrix(result, format), "oversikt", title, format)
+        return MatrixResponse.of(result)
+
+    @app.post("/compare", response_model=CompareResponse, responses=ERROR_RESPONSES)
+    def compare(svc: ServiceDep, body: CompareRequest) -> CompareResponse:
+        """2-4 submissions side by side on one question: each one's own quotes, or none."""
+        started = time.perf_counter()
+        filters = Filters(document_id=tuple(body.document_ids))
+        by_id = {d.document.document_id: d for d in svc.submitter_decisions(body.question, filters)}
+        total = round((time.perf_counter() - started) * 1000, 2)
+        return CompareResponse(
+            question=body.question,
+            columns=[CompareColumn.of(by_id[i]) for i in body.document_ids],
+            timings_ms={"total": total},
+        )
+
+    @app.get("/topics", response_model=TopicsResponse, responses=ERROR_RESPONSES)
+    def topics(svc: ServiceDep) -> TopicsResponse:
+        """The default topics of the overview (the topics file, RAG_MATRIX__TOPICS_FILE)."""
+        return TopicsResponse(topics=read_topics(svc.settings.matrix.topics_file))

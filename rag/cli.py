@@ -1,4 +1,4 @@
-"""The `rag` command: index, serve, ask, search, eval, bench."""
+"""The `rag` command: index, serve, ask, search, matrix, eval, bench."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import logging
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from rag.config import Settings
 from rag.errors import ConfigurationError, RagError
@@ -120,15 +120,17 @@ def local_service(settings: Settings, index: Path | None) -> Service:
 
 
 def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
+    from rag.export import export_answer
     from rag.output import answer_json, format_answer
 
     answer = local_service(settings, args.index).ask(args.question, args.k)
-    print(
-        json.dumps(answer_json(answer), ensure_ascii=False, indent=2)
-        if args.json
-        else format_answer(answer)
+    return deliver(
+        args.format or ("json" if args.json else None),
+        args.output,
+        text=lambda: format_answer(answer),
+        body=lambda: answer_json(answer),
+        export=lambda fmt: export_answer(answer, fmt),
     )
-    return 0
 
 
 def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
@@ -156,6 +158,7 @@ def add_query_parsers(commands: argparse._SubParsersAction) -> None:  # type: ig
     ask.add_argument("--k", type=int, default=None, help="Passages to consider (1-50).")
     ask.add_argument("--index", type=Path, default=None)
     ask.add_argument("--json", action="store_true", help="Print the API's JSON body.")
+    add_format_arguments(ask)
     ask.set_defaults(handler=cmd_ask)
     search = commands.add_parser("search", help="Show the best matching passages.")
     search.add_argument("query")
@@ -163,6 +166,89 @@ def add_query_parsers(commands: argparse._SubParsersAction) -> None:  # type: ig
     search.add_argument("--index", type=Path, default=None)
     search.add_argument("--json", action="store_true", help="Print the API's JSON body.")
     search.set_defaults(handler=cmd_search)
+
+
+# rag.export formats, spelt out so that `rag --help` stays light (a test keeps them equal).
+EXPORT_FORMATS = ("json", "csv", "xlsx", "docx", "md")
+BINARY_FORMATS = ("xlsx", "docx")
+
+
+def add_format_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--format", choices=EXPORT_FORMATS, default=None, help="json or a file format."
+    )
+    parser.add_argument(
+        "-o", "--output", type=Path, default=None, help="Write to FILE instead of stdout."
+    )
+
+
+def deliver(
+    fmt: str | None,
+    output: Path | None,
+    text: Callable[[], str],
+    body: Callable[[], object],
+    export: Callable[[Any], bytes],
+) -> int:
+    """Write the terminal text, the API's JSON body or an export to stdout or to `output`."""
+    if fmt in BINARY_FORMATS and output is None:
+        print(f"rag: --format {fmt} er binært; skriv det til en fil med -o FIL", file=sys.stderr)
+        return 2
+    if fmt is None:
+        data = (text() + "\n").encode("utf-8")
+    elif fmt == "json":
+        data = (json.dumps(body(), ensure_ascii=False, indent=2) + "\n").encode("utf-8")
+    else:
+        data = export(fmt)
+    if output is None:
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
+    else:
+        output.write_bytes(data)
+        print(f"Skrev {output}", file=sys.stderr)
+    return 0
+
+
+def cmd_matrix(args: argparse.Namespace, settings: Settings) -> int:
+    from pydantic import ValidationError
+
+    from rag.export import export_matrix
+    from rag.matrix import read_topics, run_matrix
+    from rag.output import format_matrix
+    from rag.schemas import MatrixRequest, MatrixResponse
+    from rag.types import NO_FILTERS
+
+    topics = args.topics or read_topics(args.topics_file or settings.matrix.topics_file)
+    try:
+        request = MatrixRequest(topics=topics)  # the API's checks: 1-30 topics, 1-200 chars
+    except ValidationError as exc:
+        problems = "; ".join(e["msg"] for e in exc.errors())
+        print(f"rag matrix: ugyldige temaer: {problems}", file=sys.stderr)
+        return 2
+    service = local_service(settings, args.index)
+    matrix = run_matrix(service.decisions_for_many, request.topics, NO_FILTERS)
+    return deliver(
+        args.format,
+        args.output,
+        text=lambda: format_matrix(matrix),
+        body=lambda: MatrixResponse.of(matrix).model_dump(),
+        export=lambda fmt: export_matrix(matrix, fmt),
+    )
+
+
+def add_matrix_parser(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    parser = commands.add_parser(
+        "matrix", help="Topic × submitter overview: who discusses each topic, with quotes."
+    )
+    parser.add_argument("topics", nargs="*", help="Topics (default: the topics file).")
+    parser.add_argument(
+        "--topics-file",
+        type=Path,
+        default=None,
+        help="One topic per line, # comments (default: topics.txt, RAG_MATRIX__TOPICS_FILE).",
+    )
+    parser.add_argument("--index", type=Path, default=None, help="Index directory (data/index).")
+    add_format_arguments(parser)
+    parser.set_defaults(handler=cmd_matrix)
 
 
 def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
@@ -304,6 +390,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     add_index_parser(commands)
     add_query_parsers(commands)
+    add_matrix_parser(commands)
     add_eval_parser(commands)
     add_bench_parser(commands)
     return parser

@@ -151,6 +151,14 @@ class ApiSettings(_Section):
     )
 
 
+class MatrixSettings(_Section):
+    topics_file: Path = Field(
+        Path("topics.txt"),
+        description="Default topics of the overview matrix (GET /topics, `rag matrix`): one "
+        "topic per line, lines starting with # are comments. Relative to the working directory.",
+    )
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="RAG_", env_nested_delimiter="__", extra="forbid", frozen=True
@@ -163,6 +171,7 @@ class Settings(BaseSettings):
     answer: AnswerSettings = AnswerSettings()
     generation: GenerationSettings = GenerationSettings()
     api: ApiSettings = ApiSettings()
+    matrix: MatrixSettings = MatrixSettings()
 
 
 @lru_cache(maxsize=1)

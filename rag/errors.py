@@ -49,3 +49,7 @@ class ReloadFailed(RagError):
 
 class ConfigurationError(RagError):
     """A RAG_ environment variable is unknown or has a value its setting cannot take."""
+
+
+class TopicsFileError(RagError):
+    """The topics file cannot be read or lists no topic."""

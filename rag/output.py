@@ -5,6 +5,8 @@ from __future__ import annotations
 import textwrap
 from typing import Any
 
+from rag.export import MARKS, count_line
+from rag.matrix import Matrix
 from rag.schemas import AskResponse, SearchResponse
 from rag.types import Answer, Document, Hit
 
@@ -49,3 +51,24 @@ def format_hits(hits: list[Hit], documents: dict[str, Document]) -> str:
         body = textwrap.shorten(" ".join(hit.chunk.text.split()), 300, placeholder=" …")
         blocks.append(f"{head}  (score {hit.score:.4f})\n   {body}")
     return "\n".join(blocks)
+
+
+def format_matrix(matrix: Matrix) -> str:
+    """Topics down, submitters across (numbered, with a legend), and the count per topic."""
+    width = max(len(t) for t in matrix.topics)
+    numbers = "  ".join(f"{n:>2}" for n in range(1, len(matrix.submitters) + 1))
+    lines = [f"{'tema':<{width}}  {numbers}  omtalt av"]
+    for topic in matrix.topics:
+        marks = "  ".join(
+            f"{MARKS[matrix.cell(topic, d.document_id).confidence] or '·':>2}"
+            for d in matrix.submitters
+        )
+        lines.append(f"{topic:<{width}}  {marks}  {count_line(matrix, topic)}")
+    lines.append("")
+    lines.extend(
+        f"{n:>2} {d.submitter} ({d.submitter_type})"
+        for n, d in enumerate(matrix.submitters, start=1)
+    )
+    total = matrix.timings_ms.get("total", 0.0)
+    lines.append(f"\n● omtaler temaet  ◐ usikkert  · omtaler det ikke   ({total:.0f} ms)")
+    return "\n".join(lines)

@@ -9,6 +9,7 @@ closest quotable sentences.
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -133,6 +134,20 @@ class Retriever:
                     self._query_cache.pop(next(iter(self._query_cache)))
                 self._query_cache[text] = vector
         return vector
+
+    def embed_queries(self, texts: Sequence[str]) -> list[NDArray[np.float32]]:
+        """Vectors of several questions: cached ones from the cache, the rest in one batch."""
+        with self._cache_lock:
+            known = {q: self._query_cache[q] for q in texts if q in self._query_cache}
+        missing = list(dict.fromkeys(q for q in texts if q not in known))
+        if missing:
+            for text, vector in zip(missing, self.embedder.embed_queries(missing), strict=True):
+                known[text] = vector
+                with self._cache_lock:
+                    if len(self._query_cache) >= QUERY_CACHE_SIZE:
+                        self._query_cache.pop(next(iter(self._query_cache)))
+                    self._query_cache[text] = vector
+        return [known[q] for q in texts]
 
     # --- chunks: /search ---------------------------------------------------------------------
 

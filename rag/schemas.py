@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
-from rag.types import Answer, Citation, Confidence, Document, Filters, Hit, SubmitterOrigin
+from rag.matrix import MAX_TOPIC_CHARS, MAX_TOPICS, Matrix, MatrixCell
+from rag.types import (
+    Answer,
+    Citation,
+    Confidence,
+    Document,
+    Filters,
+    Hit,
+    SubmitterDecision,
+    SubmitterOrigin,
+)
 
 MAX_K = 50
 
@@ -168,3 +178,145 @@ class Health(BaseModel):
 
 class ErrorBody(BaseModel):
     detail: str
+
+
+# --- workbench: topic × submitter matrix and side-by-side comparison ---------------------------
+
+Topic = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_TOPIC_CHARS)
+]
+
+
+class MatrixRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    topics: list[Topic] = Field(
+        min_length=1,
+        max_length=MAX_TOPICS,
+        description="1-30 topics, each 1-200 characters, no repeats.",
+    )
+    filters: FiltersIn | None = None
+
+    @field_validator("topics")
+    @classmethod
+    def no_repeats(cls, topics: list[str]) -> list[str]:
+        repeated = sorted({t for t in topics if topics.count(t) > 1})
+        if repeated:
+            raise ValueError(f"temaer gjentas: {', '.join(repeated)}")
+        return topics
+
+
+class MatrixSubmitter(BaseModel):
+    document_id: str
+    source: str
+    submitter: str
+    submitter_type: str
+
+
+class MatrixCellOut(BaseModel):
+    topic: str
+    document_id: str
+    mentioned: bool
+    confidence: Literal["high", "low", "none"]
+    quote: str | None = Field(description="The submitter's best sentence: text[start:end].")
+    start: int | None
+    end: int | None
+    section: str | None
+    page: int | None
+    score: float
+
+    @classmethod
+    def of(cls, cell: MatrixCell) -> MatrixCellOut:
+        quote = cell.quote
+        return cls(
+            topic=cell.topic,
+            document_id=cell.document.document_id,
+            mentioned=cell.mentioned,
+            confidence=cell.confidence,
+            quote=quote.quote if quote else None,
+            start=quote.start if quote else None,
+            end=quote.end if quote else None,
+            section=quote.section if quote else None,
+            page=quote.page if quote else None,
+            score=cell.score,
+        )
+
+
+class TypeCountOut(BaseModel):
+    topic: str
+    submitter_type: str
+    mentioned: int
+    total: int
+
+
+class MatrixResponse(BaseModel):
+    topics: list[str]
+    submitters: list[MatrixSubmitter]
+    cells: list[MatrixCellOut] = Field(description="One per topic and submitter.")
+    counts: list[TypeCountOut] = Field(description="Per topic and submitter type.")
+    timings_ms: dict[str, float]
+
+    @classmethod
+    def of(cls, matrix: Matrix) -> MatrixResponse:
+        return cls(
+            topics=list(matrix.topics),
+            submitters=[
+                MatrixSubmitter(
+                    document_id=d.document_id,
+                    source=d.source,
+                    submitter=d.submitter,
+                    submitter_type=d.submitter_type,
+                )
+                for d in matrix.submitters
+            ],
+            cells=[MatrixCellOut.of(c) for c in matrix.cells],
+            counts=[TypeCountOut(**c.__dict__) for c in matrix.counts],
+            timings_ms=matrix.timings_ms,
+        )
+
+
+class TopicsResponse(BaseModel):
+    topics: list[str]
+
+
+class CompareRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    question: str = Field(description="The question, in Norwegian, at most 2,000 characters.")
+    document_ids: list[str] = Field(
+        min_length=2, max_length=4, description="2-4 submissions to compare, in column order."
+    )
+
+    @field_validator("document_ids")
+    @classmethod
+    def no_repeated_documents(cls, ids: list[str]) -> list[str]:
+        if len(set(ids)) != len(ids):
+            raise ValueError("samme dokument er valgt flere ganger")
+        return ids
+
+
+class CompareColumn(BaseModel):
+    document_id: str
+    submitter: str
+    submitter_type: str
+    confidence: Literal["high", "low", "none"]
+    score: float
+    quotes: list[CitationOut] = Field(description="Best first; empty when it is not discussed.")
+
+    @classmethod
+    def of(cls, decision: SubmitterDecision) -> CompareColumn:
+        doc = decision.document
+        return cls(
+            document_id=doc.document_id,
+            submitter=doc.submitter,
+            submitter_type=doc.submitter_type,
+            confidence=decision.confidence,
+            score=decision.score,
+            quotes=[CitationOut.of(c) for c in decision.quotes],
+        )
+
+
+class CompareResponse(BaseModel):
+    question: str
+    columns: list[CompareColumn]
+    timings_ms: dict[str, float]

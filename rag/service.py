@@ -11,7 +11,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -103,6 +103,14 @@ class Service:
             timings["total"] = milliseconds_since(started)
         confidence = decision.confidence if citations else "none"
         return Answer(query.text, text, confidence, citations, timings)
+
+    def decisions_for_many(
+        self, questions: Sequence[str], filters: Filters = NO_FILTERS
+    ) -> list[list[SubmitterDecision]]:
+        """`submitter_decisions` for each question; the questions are embedded in one batch."""
+        self.retriever.check_filters(filters)
+        self.retriever.embed_queries([q.strip() for q in questions])  # one batch, then cached
+        return [self.submitter_decisions(q, filters) for q in questions]
 
     def documents_in_scope(self, filters: Filters) -> int:
         """How many documents the filters leave (the «av N» of the lead line)."""

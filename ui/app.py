@@ -22,7 +22,10 @@ if __package__ in (None, ""):  # `streamlit run ui/app.py` runs this file as a p
         sys.path.insert(0, _ROOT)
 
 from ui import client, render
+from ui.compare import compare_page
+from ui.overview import overview_page
 from ui.settings import UiSettings, get_settings
+from ui.workbench import answer_downloads, shared_text_section
 
 logger = logging.getLogger(__name__)
 
@@ -38,6 +41,8 @@ class Pages(NamedTuple):
     ask: st.Page
     documents: st.Page
     document: st.Page
+    overview: st.Page
+    compare: st.Page
 
 
 def pages() -> Pages:
@@ -47,6 +52,15 @@ def pages() -> Pages:
             documents_page, title="Dokumenter", icon=":material/folder_open:", url_path="dokumenter"
         ),
         document=st.Page(document_page, title="Dokument", url_path="dokument", visibility="hidden"),
+        overview=st.Page(
+            overview_page, title="Oversikt", icon=":material/table_chart:", url_path="oversikt"
+        ),
+        compare=st.Page(
+            compare_page,
+            title="Sammenlign",
+            icon=":material/compare_arrows:",
+            url_path="sammenlign",
+        ),
     )
 
 
@@ -187,6 +201,7 @@ def answer_section(settings: UiSettings, question: str, filters: client.Filters)
     st.subheader("Svar")
     with st.container(key="svar"):
         st.markdown(render.answer_with_links(answer.answer, answer.citations))
+    answer_downloads(settings, question, filters, settings.k)
     overview_section(answer.citations)
     sources_section(settings, answer.citations, question)
 
@@ -301,6 +316,7 @@ def documents_page() -> None:
         f"med modellen {render.literal(info.embedding_model)}."
     )
     st.dataframe(render.document_rows(docs), hide_index=True)
+    shared_text_section(settings, docs)
     open_document_picker(docs)
 
 

@@ -207,3 +207,131 @@ def _parse(kind: type[T], data: Any) -> T:
     except ValidationError as exc:
         logger.warning("Response breaks the API contract: %s", exc)
         raise ApiError(200, f"Uventet svar fra API-et: {exc.error_count()} feil") from exc
+
+
+# --- workbench: matrix, comparison, topics, downloads ------------------------------------------
+
+
+@dataclass(frozen=True)
+class MatrixSubmitter:
+    document_id: str
+    source: str
+    submitter: str
+    submitter_type: str
+
+
+@dataclass(frozen=True)
+class MatrixCell:
+    topic: str
+    document_id: str
+    mentioned: bool
+    confidence: str
+    quote: str | None
+    start: int | None
+    end: int | None
+    section: str | None
+    page: int | None
+    score: float
+
+
+@dataclass(frozen=True)
+class TypeCount:
+    topic: str
+    submitter_type: str
+    mentioned: int
+    total: int
+
+
+@dataclass(frozen=True)
+class Matrix:
+    topics: tuple[str, ...]
+    submitters: tuple[MatrixSubmitter, ...]
+    cells: tuple[MatrixCell, ...]
+    counts: tuple[TypeCount, ...]
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class CompareColumn:
+    document_id: str
+    submitter: str
+    submitter_type: str
+    confidence: str
+    score: float
+    quotes: tuple[Citation, ...]
+
+
+@dataclass(frozen=True)
+class Comparison:
+    question: str
+    columns: tuple[CompareColumn, ...]
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SharedText:
+    """Another submission this one shares sentences with, and the share of its own sentences."""
+
+    document_id: str
+    share: float
+    near_duplicate: bool
+
+
+def matrix(
+    base_url: str, topics: tuple[str, ...], filters: Filters | None = None, timeout_s: float = 60.0
+) -> Matrix:
+    return _parse(
+        Matrix, _request("POST", base_url, "/matrix", timeout_s, json=matrix_body(topics, filters))
+    )
+
+
+def matrix_body(topics: tuple[str, ...], filters: Filters | None) -> dict[str, Any]:
+    body: dict[str, Any] = {"topics": list(topics)}
+    if filters is not None and filters.as_json():
+        body["filters"] = filters.as_json()
+    return body
+
+
+def topics(base_url: str, timeout_s: float = 10.0) -> tuple[str, ...]:
+    data = _request("GET", base_url, "/topics", timeout_s)
+    return tuple(_parse(list[str], data.get("topics") if isinstance(data, dict) else None))
+
+
+def compare(
+    base_url: str, question: str, document_ids: tuple[str, ...], timeout_s: float = 60.0
+) -> Comparison:
+    body = {"question": question, "document_ids": list(document_ids)}
+    return _parse(Comparison, _request("POST", base_url, "/compare", timeout_s, json=body))
+
+
+def shared_text(base_url: str, timeout_s: float = 30.0) -> dict[str, tuple[SharedText, ...]] | None:
+    """Per document, the submissions it shares text with; None when the API does not report
+    it (`shared_text` and `near_duplicates` in /documents are optional)."""
+    docs = [d for d in _request("GET", base_url, "/documents", timeout_s) if isinstance(d, dict)]
+    if not any("shared_text" in d for d in docs):
+        return None
+    found: dict[str, tuple[SharedText, ...]] = {}
+    for doc in docs:
+        shares = doc.get("shared_text") or {}
+        near = set(doc.get("near_duplicates") or ())
+        found[str(doc["document_id"])] = tuple(
+            SharedText(str(other), float(share), other in near)
+            for other, share in sorted(shares.items(), key=lambda item: -float(item[1]))
+        )
+    return found
+
+
+def download(
+    base_url: str, path: str, body: dict[str, Any], fmt: str, timeout_s: float = 120.0
+) -> bytes:
+    """The file POST `path`?format=`fmt` returns (an export of an answer or a matrix)."""
+    url = base_url.rstrip("/") + path
+    try:
+        with httpx.Client(timeout=timeout_s) as http:
+            response = http.post(url, params={"format": fmt}, json=body)
+    except httpx.TransportError as exc:
+        logger.warning("API unreachable: POST %s (%s)", url, exc)
+        raise ApiUnavailable(base_url, str(exc) or type(exc).__name__) from exc
+    if response.is_error:
+        raise ApiError(response.status_code, _detail(response))
+    return response.content

@@ -20,6 +20,7 @@ SETTINGS = AnswerSettings(
     high_confidence=0.7,
     submitter_threshold=0.55,
     specific_gap=0.05,
+    corpus_gap=1.0,
     quote_gap=0.02,
     max_sentences_per_submitter=2,
 )
@@ -138,11 +139,23 @@ def test_corpus_wide_keeps_every_document_over_the_submitter_threshold(
 def test_a_document_over_the_submitter_threshold_below_low_confidence_is_counted(
     make: Builders, documents: dict[str, Document]
 ) -> None:
-    settings = AnswerSettings()  # submitter_threshold 0.85 < low_confidence 0.86
+    settings = AnswerSettings(
+        low_confidence=0.86, high_confidence=0.88, submitter_threshold=0.85, corpus_gap=1.0
+    )
     found = evidence(make, documents, bergen=0.9, moss=0.855, more=0.5)
     decision = decide(make.query(QUESTION, corpus_wide=True), found, settings)
     assert_consistent(decision, found)
     assert answering(decision) == ["bergen", "moss"]
+
+
+def test_corpus_gap_drops_documents_far_below_the_closest(
+    make: Builders, documents: dict[str, Document]
+) -> None:
+    found = evidence(make, documents, bergen=0.9, moss=0.86, more=0.8)
+    query = make.query(QUESTION, corpus_wide=True)
+    assert answering(decide(query, found, tuned(corpus_gap=0.05))) == ["bergen", "moss"]
+    assert answering(decide(query, found, tuned(corpus_gap=0.03))) == ["bergen"]
+    assert answering(decide(query, found, tuned(corpus_gap=1.0))) == ["bergen", "moss", "more"]
 
 
 def test_a_specific_question_keeps_those_within_the_gap(

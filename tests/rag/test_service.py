@@ -29,6 +29,7 @@ FAKE_THRESHOLDS = AnswerSettings(
     high_confidence=0.45,
     submitter_threshold=0.35,
     specific_gap=0.05,
+    corpus_gap=1.0,
 )
 ANSWERED_LOW = "Hva med legevakten om natten?"
 ANSWERED_HIGH = "Hvem trenger flere tannleger?"

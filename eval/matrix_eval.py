@@ -1,0 +1,122 @@
+"""Scoring the topic × submitter matrix against the aggregate questions (pure functions).
+
+Each aggregate question becomes one matrix topic: its «om …» part («Hva sier kommunene om
+fastlegeordningen?» -> «fastlegeordningen»), or the whole question when it has none. Its gold
+submitters are the sources of its gold quotes. Per topic column, submitter coverage is the share
+of gold submitters the column marks and precision the share of marked submitters that are gold;
+cell accuracy counts every cell (marked gold and unmarked non-gold cells are right).
+
+Usage (what `rag eval` does with it):
+    pairs = aggregate_topics(questions)
+    matrix = run_matrix(service.decisions_for_many, unique_topics(pairs), NO_FILTERS)
+    score = score_matrix(pairs, marked_by_topic(matrix), {d.source for d in matrix.submitters})
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence, Set
+from dataclasses import dataclass
+
+from eval.metrics import mean, submitter_coverage, submitter_precision
+from eval.questions import Question
+from rag.answer import topic_of
+from rag.matrix import MAX_TOPIC_CHARS, Matrix
+
+
+@dataclass(frozen=True)
+class ColumnScore:
+    question_id: str
+    topic: str
+    gold: frozenset[str]
+    marked: frozenset[str]
+    coverage: float | None
+    precision: float | None
+
+
+@dataclass(frozen=True)
+class MatrixScore:
+    columns: tuple[ColumnScore, ...]
+    coverage: float | None  # mean over the columns
+    precision: float | None  # mean over the columns that mark anything
+    cell_accuracy: float | None
+    cells: int
+
+
+def matrix_topic(question: Question) -> str:
+    return (topic_of(question.question) or question.question.strip())[:MAX_TOPIC_CHARS]
+
+
+def aggregate_topics(questions: Sequence[Question]) -> list[tuple[Question, str]]:
+    """Every aggregate question with its topic."""
+    return [(q, matrix_topic(q)) for q in questions if q.kind == "aggregate"]
+
+
+def unique_topics(pairs: Sequence[tuple[Question, str]]) -> list[str]:
+    """The topics to ask the matrix for (two questions may share one)."""
+    return list(dict.fromkeys(topic for _, topic in pairs))
+
+
+def marked_by_topic(matrix: Matrix) -> dict[str, frozenset[str]]:
+    """Per topic, the sources (file names, as in the gold quotes) of the marked submitters."""
+    marked: dict[str, set[str]] = {topic: set() for topic in matrix.topics}
+    for cell in matrix.cells:
+        if cell.mentioned:
+            marked[cell.topic].add(cell.document.source)
+    return {topic: frozenset(sources) for topic, sources in marked.items()}
+
+
+def score_matrix(
+    pairs: Sequence[tuple[Question, str]],
+    marked: Mapping[str, Set[str]],
+    sources: Set[str],
+) -> MatrixScore:
+    """Coverage and precision per column, and the share of right cells over all of them.
+
+    `sources` are all submitters in the matrix: each column has one cell per source.
+    """
+    columns: list[ColumnScore] = []
+    right = 0
+    for question, topic in pairs:
+        gold = frozenset(g.source for g in question.relevant) & frozenset(sources)
+        hits = frozenset(marked.get(topic, frozenset())) & frozenset(sources)
+        columns.append(
+            ColumnScore(
+                question.id,
+                topic,
+                gold,
+                hits,
+                submitter_coverage(hits, gold),
+                submitter_precision(hits, gold),
+            )
+        )
+        right += sum((s in hits) == (s in gold) for s in sources)
+    cells = len(pairs) * len(sources)
+    return MatrixScore(
+        tuple(columns),
+        mean(c.coverage for c in columns),
+        mean(c.precision for c in columns),
+        right / cells if cells else None,
+        cells,
+    )
+
+
+def matrix_score_table(score: MatrixScore) -> str:
+    """A Markdown table: one row per aggregate question, then the means."""
+
+    def number(value: float | None) -> str:
+        return "–" if value is None else f"{value:.3f}"
+
+    lines = [
+        "| question | topic | gold | marked | coverage | precision |",
+        "|---|---|---|---|---|---|",
+    ]
+    lines += [
+        f"| {c.question_id} | {c.topic} | {len(c.gold)} | {len(c.marked)} "
+        f"| {number(c.coverage)} | {number(c.precision)} |"
+        for c in score.columns
+    ]
+    lines.append(
+        f"| **mean** | | | | {number(score.coverage)} | {number(score.precision)} |"
+        f"\n\nCell accuracy {number(score.cell_accuracy)} over {score.cells} cells."
+    )
+    return "\n".join(lines)

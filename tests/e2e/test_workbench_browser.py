@@ -1,0 +1,170 @@
+"""End to end: «Oversikt» and «Sammenlign» in headless Chromium over the real API and seeds.
+
+Opens both pages through shareable links (`oversikt?topics=…`, `sammenlign?q=…&s=…`), clicks a
+matrix cell and checks that its quote is highlighted in the document. The API runs in-process
+(tests/live_server.py), the UI as `streamlit run ui/app.py`; every request to a host other than
+127.0.0.1 is aborted. Screenshots go to tests/artifacts/.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+import httpx
+import pytest
+from live_server import serving, settings_for
+from playwright.sync_api import Browser, Page, Route, expect, sync_playwright
+
+from rag.api import create_app
+
+pytestmark = [pytest.mark.slow, pytest.mark.browser]
+
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "tests" / "artifacts"
+CHROMIUM = Path("/usr/bin/chromium")
+STARTUP_S = 300.0
+PAGE_MS = 180_000
+TOPICS = ("fastlegeordningen", "legevakt", "tannhelsetjenester for voksne")
+MOSS, AHUS, BERGEN = "000_1151dadce9b0985f", "001_7127cb6351a76271", "003_3d69ec6ad6cea8a3"
+LOCAL = re.compile(r"^[a-z]+://127\.0\.0\.1(:\d+)?(/|$)")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def workbench_api(seeds_index: Path) -> Iterator[str]:
+    with serving(create_app(settings_for(seeds_index))) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def workbench_ui(workbench_api: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    port = free_port()
+    log = tmp_path_factory.mktemp("workbench-ui") / "ui.log"
+    command = [
+        str(Path(sys.executable).parent / "streamlit"), "run", "ui/app.py",
+        "--server.port", str(port), "--server.address", "127.0.0.1",
+        "--server.headless", "true", "--browser.gatherUsageStats", "false",
+    ]  # fmt: skip
+    env = {**os.environ, "RAG_UI_API_URL": workbench_api}
+    with log.open("wb") as out:
+        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_for(f"{url}/_stcore/health", process, log)
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def wait_for(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + STARTUP_S
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"streamlit exited with {process.returncode}:\n{log.read_text()[-3000:]}")
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.5)
+    pytest.fail(f"{url} did not come up within {STARTUP_S:g} s")
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} is missing: apt-get install -y chromium")
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), args=["--no-sandbox", "--disable-gpu"]
+        )
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    def only_local(route: Route) -> None:
+        if LOCAL.match(route.request.url):
+            route.continue_()
+        else:
+            route.abort()
+
+    context = browser.new_context(viewport={"width": 1400, "height": 1000}, locale="nb-NO")
+    context.route("**/*", only_local)
+    yield context.new_page()
+    context.close()
+
+
+def squash(text: str) -> str:
+    return " ".join(text.split())
+
+
+def test_overview_link_shows_the_matrix_and_a_cell_opens_its_quote(
+    workbench_ui: str, page: Page
+) -> None:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.goto(f"{workbench_ui}/oversikt?{urlencode([('topics', t) for t in TOPICS])}")
+    table = page.locator("table.matrise")
+    expect(table).to_be_visible(timeout=PAGE_MS)
+    headers = [squash(h) for h in table.locator("thead th").all_inner_texts()]
+    assert headers[0] == "Innsender"
+    assert headers[1].startswith("fastlegeordningen") and "3 av 3 kommuner" in headers[1]
+    assert "0 av 3 kommuner, 0 av 2 helsefellesskap" in headers[3]
+    assert table.locator("tbody th[scope=row]").count() == 5
+    fastlege_marks = table.locator("tbody tr td:nth-child(2) a")
+    assert fastlege_marks.count() == 5  # every submitter discusses fastlegeordningen
+    assert table.locator("tbody tr td:nth-child(4) a").count() == 0  # nobody discusses tannhelse
+    page.screenshot(path=str(ARTIFACTS / "arbeidsbenk-oversikt.png"), full_page=True)
+
+    cell = fastlege_marks.nth(1)
+    href = cell.get_attribute("href") or ""
+    query = parse_qs(urlsplit(href).query)
+    quote = squash((cell.get_attribute("title") or "").split("«", 1)[1].rsplit("»", 1)[0])
+    cell.click()
+    page.wait_for_url("**/dokument?*")
+    mark = page.locator("mark#treff")
+    expect(mark).to_be_visible(timeout=60_000)
+    expect(mark).to_be_in_viewport()
+    assert squash(mark.inner_text()) == quote
+    assert parse_qs(urlsplit(page.url).query)["doc"] == query["doc"]
+    page.screenshot(path=str(ARTIFACTS / "arbeidsbenk-sitat.png"))
+
+
+def test_compare_link_shows_submitters_side_by_side(workbench_ui: str, page: Page) -> None:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    params = [("q", "Hva mener de om legevakt?"), ("s", BERGEN), ("s", AHUS), ("s", MOSS)]
+    page.goto(f"{workbench_ui}/sammenlign?{urlencode(params)}")
+    columns = page.locator(".kolonne")
+    expect(columns.first).to_be_visible(timeout=PAGE_MS)
+    assert columns.count() == 3
+    names = [squash(t) for t in columns.locator("h4").all_inner_texts()]
+    assert names == ["Bergen kommune", "Helsefellesskapet for Ahus og kommunene", "Moss kommune"]
+    expect(columns.nth(1)).to_contain_text("Omtaler ikke dette")
+    assert columns.nth(0).locator("blockquote").count() >= 1
+    assert columns.nth(2).locator("blockquote").count() >= 1
+    expect(page.get_by_label("Spørsmål")).to_have_value("Hva mener de om legevakt?")
+    page.screenshot(path=str(ARTIFACTS / "arbeidsbenk-sammenlign.png"), full_page=True)
+
+    first_quote = squash(columns.nth(0).locator("blockquote").first.inner_text())
+    columns.nth(0).get_by_role("link", name="Vis i dokumentet").first.click()
+    mark = page.locator("mark#treff")
+    expect(mark).to_be_visible(timeout=60_000)
+    assert squash(mark.inner_text()) == first_quote

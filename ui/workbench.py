@@ -1,0 +1,119 @@
+"""Streamlit pieces the workbench pages share: cached API calls, errors, download buttons."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import streamlit as st
+
+from ui import client, render
+from ui.settings import UiSettings
+from ui.workbench_render import shared_text_rows
+
+DOWNLOAD_FORMATS = {"csv": "CSV", "xlsx": "Excel", "docx": "Word", "md": "Markdown"}
+
+
+@st.cache_data(ttl=600, max_entries=32, show_spinner=False)
+def cached_matrix(api_url: str, topics: tuple[str, ...], timeout_s: float) -> client.Matrix:
+    return client.matrix(api_url, topics, timeout_s=timeout_s)
+
+
+@st.cache_data(ttl=60, show_spinner=False)
+def cached_topics(api_url: str, timeout_s: float) -> tuple[str, ...]:
+    return client.topics(api_url, timeout_s=timeout_s)
+
+
+@st.cache_data(ttl=600, max_entries=64, show_spinner=False)
+def cached_compare(
+    api_url: str, question: str, document_ids: tuple[str, ...], timeout_s: float
+) -> client.Comparison:
+    return client.compare(api_url, question, document_ids, timeout_s=timeout_s)
+
+
+@st.cache_data(ttl=60, show_spinner=False)
+def cached_documents(api_url: str, timeout_s: float) -> list[client.DocumentInfo]:
+    return client.documents(api_url, timeout_s=timeout_s)
+
+
+@st.cache_data(ttl=60, show_spinner=False)
+def cached_shared_text(
+    api_url: str, timeout_s: float
+) -> dict[str, tuple[client.SharedText, ...]] | None:
+    return client.shared_text(api_url, timeout_s=timeout_s)
+
+
+@st.cache_data(ttl=600, max_entries=32, show_spinner=False)
+def cached_download(
+    api_url: str, path: str, body: dict[str, Any], fmt: str, timeout_s: float
+) -> bytes:
+    return client.download(api_url, path, body, fmt, timeout_s=timeout_s)
+
+
+def show_failure(exc: client.ApiUnavailable | client.ApiError, api_url: str) -> None:
+    if isinstance(exc, client.ApiUnavailable):
+        st.error(render.api_unavailable_message(api_url), icon=":material/cloud_off:")
+    elif exc.status == 422:
+        st.warning("Forespørselen kan ikke besvares.", icon=":material/warning:")
+        st.text(exc.detail)  # the API's message may echo user text: shown as plain text
+    else:
+        st.error(f"API-et svarte med feil ({exc.status}).")
+        st.text(exc.detail)
+
+
+def download_buttons(
+    settings: UiSettings, path: str, body: dict[str, Any], name: str, key: str
+) -> None:
+    """One button per format; the file is made by the API only when a button is clicked."""
+    with st.container(horizontal=True, gap="small"):
+        st.caption("Last ned:")
+        for fmt, label in DOWNLOAD_FORMATS.items():
+            st.download_button(
+                label,
+                data=lambda fmt=fmt: cached_download(  # type: ignore[misc]
+                    settings.api_url, path, body, fmt, settings.timeout_s
+                ),
+                file_name=f"{name}.{fmt}",
+                key=f"{key}_{fmt}",
+                on_click="ignore",
+                icon=":material/download:",
+            )
+
+
+def answer_downloads(
+    settings: UiSettings, question: str, filters: client.Filters, k: int | None
+) -> None:
+    """Download buttons for an answer (POST /ask?format=...)."""
+    body: dict[str, Any] = {"question": question}
+    if k is not None:
+        body["k"] = k
+    if filters.as_json():
+        body["filters"] = filters.as_json()
+    download_buttons(settings, "/ask", body, "svar", "last_ned_svar")
+
+
+def matrix_downloads(settings: UiSettings, topics: tuple[str, ...]) -> None:
+    """Download buttons for the matrix (POST /matrix?format=...)."""
+    body = client.matrix_body(topics, None)
+    download_buttons(settings, "/matrix", body, "oversikt", "last_ned_oversikt")
+
+
+def shared_text_section(settings: UiSettings, docs: list[client.DocumentInfo]) -> None:
+    """Which submissions share text (template letters) and how much; shown when the API
+    reports it, left out when it does not."""
+    try:
+        shared = cached_shared_text(settings.api_url, settings.timeout_s)
+    except (client.ApiUnavailable, client.ApiError):
+        return
+    if shared is None:
+        return
+    st.subheader("Delt tekst mellom innspill")
+    rows = shared_text_rows(docs, shared)
+    if not rows:
+        st.caption("Ingen av innspillene deler setninger med hverandre.")
+        return
+    st.caption(
+        "Andelen er hvor stor del av innsenderens egne setninger som også står i det andre "
+        "innspillet. «Nesten likt» betyr at innspillene i hovedsak er samme tekst (f.eks. et "
+        "malbrev)."
+    )
+    st.table(rows, hide_index=True)  # plain text cells: nothing is read as markup
