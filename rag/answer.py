@@ -32,6 +32,12 @@ def literal(text: str) -> str:
     return _MARKDOWN_SPECIAL.sub(r"\\\1", text)
 
 
+def literal_with_markers(text: str) -> str:
+    """Generated text as Markdown: literal like document text, but its [n] markers kept."""
+    pieces = MARKER.split(text)  # text, number, text, number, ..., text
+    return "".join(f"[{piece}]" if i % 2 else literal(piece) for i, piece in enumerate(pieces))
+
+
 def topic_of(question: str) -> str | None:
     """«Hva sier kommunene om fastlegeordningen?» -> «fastlegeordningen»."""
     match = _TOPIC.search(question.strip())
@@ -77,7 +83,8 @@ def submitter_block(submitter: SubmitterDecision, shared: dict[str, list[Citatio
 
 
 def shared_block(quotes: Sequence[Citation], by_document: dict[str, SubmitterDecision]) -> str:
-    names = ", ".join(who(by_document[q.document_id]) for q in quotes)
+    documents = [by_document[q.document_id].document for q in quotes]
+    names = ", ".join(f"{literal(d.submitter)} ({literal(d.submitter_type)})" for d in documents)
     head = f"{SAME_TEXT_LEAD.format(n=len(quotes))} {names}"
     return f"{head}\n{quote_line(quotes[0].quote, [q.n for q in quotes])}"
 

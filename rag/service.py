@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from rag.answer import compose
+from rag.answer import compose, literal_with_markers
 from rag.config import Settings
 from rag.decide import Decision, decide
 from rag.embed import Embedder, make_embedder
@@ -98,7 +98,7 @@ class Service:
             # "generate" when the model's answer is used, "generate_failed" when it fell back.
             generating = time.perf_counter()
             generated = generated_answer(query.text, citations, self.settings.generation)
-            text = generated or text
+            text = literal_with_markers(generated) if generated else text
             timings["generate" if generated else "generate_failed"] = milliseconds_since(generating)
             timings["total"] = milliseconds_since(started)
         confidence = decision.confidence if citations else "none"

@@ -35,6 +35,7 @@ EXAMPLE_QUESTIONS = (
     "Hvordan kan rekrutteringen av helsepersonell bedres?",
 )
 NO_ANSWER = "Ingen relevante treff i innspillene"
+LOW_CONFIDENCE = "Svake treff – sjekk kildene. Sitatene ligner spørsmålet bare svakt."
 
 
 class Pages(NamedTuple):
@@ -199,6 +200,8 @@ def answer_section(settings: UiSettings, question: str, filters: client.Filters)
         st.caption("Prøv å formulere spørsmålet på en annen måte, eller fjern filtrene.")
         return
     st.subheader("Svar")
+    if answer.confidence == "low":
+        st.warning(LOW_CONFIDENCE, icon=":material/warning:")
     with st.container(key="svar"):
         st.markdown(render.answer_with_links(answer.answer, answer.citations))
     answer_downloads(settings, question, filters, settings.k)

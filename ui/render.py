@@ -23,7 +23,9 @@ BLANK_LINE = re.compile(r"\n[ \t\r\f\v]*\n")
 WHITESPACE = re.compile(r"\s")
 MARKER = re.compile(r"\[(\d+)\]")
 # The API escapes a «[3]» found inside a quote as «\\[3\\]» so it is no citation marker.
-ESCAPED_MARKER = re.compile(r"\\\[(\d+)\\\]")
+# The API's answer escapes Markdown in document text («\*», «\[3\]»); the UI reads it back
+# to plain text before making it literal in its own way.
+MARKDOWN_ESCAPE = re.compile(r"\\([!-/:-@\[-`{-~])")
 # Line shapes the answer may keep: a list item prefix, and a `**submitter** (type)` heading.
 LIST_ITEM = re.compile(r"[ \t]*([-*+]|\d{1,3}[.)])[ \t]+")
 SUBMITTER_HEADING = re.compile(r"\*\*(.+)\*\* \((.*)\)")
@@ -249,10 +251,16 @@ def document_rows(docs: Iterable[DocumentInfo]) -> list[dict[str, str | int]]:
     ]
 
 
+def unescape(markdown: str) -> str:
+    """Markdown backslash escapes («\\*», «\\[») back to the characters they stand for."""
+    return MARKDOWN_ESCAPE.sub(r"\1", markdown)
+
+
 def _answer_line(line: str, known: set[int], headings: set[tuple[str, str]]) -> str:
     heading = SUBMITTER_HEADING.fullmatch(line.strip())
-    if heading and (heading.group(1), heading.group(2)) in headings:
-        return f"**{literal(heading.group(1))}** ({literal(heading.group(2))})"
+    pair = (unescape(heading.group(1)), unescape(heading.group(2))) if heading else None
+    if heading and pair in headings:
+        return f"**{literal(pair[0])}** ({literal(pair[1])})"
     item = LIST_ITEM.match(line)
     if item:
         return f"{item.group(1)} {_quotes_and_markers(line[item.end() :], known)}"
@@ -265,7 +273,7 @@ def _quotes_and_markers(text: str, known: set[int]) -> str:
     position = 0
     for match in QUOTE_BEFORE_MARKERS.finditer(text):
         parts.append(_link_markers(text[position : match.start()], known))
-        parts.append(literal(ESCAPED_MARKER.sub(r"[\1]", match.group())))
+        parts.append(literal(unescape(match.group())))
         position = match.end()
     parts.append(_link_markers(text[position:], known))
     return "".join(parts)
@@ -278,10 +286,10 @@ def _link_markers(text: str, known: set[int]) -> str:
     for match in MARKER.finditer(text):
         n = int(match.group(1))
         if n in known:
-            parts.append(literal(text[position : match.start()]))
+            parts.append(literal(unescape(text[position : match.start()])))
             parts.append(f"[\\[{n}\\]](#kilde-{n})")
             position = match.end()
-    parts.append(literal(text[position:]))
+    parts.append(literal(unescape(text[position:])))
     return "".join(parts)
 
 

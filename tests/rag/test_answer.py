@@ -234,8 +234,8 @@ def test_identical_quotes_from_several_submitters_are_shown_once(
     head = SAME_TEXT_LEAD.format(n=3)
     assert head == "Samme tekst i 3 innspill:"
     assert (
-        f"{head} **Bergen kommune** (kommune), **Moss kommune** (kommune), "
-        "**Møre og Romsdal fylkeskommune** (fylkeskommune)"
+        f"{head} Bergen kommune (kommune), Moss kommune (kommune), "
+        "Møre og Romsdal fylkeskommune (fylkeskommune)"
     ) in text
     assert f"**Bergen kommune** (kommune)\n- «{BERGEN[0]}»" in text  # its own quote stays
 

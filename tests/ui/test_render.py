@@ -9,6 +9,7 @@ import pytest
 from md_view import links, markup_tags, shown
 from md_view import to_html as md_html
 
+from rag.answer import literal as api_literal
 from ui.client import Citation
 from ui.render import (
     answer_with_links,
@@ -236,7 +237,8 @@ def test_literal_text_renders_verbatim_with_no_markup(text: str) -> None:
 def test_submitter_heading_stays_bold_but_its_text_is_literal() -> None:
     submitter = "[klikk her](javascript:alert(9)) _x_"
     citation = make_citation(1, submitter=submitter, quote="Et sitat.")
-    linked = answer_with_links(f"**{submitter}** (kommune)\n- «Et sitat.» [1]", [citation])
+    heading = f"**{api_literal(submitter)}** (kommune)"
+    linked = answer_with_links(f"{heading}\n- «Et sitat.» [1]", [citation])
     assert links(linked) == ["#kilde-1"]
     assert markup_tags(linked) == []
     assert f"<strong>{html.escape(submitter, quote=False)}</strong>" in md_html(linked)
@@ -252,7 +254,8 @@ def test_bold_line_that_names_no_cited_submitter_is_literal() -> None:
 def test_hostile_quotes_and_generated_lines_show_as_written(text: str) -> None:
     one_line = " ".join(text.split())
     citation = make_citation(1, quote=one_line)
-    answer = f"Generert: {one_line} [1].\n\n- «{one_line}» [1]"
+    escaped = api_literal(one_line)  # the API escapes document and model text in the answer
+    answer = f"Generert: {escaped} [1].\n\n- «{escaped}» [1]"
     linked = answer_with_links(answer, [citation])
     assert links(linked) == ["#kilde-1", "#kilde-1"]
     assert markup_tags(linked) == []
