@@ -6,10 +6,7 @@ submitters are the sources of its gold quotes. Per topic column, submitter cover
 of gold submitters the column marks and precision the share of marked submitters that are gold;
 cell accuracy counts every cell (marked gold and unmarked non-gold cells are right).
 
-Usage (what `rag eval` does with it):
-    pairs = aggregate_topics(questions)
-    matrix = run_matrix(service.decisions_for_many, unique_topics(pairs), NO_FILTERS)
-    score = score_matrix(pairs, marked_by_topic(matrix), {d.source for d in matrix.submitters})
+`rag eval` (in-process) runs `evaluate_matrix` on the aggregate questions of its split.
 """
 
 from __future__ import annotations
@@ -20,7 +17,9 @@ from dataclasses import dataclass
 from eval.metrics import mean, submitter_coverage, submitter_precision
 from eval.questions import Question
 from rag.answer import topic_of
-from rag.matrix import MAX_TOPIC_CHARS, Matrix
+from rag.matrix import MAX_TOPIC_CHARS, Matrix, run_matrix
+from rag.service import Service
+from rag.types import NO_FILTERS
 
 
 @dataclass(frozen=True)
@@ -98,6 +97,13 @@ def score_matrix(
         right / cells if cells else None,
         cells,
     )
+
+
+def evaluate_matrix(service: Service, questions: Sequence[Question]) -> MatrixScore:
+    """The matrix of the aggregate questions' topics, scored against their gold submitters."""
+    pairs = aggregate_topics(questions)
+    matrix = run_matrix(service.decisions_for_many, unique_topics(pairs), NO_FILTERS)
+    return score_matrix(pairs, marked_by_topic(matrix), {d.source for d in matrix.submitters})
 
 
 def matrix_score_table(score: MatrixScore) -> str:

@@ -275,6 +275,8 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
         print(outcome.paths.json.read_text(encoding="utf-8"))
     else:
         print(format_tables(outcome.result, outcome.checks))
+        if args.api is None and not args.sweep:
+            print_matrix_score(args, settings)
         if rows:
             print("\nSweep\n\n" + sweep_table(rows))
         print(f"\nReport: {outcome.paths.markdown}")
@@ -282,6 +284,17 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
     for check in failed:
         print(f"rag eval: {check.message}", file=sys.stderr)
     return 1 if failed and not args.sweep else 0
+
+
+def print_matrix_score(args: argparse.Namespace, settings: Settings) -> None:
+    from eval.matrix_eval import evaluate_matrix, matrix_score_table
+    from eval.questions import load_questions
+
+    questions = load_questions(args.questions)
+    chosen = [q for q in questions if args.split == "all" or q.split == args.split]
+    score = evaluate_matrix(local_service(settings, args.index), chosen)
+    print(f"\nMatrix (/matrix) on the aggregate questions ({args.split})\n")
+    print(matrix_score_table(score))
 
 
 def print_calibration(args: argparse.Namespace, settings: Settings) -> int:
