@@ -476,3 +476,23 @@ def ensure_converted(models_dir: Path, source: Path | None = None) -> Path:
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return folder
+
+
+def main() -> int:
+    """`python -m rag.e5_convert`: prepare the default embedder now rather than on first use
+    (convert the bundled weights, export the ONNX graph), and say which engines it runs on."""
+    from rag.config import get_settings
+    from rag.embed import make_embedder
+
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    embedder = make_embedder(get_settings().embedding)
+    questions = getattr(embedder, "query_backend", embedder.backend)
+    print(
+        f"{embedder.model_name}: passages on {embedder.backend} ({embedder.precision}), "
+        f"questions on {questions}; vectors identified as {embedder.identity}"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
