@@ -8,6 +8,7 @@ which on CPUs with AVX512-BF16 or AMX is several times faster at the same parity
 from __future__ import annotations
 
 import logging
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -96,7 +97,10 @@ def export_onnx(folder: Path, target: Path) -> None:
     encoder = BertEncoder(folder, "fp32").eval()
     ids = torch.ones((2, 8), dtype=torch.long)
     mask = torch.ones((2, 8), dtype=torch.long)
-    with torch.inference_mode():
+    with torch.inference_mode(), warnings.catch_warnings():
+        # the TorchScript exporter is deprecated but still in torch 2.13 (pinned), and unlike
+        # the torch.export one it needs no onnxscript
+        warnings.simplefilter("ignore", DeprecationWarning)
         torch.onnx.export(
             encoder,
             (ids, mask),

