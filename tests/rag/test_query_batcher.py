@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
+import pytest
 from fakes import FakeEmbedder
 
 from rag.embed import Vectors
@@ -113,3 +114,13 @@ def test_passages_and_identity_pass_straight_through() -> None:
     batcher.embed_passages(["x", "y"])
     assert inner.calls[-1] == ["x", "y"] and inner.batch_sizes == []
     assert batcher.identity == inner.identity and batcher.dimension == inner.dimension
+
+
+def test_the_server_embeds_questions_through_the_batcher(monkeypatch: pytest.MonkeyPatch) -> None:
+    from rag.config import Settings
+    from rag.service import IndexHolder
+
+    fake = FakeEmbedder()
+    monkeypatch.setattr("rag.service.make_embedder", lambda settings: fake)
+    embedder = IndexHolder(Settings()).embedder()
+    assert isinstance(embedder, QueryBatcher) and embedder.inner is fake
