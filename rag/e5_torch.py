@@ -40,10 +40,14 @@ class BertEncoder(torch.nn.Module):
         }
 
     def forward(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        w, rows, length = self.w, ids.shape[0], ids.shape[1]
+        return self.encode(F.embedding(ids, self.w["embeddings.word_embeddings.weight"]), mask)
+
+    def encode(self, words: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """From the tokens' word embeddings [rows, tokens, hidden] on."""
+        w, rows, length = self.w, words.shape[0], words.shape[1]
         heads, size = self.heads, self.hidden // self.heads
         x = (
-            F.embedding(ids, w["embeddings.word_embeddings.weight"])
+            words
             + w["embeddings.position_embeddings.weight"][:length]
             + w["embeddings.token_type_embeddings.weight"][0]
         )
@@ -89,25 +93,34 @@ def torch_runner(folder: Path, precision: Precision, threads: int | None) -> E5R
     return E5Runner(folder, forward, encoder.hidden)
 
 
+class _FromWords(torch.nn.Module):
+    def __init__(self, encoder: BertEncoder) -> None:
+        super().__init__()
+        self.encoder = encoder
+
+    def forward(self, words: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        return self.encoder.encode(words, mask)
+
+
 def export_onnx(folder: Path, target: Path) -> None:
-    """The fp32 encoder as ONNX (ids, mask -> pooled), dynamic rows and length."""
+    """The fp32 encoder as ONNX, from word embeddings on (word_vectors, attention_mask ->
+    pooled), dynamic rows and length. The 384 MB embedding table stays out of the graph: the
+    runner looks rows up in the converted folder's safetensors file."""
     encoder = BertEncoder(folder, "fp32").eval()
-    ids = torch.ones((2, 8), dtype=torch.long)
+    words = torch.zeros((2, 8, encoder.hidden), dtype=torch.float32)
     mask = torch.ones((2, 8), dtype=torch.long)
+    dynamic = {"word_vectors": {0: "rows", 1: "tokens"}, "attention_mask": {0: "rows", 1: "tokens"}}
     with torch.inference_mode(), warnings.catch_warnings():
         # the TorchScript exporter is deprecated but still in torch 2.13 (pinned), and unlike
         # the torch.export one it needs no onnxscript
         warnings.simplefilter("ignore", DeprecationWarning)
         torch.onnx.export(
-            encoder,
-            (ids, mask),
+            _FromWords(encoder),
+            (words, mask),
             str(target),
-            input_names=["input_ids", "attention_mask"],
+            input_names=["word_vectors", "attention_mask"],
             output_names=["pooled"],
-            dynamic_axes={
-                "input_ids": {0: "rows", 1: "tokens"},
-                "attention_mask": {0: "rows", 1: "tokens"},
-            },
+            dynamic_axes=dynamic,
             opset_version=17,
             dynamo=False,
         )
