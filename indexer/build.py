@@ -163,11 +163,16 @@ def document_entry(doc: Document) -> DocumentEntry:
     )
 
 
+RUNTIME_EMBEDDING_FIELDS = {"engine", "precision", "threads", "batch_size", "device", "models_dir"}
+
+
 def fingerprint(
     raws: Sequence[RawDocument], meta: dict[str, SourceMetadata], settings: Settings
 ) -> str:
     """Everything the index depends on: source bytes, their metadata, chunk and model settings."""
-    parts: list[Any] = [settings.chunk.model_dump(), settings.embedding.model_dump(mode="json")]
+    # how vectors are computed (engine, precision, threads, batch size) does not change them
+    vectors_from = settings.embedding.model_dump(mode="json", exclude=RUNTIME_EMBEDDING_FIELDS)
+    parts: list[Any] = [settings.chunk.model_dump(), vectors_from]
     for raw in sorted(raws, key=lambda r: str(r.path)):
         row = meta.get(raw.source)
         parts.append(
@@ -234,7 +239,8 @@ def build_index(
     )
     manifest = Manifest(
         embedding_model=embedder.model_name,
-        embedding_backend=embedder.backend,
+        embedding_engine=embedder.backend,
+        embedding_precision=embedder.precision,
         embedding_identity=embedder.identity,
         dimension=embedder.dimension,
         faiss_type=faiss_type,

