@@ -34,8 +34,14 @@ def matches(term: Term, others: Sequence[Term]) -> bool:
 
 def weighted_overlap(question: Sequence[Term], weights: Mapping[str, float], text: str) -> float:
     """IDF-weighted share of the question's content words that `text` contains."""
+    return overlap_with(question, weights, content_terms(text))
+
+
+def overlap_with(
+    question: Sequence[Term], weights: Mapping[str, float], words: Sequence[Term]
+) -> float:
+    """IDF-weighted share of the question's content words among `words`."""
     total = sum(weights.get(t.stem, 0.0) for t in question)
     if total <= 0:
         return 0.0
-    words = content_terms(text)
     return sum(weights.get(t.stem, 0.0) for t in question if matches(t, words)) / total

@@ -20,7 +20,7 @@ from rag.config import RetrievalSettings
 from rag.embed import Embedder
 from rag.errors import InvalidFilter
 from rag.fusion import Ranking, distinct_passages, rank_lookup, rrf, top_rows
-from rag.lexical import weighted_overlap
+from rag.lexical import Term, content_terms, overlap_with
 from rag.query import Query
 from rag.statements import is_statement
 from rag.store import StoredIndex, stored_vectors
@@ -90,6 +90,7 @@ class Retriever:
         self._cache_lock = threading.Lock()
         self._doc_of_row = np.array([c.document_id for c in index.chunks], dtype=object)
         self._quotable_rows = quotable_rows(index)
+        self._sentence_terms: dict[int, list[Term]] = {}
 
     # --- filters ---------------------------------------------------------------------------
 
@@ -211,7 +212,7 @@ class Retriever:
                     float(cosines[r]),
                     float(cosines[r])
                     + self.settings.lexical_tiebreak
-                    * weighted_overlap(query.terms, query.weights, self.text_of(r)),
+                    * overlap_with(query.terms, query.weights, self.terms_of(r)),
                 )
                 for r in top.tolist()
             ]
@@ -220,6 +221,11 @@ class Retriever:
         found.sort(key=lambda d: -d.best)
         return Evidence(tuple(found))
 
-    def text_of(self, sentence_row: int) -> str:
-        s = self.index.sentences.sentences[sentence_row]
-        return self.index.documents[s.document_id].text[s.start : s.end]
+    def terms_of(self, sentence_row: int) -> list[Term]:
+        """A sentence's content words, tokenised once per loaded index."""
+        terms = self._sentence_terms.get(sentence_row)
+        if terms is None:
+            s = self.index.sentences.sentences[sentence_row]
+            terms = content_terms(self.index.documents[s.document_id].text[s.start : s.end])
+            self._sentence_terms[sentence_row] = terms  # a racing thread writes the same list
+        return terms
