@@ -10,11 +10,12 @@ from __future__ import annotations
 import dataclasses
 import logging
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol, get_args
+from typing import Any, Protocol, get_args
 
 import httpx
 
 from eval.metrics import Passage
+from rag.contract import Confidence
 from rag.errors import RagError
 from rag.retrieve import MODES, Mode, Retriever
 from rag.service import Service
@@ -22,7 +23,6 @@ from rag.service import Service
 log = logging.getLogger(__name__)
 
 HTTP_MODES: tuple[Mode, ...] = ("hybrid",)
-Confidence = Literal["high", "low", "none"]
 CONFIDENCES: tuple[Confidence, ...] = get_args(Confidence)
 
 

@@ -89,7 +89,7 @@ def wait_healthy(base_url: str, server: subprocess.Popen[bytes], timeout_s: floa
 def running_server(index: Path) -> Iterator[tuple[str, float]]:
     """`rag serve` on a free local port; yields (base URL, seconds until healthy)."""
     port = free_port()
-    command = [sys.executable, "-m", "rag.cli", "serve", "--index", str(index)]
+    command = [sys.executable, "-m", "cli", "serve", "--index", str(index)]
     command += ["--host", "127.0.0.1", "--port", str(port)]
     base_url = f"http://127.0.0.1:{port}"
     with tempfile.TemporaryFile() as server_log:

@@ -20,7 +20,8 @@ from dataclasses import dataclass
 from eval.metrics import mean, submitter_coverage, submitter_precision
 from eval.questions import Question
 from rag.answer import topic_of
-from rag.matrix import MAX_TOPIC_CHARS, Matrix
+from rag.contract import MAX_TOPIC_CHARS
+from rag.matrix import Matrix
 
 
 @dataclass(frozen=True)

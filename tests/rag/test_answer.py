@@ -14,6 +14,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from markdown_it import MarkdownIt
+from rag.markers import MARKER
 
 from rag.answer import (
     LOW_CONFIDENCE_TEXT,
@@ -26,7 +27,6 @@ from rag.answer import (
 )
 from rag.config import AnswerSettings
 from rag.decide import Decision, decide
-from rag.markers import MARKER
 from rag.types import Citation, Document, Evidence
 
 if TYPE_CHECKING:

@@ -11,9 +11,9 @@ from fakes import FakeEmbedder
 
 from rag.answer import LOW_CONFIDENCE_TEXT, NO_ANSWER_TEXT, literal
 from rag.config import AnswerSettings, Settings
+from rag.contract import MARKER
 from rag.embed import Embedder
 from rag.errors import IndexCorrupt, IndexNotFound, InvalidFilter, InvalidQuestion
-from rag.markers import MARKER
 from rag.service import IndexHolder, Service
 from rag.store import CHUNKS, SENTENCES
 from rag.types import Filters

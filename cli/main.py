@@ -24,7 +24,7 @@ Command = Callable[[argparse.Namespace, Settings], int]
 RETRIEVERS = ("hybrid", "dense", "sentence", "bm25")
 # Loggers of this project; other libraries (bm25s logs DEBUG lines) show warnings only, or
 # info with --verbose.
-OWN_LOGGERS = frozenset({"rag", "indexer", "eval", "__main__"})
+OWN_LOGGERS = frozenset({"rag", "indexer", "eval", "cli", "__main__"})
 
 
 def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
