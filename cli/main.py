@@ -252,6 +252,7 @@ def add_matrix_parser(commands: argparse._SubParsersAction) -> None:  # type: ig
 
 
 def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
+    from eval.gate import failures
     from eval.report import DEFAULT_REPORTS, format_tables
     from eval.runner import EvalRequest, evaluate
     from eval.sweep import sweep, sweep_table
@@ -278,7 +279,7 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
         if rows:
             print("\nSweep\n\n" + sweep_table(rows))
         print(f"\nReport: {outcome.paths.markdown}")
-    failed = [c for c in outcome.checks if c.status == "fail"]
+    failed = failures(outcome.checks)
     for check in failed:
         print(f"rag eval: {check.message}", file=sys.stderr)
     return 1 if failed and not args.sweep else 0

@@ -2,18 +2,23 @@
 
 Transport failures become `ApiUnavailable`; error responses become `ApiError` carrying the API's
 `detail` message. Responses are validated into frozen dataclasses at this edge, so the rest of
-the UI never handles loose dicts.
+the UI never handles loose dicts; tests/rag/test_ui_client_contract.py validates every response of
+the real API with these types. One pooled HTTP client per API serves every call for the life of
+the process, so Streamlit reruns reuse its connections.
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any, TypeVar
 from urllib.parse import quote
 
 import httpx
 from pydantic import TypeAdapter, ValidationError
+
+from rag.contract import Confidence
 
 logger = logging.getLogger(__name__)
 
@@ -48,27 +53,6 @@ class Health:
 
 
 @dataclass(frozen=True)
-class Hit:
-    chunk_id: str
-    document_id: str
-    source: str
-    submitter: str
-    submitter_type: str
-    section: str | None
-    page: int | None
-    text: str
-    start: int
-    end: int
-    score: float
-
-
-@dataclass(frozen=True)
-class SearchResult:
-    query: str
-    results: tuple[Hit, ...]
-
-
-@dataclass(frozen=True)
 class Citation:
     n: int
     document_id: str
@@ -88,6 +72,7 @@ class Answer:
     question: str
     answer: str
     no_answer: bool
+    confidence: Confidence
     citations: tuple[Citation, ...]
     timings_ms: dict[str, float] = field(default_factory=dict)
 
@@ -124,23 +109,6 @@ def health(base_url: str, timeout_s: float = 10.0) -> Health:
     return _parse(Health, _request("GET", base_url, "/health", timeout_s))
 
 
-def search(
-    base_url: str,
-    query: str,
-    k: int = 10,
-    submitter: str | None = None,
-    submitter_type: str | None = None,
-    timeout_s: float = 60.0,
-) -> SearchResult:
-    params: dict[str, str | int] = {"q": query, "k": k}
-    if submitter:
-        params["submitter"] = submitter
-    if submitter_type:
-        params["submitter_type"] = submitter_type
-    data = _request("GET", base_url, "/search", timeout_s, params=params)
-    return _parse(SearchResult, data)
-
-
 def ask(
     base_url: str,
     question: str,
@@ -165,11 +133,16 @@ def document(base_url: str, document_id: str, timeout_s: float = 30.0) -> Docume
     return _parse(Document, _request("GET", base_url, path, timeout_s))
 
 
+@cache
+def connection(base_url: str) -> httpx.Client:
+    """The pooled HTTP client for the API at `base_url`, made once per process."""
+    return httpx.Client(base_url=base_url.rstrip("/"))
+
+
 def _request(method: str, base_url: str, path: str, timeout_s: float, **kwargs: Any) -> Any:
     url = base_url.rstrip("/") + path
     try:
-        with httpx.Client(timeout=timeout_s) as http:
-            response = http.request(method, url, **kwargs)
+        response = connection(base_url).request(method, path, timeout=timeout_s, **kwargs)
     except httpx.TimeoutException as exc:
         logger.warning("API timeout: %s %s", method, url)
         raise ApiUnavailable(base_url, f"ingen svar innen {timeout_s:g} s") from exc
@@ -327,8 +300,9 @@ def download(
     """The file POST `path`?format=`fmt` returns (an export of an answer or a matrix)."""
     url = base_url.rstrip("/") + path
     try:
-        with httpx.Client(timeout=timeout_s) as http:
-            response = http.post(url, params={"format": fmt}, json=body)
+        response = connection(base_url).post(
+            path, params={"format": fmt}, json=body, timeout=timeout_s
+        )
     except httpx.TransportError as exc:
         logger.warning("API unreachable: POST %s (%s)", url, exc)
         raise ApiUnavailable(base_url, str(exc) or type(exc).__name__) from exc
