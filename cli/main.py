@@ -1,4 +1,4 @@
-"""The `rag` command: index, serve, ask, search, matrix, eval, bench."""
+"""The `rag` command: index, serve, ask, search, matrix, eval, bench (`python -m cli`)."""
 
 from __future__ import annotations
 
@@ -428,7 +428,3 @@ def main(argv: Sequence[str] | None = None) -> int:
     except RagError as exc:
         print(f"rag {args.command}: {exc}", file=sys.stderr)
         return 1
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

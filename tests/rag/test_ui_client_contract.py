@@ -15,24 +15,16 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
-from fakes import FakeEmbedder
+from fakes import FAKE_THRESHOLDS, FakeEmbedder
 from live_server import serving
 
 from rag.api import create_app
-from rag.config import AnswerSettings, MatrixSettings, Settings
+from rag.config import MatrixSettings, Settings
 from ui import client
 
 if TYPE_CHECKING:
     from conftest import Corpus
 
-# Fake-embedder thresholds (as in test_service.py): one answer each of high, low and none.
-FAKE_THRESHOLDS = AnswerSettings(
-    low_confidence=0.35,
-    high_confidence=0.45,
-    submitter_threshold=0.35,
-    specific_gap=0.05,
-    corpus_gap=1.0,
-)
 QUESTIONS = {
     "high": "Hvem trenger flere tannleger?",
     "low": "Hva med legevakten om natten?",
