@@ -10,11 +10,13 @@ from __future__ import annotations
 import dataclasses
 import logging
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol, get_args
+from typing import Any, Protocol, get_args
 
 import httpx
 
 from eval.metrics import Passage
+from rag.api_client import ApiError, ApiUnavailable, call, connection
+from rag.contract import Confidence
 from rag.errors import RagError
 from rag.retrieve import MODES, Mode, Retriever
 from rag.service import Service
@@ -22,7 +24,7 @@ from rag.service import Service
 log = logging.getLogger(__name__)
 
 HTTP_MODES: tuple[Mode, ...] = ("hybrid",)
-Confidence = Literal["high", "low", "none"]
+REQUEST_TIMEOUT_S = 60.0
 CONFIDENCES: tuple[Confidence, ...] = get_args(Confidence)
 
 
@@ -128,19 +130,12 @@ class InProcessBackend:
         )
 
 
-def error_detail(response: httpx.Response) -> str:
-    try:
-        return str(response.json()["detail"])
-    except (ValueError, KeyError, TypeError):
-        return response.text[:200] or response.reason_phrase
-
-
 class HttpBackend:
     """A running API, through its public contract (GET /search, POST /ask, GET /documents)."""
 
     def __init__(self, base_url: str, client: httpx.Client | None = None) -> None:
         self.base_url = base_url.rstrip("/")
-        self.client = client or httpx.Client(base_url=self.base_url, timeout=60.0)
+        self.client = client or connection(self.base_url)
 
     @property
     def target(self) -> str:
@@ -152,12 +147,11 @@ class HttpBackend:
 
     def call(self, method: str, path: str, **kwargs: Any) -> Any:
         try:
-            response = self.client.request(method, path, **kwargs)
-        except httpx.HTTPError as exc:
-            raise EvalError(f"cannot reach the API at {self.base_url}: {exc}") from exc
-        if response.status_code != 200:
-            raise EvalError(f"{method} {path} -> {response.status_code}: {error_detail(response)}")
-        return response.json()
+            return call(self.client, method, path, REQUEST_TIMEOUT_S, **kwargs)
+        except ApiUnavailable as exc:
+            raise EvalError(f"cannot reach the API at {self.base_url}: {exc.reason}") from exc
+        except ApiError as exc:
+            raise EvalError(f"{method} {path} -> {exc.status}: {exc.detail}") from exc
 
     def documents(self) -> dict[str, StoredDocument]:
         found = {}

@@ -19,11 +19,12 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 import httpx
 
 from eval.bench_stats import Latency, summarise_ms
+from rag.api_client import ApiError, ApiUnavailable, call
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +90,7 @@ def wait_healthy(base_url: str, server: subprocess.Popen[bytes], timeout_s: floa
 def running_server(index: Path) -> Iterator[tuple[str, float]]:
     """`rag serve` on a free local port; yields (base URL, seconds until healthy)."""
     port = free_port()
-    command = [sys.executable, "-m", "rag.cli", "serve", "--index", str(index)]
+    command = [sys.executable, "-m", "cli", "serve", "--index", str(index)]
     command += ["--host", "127.0.0.1", "--port", str(port)]
     base_url = f"http://127.0.0.1:{port}"
     with tempfile.TemporaryFile() as server_log:
@@ -116,18 +117,14 @@ def send(client: httpx.Client, endpoint: Endpoint, question: str) -> Reply:
     started = time.perf_counter()
     try:
         if endpoint == "search":
-            response = client.get("/search", params={"q": question})
+            body = call(client, "GET", "/search", REQUEST_TIMEOUT_S, params={"q": question})
         else:
-            response = client.post("/ask", json={"question": question})
-    except httpx.HTTPError as exc:
+            body = call(client, "POST", "/ask", REQUEST_TIMEOUT_S, json={"question": question})
+    except (ApiUnavailable, ApiError) as exc:
         log.warning("%s failed: %s", endpoint, exc)
         return Reply(False, (time.perf_counter() - started) * 1000, {})
     ms = (time.perf_counter() - started) * 1000
-    if response.status_code != 200:
-        log.warning("%s -> %d: %s", endpoint, response.status_code, response.text[:200])
-        return Reply(False, ms, {})
-    body: dict[str, Any] = response.json()
-    return Reply(True, ms, body.get("timings_ms", {}))
+    return Reply(True, ms, body.get("timings_ms", {}) if isinstance(body, dict) else {})
 
 
 def mean_timings(replies: Sequence[Reply]) -> dict[str, float]:

@@ -103,7 +103,7 @@ def remove_index(out: Path) -> None:
 
 
 def index_command(sources: Path, out: Path) -> list[str]:
-    return [sys.executable, "-m", "rag.cli", "index", str(sources), "--out", str(out)]
+    return [sys.executable, "-m", "cli", "index", str(sources), "--out", str(out)]
 
 
 def bench_indexing(sources: Path, out: Path, cache_dir: Path) -> IndexBench:

@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from eval.metrics import mean, submitter_coverage, submitter_precision
 from eval.questions import Question
 from rag.answer import topic_of
-from rag.matrix import MAX_TOPIC_CHARS, Matrix, run_matrix
+from rag.contract import MAX_TOPIC_CHARS
+from rag.matrix import Matrix, run_matrix
 from rag.service import Service
 from rag.types import NO_FILTERS
 

@@ -113,7 +113,7 @@ def stratified_split(questions: Sequence[Question], salt: str = "evalset") -> di
     matter) and dealt alternately to test and dev. UI examples always go to test: they are reported
     on their own and must never be used for calibration. This is how the `split` fields in
     eval/questions.jsonl were assigned; new questions may be given either split by hand as long as
-    each kind stays balanced (tests/test_questions_file.py checks it).
+    each kind stays balanced (tests/eval/test_questions_file.py checks it).
     """
     assigned: dict[str, Split] = {q.id: "test" for q in questions if q.ui_example}
     for group in by_kind([q for q in questions if not q.ui_example]).values():

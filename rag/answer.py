@@ -11,15 +11,11 @@ import re
 from collections.abc import Sequence
 from dataclasses import replace
 
+from rag.contract import MARKER, NO_ANSWER_TEXT, Confidence
 from rag.decide import Decision
-from rag.markers import MARKER
 from rag.query import Query
-from rag.types import Citation, Confidence, SubmitterDecision
+from rag.types import Citation, SubmitterDecision
 
-NO_ANSWER_TEXT = (
-    "Ingen relevante treff i innspillene. Spørsmålet ser ikke ut til å bli omtalt i de "
-    "indekserte høringsinnspillene."
-)
 LOW_CONFIDENCE_TEXT = "Svake treff – sjekk kildene."
 SAME_TEXT_LEAD = "Samme tekst i {n} innspill:"
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<>&])")

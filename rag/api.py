@@ -19,6 +19,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 
 from rag.config import ApiSettings, Settings, get_settings
+from rag.contract import MAX_K
 from rag.errors import (
     DocumentNotFound,
     EmbedderUnavailable,
@@ -43,7 +44,6 @@ from rag.export import (
 from rag.matrix import read_topics, run_matrix
 from rag.middleware import BodyLimit, RequestLog
 from rag.schemas import (
-    MAX_K,
     AskRequest,
     AskResponse,
     CompareColumn,

@@ -12,6 +12,8 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from rag.contract import MAX_QUESTION_CHARS
+
 DEFAULT_MODEL = "intfloat/multilingual-e5-small"
 
 
@@ -143,7 +145,7 @@ class AnswerSettings(_Section):
         0.015, ge=0.0, description="How far below a submitter's best sentence more quotes may be."
     )
     max_sentences_per_submitter: int = Field(3, ge=1, le=10)
-    max_question_chars: int = Field(2000, ge=1)
+    max_question_chars: int = Field(MAX_QUESTION_CHARS, ge=1)
 
 
 class GenerationSettings(_Section):

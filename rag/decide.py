@@ -12,11 +12,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from rag.config import AnswerSettings
+from rag.contract import Confidence
 from rag.pages import page_at, section_at
 from rag.query import Query
 from rag.types import (
     Citation,
-    Confidence,
     DocumentEvidence,
     Evidence,
     ScoredSentence,

@@ -20,6 +20,7 @@ from typing import Any
 import httpx
 
 from rag.config import GenerationSettings
+from rag.contract import MARKER
 from rag.types import Citation
 
 log = logging.getLogger(__name__)
@@ -40,7 +41,6 @@ SYSTEM_PROMPT = (
 # Three or more < or > in a row could forge a block delimiter; inside data they become ‹ and ›.
 DELIMITER_RUN = re.compile(r"<{3,}|>{3,}")
 
-MARKER = re.compile(r"\[(\d+)\]")
 # Bracketed number lists such as [1, 2] or [1-3]: the UI links only [n], so they count as invalid.
 MALFORMED_MARKER = re.compile(r"\[\s*\d+(?:\s*[,;–-]\s*\d+)+\s*\]")
 # A sentence runs to . ! ? (plus closing quotes and the markers that follow it) before a space

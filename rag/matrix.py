@@ -13,11 +13,9 @@ from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
 
+from rag.contract import Confidence
 from rag.errors import TopicsFileError
-from rag.types import Citation, Confidence, Document, Filters, SubmitterDecision
-
-MAX_TOPICS = 30
-MAX_TOPIC_CHARS = 200
+from rag.types import Citation, Document, Filters, SubmitterDecision
 
 
 @dataclass(frozen=True)

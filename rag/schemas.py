@@ -6,19 +6,25 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
-from rag.matrix import MAX_TOPIC_CHARS, MAX_TOPICS, Matrix, MatrixCell
+from rag.contract import (
+    MAX_COMPARED,
+    MAX_K,
+    MAX_QUESTION_CHARS,
+    MAX_TOPIC_CHARS,
+    MAX_TOPICS,
+    MIN_COMPARED,
+    Confidence,
+)
+from rag.matrix import Matrix, MatrixCell
 from rag.types import (
     Answer,
     Citation,
-    Confidence,
     Document,
     Filters,
     Hit,
     SubmitterDecision,
     SubmitterOrigin,
 )
-
-MAX_K = 50
 
 
 class FiltersIn(BaseModel):
@@ -35,9 +41,14 @@ class FiltersIn(BaseModel):
 class AskRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    question: str = Field(description="The question, in Norwegian, at most 2,000 characters.")
+    question: str = Field(
+        description=f"The question, in Norwegian, at most {MAX_QUESTION_CHARS:,} characters."
+    )
     k: int | None = Field(
-        None, ge=1, le=MAX_K, description="Passages to consider per submitter (1-50; default 5)."
+        None,
+        ge=1,
+        le=MAX_K,
+        description=f"Passages to consider per submitter (1-{MAX_K}; default 5).",
     )
     filters: FiltersIn | None = None
 
@@ -193,7 +204,7 @@ class MatrixRequest(BaseModel):
     topics: list[Topic] = Field(
         min_length=1,
         max_length=MAX_TOPICS,
-        description="1-30 topics, each 1-200 characters, no repeats.",
+        description=f"1-{MAX_TOPICS} topics, each 1-{MAX_TOPIC_CHARS} characters, no repeats.",
     )
     filters: FiltersIn | None = None
 
@@ -284,7 +295,9 @@ class CompareRequest(BaseModel):
 
     question: str = Field(description="The question, in Norwegian, at most 2,000 characters.")
     document_ids: list[str] = Field(
-        min_length=2, max_length=4, description="2-4 submissions to compare, in column order."
+        min_length=MIN_COMPARED,
+        max_length=MAX_COMPARED,
+        description=f"{MIN_COMPARED}-{MAX_COMPARED} submissions to compare, in column order.",
     )
 
     @field_validator("document_ids")

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from rag.contract import Confidence
+
 # Where a document's submitter came from: the curated metadata.csv, an explicit sender line at
 # the top of the text («Høringssvar fra …»), or the file name (submitter type «ukjent»).
 SubmitterOrigin = Literal["metadata.csv", "avsenderlinje", "filnavn"]
@@ -145,7 +147,6 @@ class Citation:
     score: float
 
 
-Confidence = Literal["high", "low", "none"]
 CONFIDENCES: tuple[Confidence, ...] = ("high", "low", "none")
 
 

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 from fakes import FakeEmbedder
+from live_server import serving, settings_for
 
+from rag.api import create_app
 from rag.config import IndexSettings, Settings
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -53,3 +57,16 @@ def seeds_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
     settings = _settings_in(folder)
     build_index([SEEDS], settings.index.path, settings)
     return settings.index.path
+
+
+@pytest.fixture(scope="session")
+def api_url(seeds_index: Path) -> Iterator[str]:
+    """Base URL of the app serving the seeds index on 127.0.0.1."""
+    with serving(create_app(settings_for(seeds_index))) as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def client(api_url: str) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=api_url, timeout=120) as http:
+        yield http

@@ -8,9 +8,20 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from rag.config import AnswerSettings
 from rag.embed import Embedder, Vectors, normalise_rows
 
 _WORD = re.compile(r"\w+")
+
+# Answer thresholds for the FakeEmbedder's bag-of-words cosines (the real model's are far
+# higher): on the submissions of tests/rag/conftest.py they give high, low and no answers.
+FAKE_THRESHOLDS = AnswerSettings(
+    low_confidence=0.35,
+    high_confidence=0.45,
+    submitter_threshold=0.35,
+    specific_gap=0.05,
+    corpus_gap=1.0,
+)
 
 
 class FakeEmbedder(Embedder):

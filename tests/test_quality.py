@@ -25,6 +25,6 @@ def test_code_is_formatted() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_mypy_strict_on_rag_indexer_and_ui() -> None:
-    result = run("mypy", "rag", "indexer", "ui")
+def test_mypy_strict_on_every_package() -> None:
+    result = run("mypy", "rag", "indexer", "ui", "eval", "cli")
     assert result.returncode == 0, result.stdout + result.stderr

@@ -21,6 +21,7 @@ if __package__ in (None, ""):  # `streamlit run ui/app.py` runs this file as a p
     if _ROOT not in sys.path:
         sys.path.insert(0, _ROOT)
 
+from rag.contract import NO_ANSWER_HEADING as NO_ANSWER
 from ui import client, render
 from ui.compare import compare_page
 from ui.overview import overview_page
@@ -34,7 +35,6 @@ EXAMPLE_QUESTIONS = (
     "Hva mener innsenderne om digital samhandling?",
     "Hvordan kan rekrutteringen av helsepersonell bedres?",
 )
-NO_ANSWER = "Ingen relevante treff i innspillene"
 LOW_CONFIDENCE = "Svake treff – sjekk kildene. Sitatene ligner spørsmålet bare svakt."
 
 

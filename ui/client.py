@@ -1,41 +1,30 @@
 """A small HTTP client for the RAG API: one typed function per endpoint.
 
 Transport failures become `ApiUnavailable`; error responses become `ApiError` carrying the API's
-`detail` message. Responses are validated into frozen dataclasses at this edge, so the rest of
-the UI never handles loose dicts.
+`detail` message (rag/api_client.py: the transport, shared with the eval backend and the bench,
+with one pooled HTTP client per API for the life of the process, so Streamlit reruns reuse its
+connections). Responses are validated into frozen dataclasses at this edge, so the rest of the UI
+never handles loose dicts; tests/rag/test_ui_client_contract.py validates every response of the
+real API with these types.
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import Any, Literal, TypeVar
+from typing import Any, TypeVar
 from urllib.parse import quote
 
-import httpx
 from pydantic import TypeAdapter, ValidationError
+
+from rag.api_client import ApiError as ApiError
+from rag.api_client import ApiUnavailable as ApiUnavailable
+from rag.api_client import call, connection, send
+from rag.contract import Confidence
 
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
-
-
-class ApiUnavailable(Exception):
-    """The API could not be reached (refused, timed out, DNS failure, ...)."""
-
-    def __init__(self, url: str, reason: str) -> None:
-        super().__init__(f"{url}: {reason}")
-        self.url = url
-        self.reason = reason
-
-
-class ApiError(Exception):
-    """The API answered with an error status or a response that breaks the contract."""
-
-    def __init__(self, status: int, detail: str) -> None:
-        super().__init__(f"{status}: {detail}")
-        self.status = status
-        self.detail = detail
 
 
 @dataclass(frozen=True)
@@ -45,27 +34,6 @@ class Health:
     chunks: int
     embedding_model: str
     index_built_at: str
-
-
-@dataclass(frozen=True)
-class Hit:
-    chunk_id: str
-    document_id: str
-    source: str
-    submitter: str
-    submitter_type: str
-    section: str | None
-    page: int | None
-    text: str
-    start: int
-    end: int
-    score: float
-
-
-@dataclass(frozen=True)
-class SearchResult:
-    query: str
-    results: tuple[Hit, ...]
 
 
 @dataclass(frozen=True)
@@ -88,9 +56,9 @@ class Answer:
     question: str
     answer: str
     no_answer: bool
+    confidence: Confidence
     citations: tuple[Citation, ...]
     timings_ms: dict[str, float] = field(default_factory=dict)
-    confidence: Literal["high", "low", "none"] = "high"
 
 
 @dataclass(frozen=True)
@@ -125,23 +93,6 @@ def health(base_url: str, timeout_s: float = 10.0) -> Health:
     return _parse(Health, _request("GET", base_url, "/health", timeout_s))
 
 
-def search(
-    base_url: str,
-    query: str,
-    k: int = 10,
-    submitter: str | None = None,
-    submitter_type: str | None = None,
-    timeout_s: float = 60.0,
-) -> SearchResult:
-    params: dict[str, str | int] = {"q": query, "k": k}
-    if submitter:
-        params["submitter"] = submitter
-    if submitter_type:
-        params["submitter_type"] = submitter_type
-    data = _request("GET", base_url, "/search", timeout_s, params=params)
-    return _parse(SearchResult, data)
-
-
 def ask(
     base_url: str,
     question: str,
@@ -167,39 +118,7 @@ def document(base_url: str, document_id: str, timeout_s: float = 30.0) -> Docume
 
 
 def _request(method: str, base_url: str, path: str, timeout_s: float, **kwargs: Any) -> Any:
-    url = base_url.rstrip("/") + path
-    try:
-        with httpx.Client(timeout=timeout_s) as http:
-            response = http.request(method, url, **kwargs)
-    except httpx.TimeoutException as exc:
-        logger.warning("API timeout: %s %s", method, url)
-        raise ApiUnavailable(base_url, f"ingen svar innen {timeout_s:g} s") from exc
-    except httpx.ConnectError as exc:
-        logger.warning("API unreachable: %s %s (%s)", method, url, exc)
-        raise ApiUnavailable(base_url, "fikk ikke koblet til (kjører tjenesten?)") from exc
-    except httpx.TransportError as exc:
-        logger.warning("API unreachable: %s %s (%s)", method, url, exc)
-        raise ApiUnavailable(base_url, f"nettverksfeil ({type(exc).__name__})") from exc
-    if response.is_error:
-        detail = _detail(response)
-        logger.info("API error %d on %s %s: %s", response.status_code, method, url, detail)
-        raise ApiError(response.status_code, detail)
-    try:
-        return response.json()
-    except ValueError as exc:
-        raise ApiError(response.status_code, "API-et svarte ikke med JSON") from exc
-
-
-def _detail(response: httpx.Response) -> str:
-    """The `detail` of an error body; FastAPI's 422 lists become one line of messages."""
-    try:
-        detail = response.json().get("detail")
-    except (ValueError, AttributeError):
-        detail = None
-    if isinstance(detail, list):
-        messages = [str(item.get("msg", item)) for item in detail if isinstance(item, dict)]
-        detail = "; ".join(messages) or None
-    return str(detail) if detail else f"HTTP {response.status_code}"
+    return call(connection(base_url), method, path, timeout_s, **kwargs)
 
 
 def _parse(kind: type[T], data: Any) -> T:
@@ -326,13 +245,5 @@ def download(
     base_url: str, path: str, body: dict[str, Any], fmt: str, timeout_s: float = 120.0
 ) -> bytes:
     """The file POST `path`?format=`fmt` returns (an export of an answer or a matrix)."""
-    url = base_url.rstrip("/") + path
-    try:
-        with httpx.Client(timeout=timeout_s) as http:
-            response = http.post(url, params={"format": fmt}, json=body)
-    except httpx.TransportError as exc:
-        logger.warning("API unreachable: POST %s (%s)", url, exc)
-        raise ApiUnavailable(base_url, str(exc) or type(exc).__name__) from exc
-    if response.is_error:
-        raise ApiError(response.status_code, _detail(response))
-    return response.content
+    http = connection(base_url)
+    return send(http, "POST", path, timeout_s, params={"format": fmt}, json=body).content

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from rag.contract import MAX_COMPARED, MIN_COMPARED
 from ui import client
 from ui.settings import get_settings
 from ui.workbench import cached_compare, cached_documents, show_failure
@@ -15,13 +16,12 @@ from ui.workbench_render import STYLE, compare_column_html, submitter_options
 
 QUESTION_PARAM = "q"
 SUBMITTER_PARAM = "s"
-MIN_COLUMNS, MAX_COLUMNS = 2, 4
 
 
 def chosen_in_url(valid: dict[str, str]) -> list[str]:
     """The document ids in `?s=`, known ones only, each once, at most four."""
     ids = [i for i in dict.fromkeys(st.query_params.get_all(SUBMITTER_PARAM)) if i in valid]
-    return ids[:MAX_COLUMNS]
+    return ids[:MAX_COMPARED]
 
 
 def _apply_choice() -> None:
@@ -47,7 +47,7 @@ def choice_form(options: dict[str, str], question: str, chosen: list[str]) -> No
             list(options),
             key="compare_submitters",
             format_func=options.__getitem__,
-            max_selections=MAX_COLUMNS,
+            max_selections=MAX_COMPARED,
             placeholder="Velg innsendere",
         )
         st.form_submit_button("Sammenlign", type="primary", on_click=_apply_choice)
@@ -67,7 +67,7 @@ def compare_page() -> None:
     question = st.query_params.get(QUESTION_PARAM, "").strip()
     chosen = chosen_in_url(options)
     choice_form(options, question, chosen)
-    if not question or len(chosen) < MIN_COLUMNS:
+    if not question or len(chosen) < MIN_COMPARED:
         st.info("Skriv et spørsmål og velg to til fire innsendere.")
         return
     try:

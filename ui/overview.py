@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import streamlit as st
 
+from rag.contract import MAX_TOPIC_CHARS, MAX_TOPICS
 from ui import client, render
 from ui.settings import get_settings
 from ui.workbench import cached_matrix, cached_topics, matrix_downloads, show_failure
 from ui.workbench_render import STYLE, count_line, literal, matrix_html, topic_citations
 
 TOPICS_PARAM = "topics"
-MAX_TOPICS = 30
-MAX_TOPIC_CHARS = 200
 
 
 def parse_topics(text: str) -> tuple[str, ...]:

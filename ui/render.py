@@ -17,11 +17,11 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from rag.contract import MARKER
 from ui.client import Citation, DocumentInfo
 
 BLANK_LINE = re.compile(r"\n[ \t\r\f\v]*\n")
 WHITESPACE = re.compile(r"\s")
-MARKER = re.compile(r"\[(\d+)\]")
 # The API escapes a «[3]» found inside a quote as «\\[3\\]» so it is no citation marker.
 # The API's answer escapes Markdown in document text («\*», «\[3\]»); the UI reads it back
 # to plain text before making it literal in its own way.

@@ -8,6 +8,8 @@ from __future__ import annotations
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from rag.contract import MAX_K
+
 DEFAULT_API_URL = "http://127.0.0.1:8000"
 
 
@@ -17,7 +19,7 @@ class UiSettings(BaseSettings):
     api_url: str = Field(DEFAULT_API_URL, description="Base URL of the RAG HTTP API.")
     timeout_s: float = Field(60.0, gt=0, description="Seconds to wait for one API call.")
     k: int | None = Field(
-        None, ge=1, le=50, description="Passages /ask should consider; None: the API's default."
+        None, ge=1, le=MAX_K, description="Passages /ask should consider; None: the API's default."
     )
 
 

@@ -1,29 +1,11 @@
-"""A real uvicorn server with the real app on the seeds index, shared by the API tests."""
+"""Every document of the seeds index as the real API serves it (api_url, client: tests/conftest)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from live_server import serving, settings_for
-
-from rag.api import create_app
-
-
-@pytest.fixture(scope="session")
-def api_url(seeds_index: Path) -> Iterator[str]:
-    """Base URL of the app serving the seeds index on 127.0.0.1."""
-    with serving(create_app(settings_for(seeds_index))) as url:
-        yield url
-
-
-@pytest.fixture(scope="session")
-def client(api_url: str) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=api_url, timeout=120) as http:
-        yield http
 
 
 @pytest.fixture(scope="session")

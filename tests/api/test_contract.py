@@ -14,6 +14,7 @@ from live_server import serving, settings_for
 from varied_questions import varied_questions
 
 from rag.api import create_app
+from rag.contract import MARKER
 
 pytestmark = pytest.mark.slow
 
@@ -56,7 +57,6 @@ CITATION_KEYS = {
 }
 SUMMARY_KEYS = {"document_id", "source", "submitter", "submitter_type", "title", "chars", "chunks",
                 "submitter_origin", "near_duplicates", "shared_text"}  # fmt: skip
-MARKER = re.compile(r"\[(\d+)\]")
 LEAD = re.compile(r"^(\d+) av (\d+) innspill ")
 SEARCH_KS = (1, 3, 10, 50)
 ASK_KS = (None, 5, 30, 50)

@@ -10,10 +10,10 @@ import httpx
 import pytest
 from eval_fakes import DOCUMENTS, QUESTIONS, RANKINGS, REPLIES
 
+from cli import main as cli
 from eval import runner
 from eval.backends import EvalError, HttpBackend, parse_confidence
 from eval.runner import EvalRequest, run_eval
-from rag import cli
 from rag.retrieve import MODES
 
 

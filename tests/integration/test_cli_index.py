@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from rag.cli import main
+from cli.main import main
 from rag.config import get_settings
 from rag.store import load_index
 

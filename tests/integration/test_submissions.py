@@ -16,8 +16,8 @@ import pytest
 from fpdf import FPDF
 from live_server import serving, settings_for
 
+from cli.main import main
 from rag.api import create_app
-from rag.cli import main
 from rag.config import get_settings
 from rag.store import STAGING_PREFIX, load_index
 

@@ -25,8 +25,8 @@ from rag.answer import (
     topic_of,
 )
 from rag.config import AnswerSettings
+from rag.contract import MARKER
 from rag.decide import Decision, decide
-from rag.markers import MARKER
 from rag.types import Citation, Document, Evidence
 
 if TYPE_CHECKING:

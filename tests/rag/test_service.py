@@ -6,14 +6,15 @@ import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+import fakes
 import pytest
 from fakes import FakeEmbedder
 
 from rag.answer import LOW_CONFIDENCE_TEXT, NO_ANSWER_TEXT, literal
-from rag.config import AnswerSettings, Settings
+from rag.config import Settings
+from rag.contract import MARKER
 from rag.embed import Embedder
 from rag.errors import IndexCorrupt, IndexNotFound, InvalidFilter, InvalidQuestion
-from rag.markers import MARKER
 from rag.service import IndexHolder, Service
 from rag.store import CHUNKS, SENTENCES
 from rag.types import Filters
@@ -22,15 +23,7 @@ if TYPE_CHECKING:
     from conftest import Corpus
 
 NEW_SENTENCE = "Ambulansetjenesten i Bergen trenger flere biler."
-# Thresholds for the fake embedder's bag-of-words cosines (the real model's are far higher).
-FAKE_THRESHOLDS = AnswerSettings(
-    max_question_chars=40,
-    low_confidence=0.35,
-    high_confidence=0.45,
-    submitter_threshold=0.35,
-    specific_gap=0.05,
-    corpus_gap=1.0,
-)
+FAKE_THRESHOLDS = fakes.FAKE_THRESHOLDS.model_copy(update={"max_question_chars": 40})
 ANSWERED_LOW = "Hva med legevakten om natten?"
 ANSWERED_HIGH = "Hvem trenger flere tannleger?"
 UNANSWERED = "Xyzzy qwerty plugh?"

@@ -8,7 +8,9 @@ import threading
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import unquote, urlsplit
+
+from rag.contract import NO_ANSWER_TEXT
 
 QUESTION = "Hva sier kommunene om fastlegeordningen?"
 NO_ANSWER_QUESTION = "Hva sier innspillene om månelandinger?"
@@ -110,6 +112,7 @@ ANSWER = {
         f"**Ondsinnet <b>kommune</b>** (organisasjon)\n- «{EVIL_QUOTE}» [4]"
     ),
     "no_answer": False,
+    "confidence": "high",
     "citations": CITATIONS,
     "timings_ms": {"retrieve": 12.5, "answer": 3.1},
 }
@@ -125,13 +128,15 @@ HOSTILE_ANSWER = {
         f"- «{HOSTILE_HTML_QUOTE}» [2]"
     ),
     "no_answer": False,
+    "confidence": "low",
     "citations": HOSTILE_CITATIONS,
     "timings_ms": {"retrieve": 5.0},
 }
 NO_ANSWER = {
     "question": NO_ANSWER_QUESTION,
-    "answer": "Ingen relevante treff i innspillene.",
+    "answer": NO_ANSWER_TEXT,
     "no_answer": True,
+    "confidence": "none",
     "citations": [],
     "timings_ms": {"retrieve": 10.0},
 }
@@ -170,9 +175,6 @@ class _Handler(BaseHTTPRequestHandler):
                 self._send(404, {"detail": f"Fant ikke dokumentet {document_id}"})
                 return
             self._send(200, {**document_info(document_id), "text": TEXTS[document_id]})
-        elif parts.path == "/search":
-            query = parse_qs(parts.query).get("q", [""])[0]
-            self._send(200, {"query": query, "results": []})
         else:
             self._send(404, {"detail": "Not Found"})
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from fake_api import BROKEN_QUESTION, CITATIONS, QUESTION, TEXTS, FakeApi
 
+from rag import api_client
 from ui import client
 
 
@@ -55,3 +56,22 @@ def test_closed_port_raises_api_unavailable(closed_port_url: str) -> None:
         client.health(closed_port_url, timeout_s=2)
     assert caught.value.url == closed_port_url
     assert caught.value.reason == "fikk ikke koblet til (kjører tjenesten?)"  # Norwegian, shown
+
+
+def test_every_call_to_one_api_goes_through_one_pooled_client(
+    fake_api: FakeApi, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    made: list[str] = []
+    real = api_client.httpx.Client
+
+    def counted(*args: object, **kwargs: object) -> object:
+        made.append(str(kwargs.get("base_url")))
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(api_client.httpx, "Client", counted)
+    base = fake_api.url + "/"  # another spelling of the same API: a new cache entry, one client
+    client.health(base)
+    client.documents(base)
+    client.ask(base, QUESTION)
+    assert made == [fake_api.url]
+    assert client.connection(base) is client.connection(base)

@@ -17,14 +17,14 @@ from openpyxl import load_workbook
 
 pytestmark = pytest.mark.slow
 
-RAG = Path(sys.executable).with_name("rag")
+RAG = (sys.executable, "-m", "cli")
 ROOT = Path(__file__).resolve().parents[2]
 FASTLEGE = "Hva sier kommunene om fastlegeordningen?"
 
 
 def rag(index: Path, *args: str) -> subprocess.CompletedProcess[bytes]:
     env = os.environ | {"RAG_INDEX__PATH": str(index)}
-    return subprocess.run([str(RAG), *args], capture_output=True, env=env, cwd=ROOT, timeout=300)
+    return subprocess.run([*RAG, *args], capture_output=True, env=env, cwd=ROOT, timeout=300)
 
 
 def without_timings(body: dict[str, Any]) -> dict[str, Any]:

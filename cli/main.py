@@ -1,4 +1,4 @@
-"""The `rag` command: index, serve, ask, search, matrix, eval, bench."""
+"""The `rag` command: index, serve, ask, search, matrix, eval, bench (`python -m cli`)."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ Command = Callable[[argparse.Namespace, Settings], int]
 RETRIEVERS = ("hybrid", "dense", "sentence", "bm25")
 # Loggers of this project; other libraries (bm25s logs DEBUG lines) show warnings only, or
 # info with --verbose.
-OWN_LOGGERS = frozenset({"rag", "indexer", "eval", "__main__"})
+OWN_LOGGERS = frozenset({"rag", "indexer", "eval", "cli", "__main__"})
 
 
 def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
@@ -252,6 +252,7 @@ def add_matrix_parser(commands: argparse._SubParsersAction) -> None:  # type: ig
 
 
 def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
+    from eval.gate import failures
     from eval.report import DEFAULT_REPORTS, format_tables
     from eval.runner import EvalRequest, evaluate
     from eval.sweep import sweep, sweep_table
@@ -280,7 +281,7 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
         if rows:
             print("\nSweep\n\n" + sweep_table(rows))
         print(f"\nReport: {outcome.paths.markdown}")
-    failed = [c for c in outcome.checks if c.status == "fail"]
+    failed = failures(outcome.checks)
     for check in failed:
         print(f"rag eval: {check.message}", file=sys.stderr)
     return 1 if failed and not args.sweep else 0
@@ -440,7 +441,3 @@ def main(argv: Sequence[str] | None = None) -> int:
     except RagError as exc:
         print(f"rag {args.command}: {exc}", file=sys.stderr)
         return 1
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

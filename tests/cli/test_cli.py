@@ -14,7 +14,7 @@ import pytest
 
 pytestmark = pytest.mark.slow
 
-RAG = Path(sys.executable).with_name("rag")
+RAG = (sys.executable, "-m", "cli")
 ROOT = Path(__file__).resolve().parents[2]
 FASTLEGE = "Hva sier kommunene om fastlegeordningen?"
 NEGATIVE = "Hva sier innspillene om vaksinasjonsprogrammet?"
@@ -23,7 +23,7 @@ NEGATIVE = "Hva sier innspillene om vaksinasjonsprogrammet?"
 def rag(index: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = os.environ | {"RAG_INDEX__PATH": str(index)}
     return subprocess.run(
-        [str(RAG), *args], capture_output=True, text=True, env=env, cwd=ROOT, timeout=300
+        [*RAG, *args], capture_output=True, text=True, env=env, cwd=ROOT, timeout=300
     )
 
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-REPO_ROOT = Path(__file__).parents[1]
+REPO_ROOT = Path(__file__).parents[2]
 QUESTIONS_PATH = REPO_ROOT / "eval" / "questions.jsonl"
 SEEDS_DIR = REPO_ROOT / "seeds"
 

@@ -14,10 +14,10 @@ import pytest
 import uvicorn
 
 import rag.api
-from rag.cli import main
+from cli.main import main
 from rag.config import get_settings
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -95,7 +95,7 @@ def run_python(code: str, **env: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-RAG_SEARCH = "import sys; from rag.cli import main; sys.exit(main(['search', 'fastlege']))"
+RAG_SEARCH = "import sys; from cli.main import main; sys.exit(main(['search', 'fastlege']))"
 
 
 @pytest.mark.parametrize(
@@ -126,17 +126,17 @@ def test_variables_of_the_ui_and_run_sh_are_not_settings_errors() -> None:
 def test_no_debug_lines_from_libraries_by_default() -> None:
     code = (
         "import logging\n"
-        "from rag.cli import configure_logging\n"
+        "from cli.main import configure_logging\n"
         "configure_logging(verbose=False)\n"
         "from rag.bm25 import Bm25Index\n"  # bm25s sets its logger to DEBUG on import
         "Bm25Index.build(['fastlegeordningen er under press', 'legevakten i Bergen'])\n"
         "logging.getLogger('bm25s').info('library info')\n"
-        "logging.getLogger('rag.cli').warning('own warning')\n"
+        "logging.getLogger('cli.main').warning('own warning')\n"
     )
     done = run_python(code)
     assert done.returncode == 0, done.stderr
     assert "DEBUG" not in done.stderr and "library info" not in done.stderr
-    assert "WARNING rag.cli: own warning" in done.stderr
+    assert "WARNING cli.main: own warning" in done.stderr
     verbose = run_python(code.replace("verbose=False", "verbose=True"))
     assert "INFO bm25s: library info" in verbose.stderr and "DEBUG" not in verbose.stderr
 

@@ -1,8 +1,8 @@
-"""The CLI's export formats are the API's (spelt out in rag.cli so that --help stays light)."""
+"""The CLI's export formats are the API's (spelt out in cli.main so that --help stays light)."""
 
 from __future__ import annotations
 
-from rag.cli import EXPORT_FORMATS, build_parser
+from cli.main import EXPORT_FORMATS, build_parser
 from rag.export import DOWNLOAD_FORMATS
 
 
