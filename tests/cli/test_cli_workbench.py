@@ -54,7 +54,8 @@ def test_matrix_xlsx_is_written_to_the_file(seeds_index: Path, tmp_path: Path) -
     assert done.returncode == 0, done.stderr
     grid = list(load_workbook(out)["Oversikt"].iter_rows(values_only=True))
     assert grid[0] == ("innsender", "type", "fastlegeordningen")
-    assert [row[2] for row in grid[1:]] == ["●"] * 5
+    # every submitter discusses it: a full mark when confident, a half mark when weak
+    assert len(grid) == 6 and all(row[2] in {"●", "◐"} for row in grid[1:])
 
 
 def test_ask_csv_is_written_to_the_file(
