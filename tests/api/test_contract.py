@@ -13,6 +13,7 @@ import pytest
 from live_server import serving, settings_for
 from varied_questions import varied_questions
 
+from rag.answer import LOW_CONFIDENCE_TEXT
 from rag.api import create_app
 from rag.contract import MARKER
 
@@ -41,7 +42,7 @@ HIT_KEYS = {
     "end",
     "score",
 }
-ASK_KEYS = {"question", "answer", "no_answer", "citations", "timings_ms"}
+ASK_KEYS = {"question", "answer", "no_answer", "confidence", "citations", "timings_ms"}
 CITATION_KEYS = {
     "n",
     "document_id",
@@ -57,12 +58,15 @@ CITATION_KEYS = {
 }
 SUMMARY_KEYS = {"document_id", "source", "submitter", "submitter_type", "title", "chars", "chunks",
                 "submitter_origin", "near_duplicates", "shared_text"}  # fmt: skip
-LEAD = re.compile(r"^(\d+) av (\d+) innspill ")
+LEAD = re.compile(rf"^(?:{re.escape(LOW_CONFIDENCE_TEXT)} )?(\d+) av (\d+) innspill ")
 SEARCH_KS = (1, 3, 10, 50)
 ASK_KS = (None, 5, 30, 50)
 
 FASTLEGE = "Hva sier kommunene om fastlegeordningen?"
-NEGATIVE = "Hva sier innspillene om vaksinasjonsprogrammet?"
+NEGATIVE = "Hva sier innspillene om luftambulanse og redningshelikopter?"
+# A health topic the submissions do not discuss, but close enough to them that e5-small finds
+# weakly similar sentences: answered, if at all, only with a caution.
+NEAR_NEGATIVE = "Hva sier innspillene om vaksinasjonsprogrammet?"
 BERGEN, MOSS, STANGE = "Bergen kommune", "Moss kommune", "Stange kommune"
 HELSEFELLESSKAP = "helsefellesskap"
 
@@ -108,6 +112,8 @@ def check_answer(body: Json, question: str, documents: dict[str, Json], in_scope
         assert citation["quote"]
     markers = {int(m) for m in MARKER.findall(body["answer"])}
     assert markers == {c["n"] for c in citations}, (question, body["answer"])
+    assert body["confidence"] in {"high", "low", "none"}
+    assert body["no_answer"] == (body["confidence"] == "none")
     if body["no_answer"]:
         assert citations == []
         assert "Ingen relevante treff" in body["answer"]
@@ -226,9 +232,11 @@ def test_fastlege_question_is_answered_from_most_submitters(
 
 def test_question_about_an_absent_topic_has_no_answer(client: httpx.Client) -> None:
     body = client.post("/ask", json={"question": NEGATIVE}).json()
-    assert body["no_answer"] is True
+    assert body["no_answer"] is True and body["confidence"] == "none"
     assert body["citations"] == []
     assert "Ingen relevante treff" in body["answer"]
+    near = client.post("/ask", json={"question": NEAR_NEGATIVE}).json()
+    assert near["confidence"] != "high"
 
 
 def test_markers_in_the_question_do_not_become_markers_in_the_answer(
@@ -297,7 +305,9 @@ def test_document_filter_keeps_only_that_document(
 ) -> None:
     moss = next(i for i, d in documents.items() if d["submitter"] == MOSS)
     hits = search(client, "KAD nettverk", document_id=[moss])
-    assert len(hits) == documents[moss]["chunks"]  # k=50 exceeds Moss's chunks
+    # k=50 exceeds Moss's chunks; overlapping chunks that share their best sentence come once
+    assert 0 < len(hits) <= documents[moss]["chunks"]
+    assert len({(h["start"], h["end"]) for h in hits}) == len(hits)
     assert {h["document_id"] for h in hits} == {moss}
     body = ask(client, "Hva sier de om KAD?", document_id=[moss])
     check_answer(body, "Hva sier de om KAD?", documents, in_scope=1)

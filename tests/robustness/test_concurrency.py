@@ -22,7 +22,7 @@ from rag.api import create_app
 pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[2]
-ASK_KEYS = {"question", "answer", "no_answer", "citations", "timings_ms"}
+ASK_KEYS = {"question", "answer", "no_answer", "confidence", "citations", "timings_ms"}
 
 
 def eval_questions(count: int) -> list[str]:
@@ -143,7 +143,7 @@ def test_rebuilding_the_index_while_serving_loses_no_request(
             started = eventually(lambda: hammer.documents_seen == {2} and hammer.requests >= 9)
             assert started, hammer.failures
             report = build_index(seed_files[:3], settings.index.path, settings)
-            assert report.documents == 3 and not report.unchanged
+            assert len(report.documents) == 3 and not report.unchanged
             assert eventually(lambda: 3 in hammer.documents_seen), hammer.failures
             served = hammer.requests
             assert eventually(lambda: hammer.requests >= served + 9), hammer.failures
