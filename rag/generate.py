@@ -21,6 +21,7 @@ import httpx
 
 from rag.config import GenerationSettings
 from rag.contract import MARKER
+from rag.sentences import sentence_spans
 from rag.types import Citation
 
 log = logging.getLogger(__name__)
@@ -43,11 +44,6 @@ DELIMITER_RUN = re.compile(r"<{3,}|>{3,}")
 
 # Bracketed number lists such as [1, 2] or [1-3]: the UI links only [n], so they count as invalid.
 MALFORMED_MARKER = re.compile(r"\[\s*\d+(?:\s*[,;–-]\s*\d+)+\s*\]")
-# A sentence runs to . ! ? (plus closing quotes and the markers that follow it) before a space
-# and a capital letter, digit, quote or dash, or to the end of the line. «f.eks. noe» stays whole.
-_SENTENCE = re.compile(
-    r"\S.*?(?:[.!?][»\")]*(?:[ \t]*\[\d+\])*(?=[ \t]+[A-ZÆØÅ0-9«\"(*–-])|$)", re.MULTILINE
-)
 _LINE_PREFIX = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+")
 
 # Markup a generated answer may not keep (plain_text): code, HTML, images, links, emphasis.
@@ -187,7 +183,8 @@ def validate(text: str, citations: Sequence[Citation]) -> str | None:
     for line in plain_text(text).strip().splitlines():
         prefix_match = _LINE_PREFIX.match(line)
         prefix = prefix_match.group() if prefix_match else ""
-        sentences = _SENTENCE.findall(line, len(prefix))
+        # the project's one splitter; markers after a full stop stay with their sentence
+        sentences = [line[s.start : s.end] for s in sentence_spans(line, len(prefix))]
         kept = [s for s in sentences if is_supported(s, cited)]
         total, dropped = total + len(sentences), dropped + len(sentences) - len(kept)
         if kept or not line.strip():

@@ -66,7 +66,7 @@ ABBREVIATIONS = frozenset(
 
 # End punctuation, closing quotes or brackets, and citation or footnote markers («[3]») that
 # belong to the sentence, before white space and what can start the next sentence.
-_BOUNDARY = re.compile(r"[.!?][»\")\]]*(?:[ \t]*\[\d+\])*(?=\s+[A-ZÆØÅÄÖÉ0-9«\"(\[–-])")
+_BOUNDARY = re.compile(r"[.!?][»\")\]]*(?:[ \t]*\[\d+\])*+(?=\s+[A-ZÆØÅÄÖÉ0-9«\"(\[–-])")
 _LINE_BREAK = re.compile(r"\n+")
 _LIST_MARK = re.compile(r"-\s+")
 _WORD_BEFORE = re.compile(r"(\S+)$")

@@ -59,6 +59,7 @@ def test_closing_quotes_and_markers_stay_with_their_sentence() -> None:
         "Slutt.",
     ]
     assert sentences("Påstand. [2] Neste.") == ["Påstand. [2]", "Neste."]
+    assert sentences("Første. [1] Andre. [2]") == ["Første. [1]", "Andre. [2]"]  # at the end too
 
 
 def test_offsets_refer_to_the_whole_text_within_a_window() -> None:
