@@ -26,9 +26,8 @@ from eval.gold import LocatedGold, StoredText, locate_all
 from eval.questions import Question
 from rag.config import AnswerSettings, RetrievalSettings
 from rag.decide import decide
-from rag.fusion import distinct_passages
 from rag.query import Query
-from rag.retrieve import ChunkScores, Retriever, fuse, rank_chunks
+from rag.retrieve import ChunkScores, Retriever, best_passages
 from rag.service import Service
 from rag.types import Evidence
 
@@ -97,12 +96,11 @@ def ranked_passages(
     retriever: Retriever, observed: Observed, settings: RetrievalSettings
 ) -> list[metrics.Passage]:
     rows = retriever.allowed_rows(observed.query.filters)
-    order, _ = fuse(rank_chunks(observed.scores, rows, settings.chunk_mix), settings)
-    keep = distinct_passages(order, observed.scores.best_sentence, DEPTH)
+    order, _, _ = best_passages(observed.scores, rows, settings, "hybrid", DEPTH)
     chunks = retriever.index.chunks
     return [
         metrics.Passage(chunks[r].document_id, chunks[r].start, chunks[r].end, chunks[r].text)
-        for r in order[keep].tolist()
+        for r in order.tolist()
     ]
 
 

@@ -78,6 +78,20 @@ def fuse(
     return rrf(chosen, settings.rrf_k)
 
 
+def best_passages(
+    scores: ChunkScores, rows: NDArray[np.int64], settings: RetrievalSettings, mode: Mode, k: int
+) -> tuple[NDArray[np.int64], NDArray[np.float64], dict[Mode, Ranking]]:
+    """The k best of `rows` by `mode` (hybrid: fused), with their scores and every ranking;
+    overlapping chunks that share their best sentence count once."""
+    rankings = rank_chunks(scores, rows, settings.chunk_mix)
+    if mode == "hybrid":
+        order, fused = fuse(rankings, settings)
+    else:
+        order, fused = rankings[mode].rows, rankings[mode].scores.astype(np.float64)
+    keep = distinct_passages(order, scores.best_sentence, k)
+    return order[keep], fused[keep], rankings
+
+
 class Retriever:
     """Searches one loaded index; cheap to call concurrently (read-only state)."""
 
@@ -126,15 +140,7 @@ class Retriever:
 
     def embed_query(self, text: str) -> NDArray[np.float32]:
         """The question's vector; repeated questions (shared links, UI reruns) hit a cache."""
-        with self._cache_lock:
-            vector = self._query_cache.get(text)
-        if vector is None:
-            vector = self.embedder.embed_queries([text])[0]
-            with self._cache_lock:
-                if len(self._query_cache) >= QUERY_CACHE_SIZE:
-                    self._query_cache.pop(next(iter(self._query_cache)))
-                self._query_cache[text] = vector
-        return vector
+        return self.embed_queries([text])[0]
 
     def embed_queries(self, texts: Sequence[str]) -> list[NDArray[np.float32]]:
         """Vectors of several questions: cached ones from the cache, the rest in one batch."""
@@ -164,13 +170,9 @@ class Retriever:
         if mode not in MODES:
             raise ValueError(f"unknown retrieval mode {mode!r}; choose one of {MODES}")
         scores = self.chunk_scores(query)
-        rankings = rank_chunks(scores, self.allowed_rows(query.filters), self.settings.chunk_mix)
-        if mode == "hybrid":
-            order, fused = fuse(rankings, self.settings)
-        else:
-            order, fused = rankings[mode].rows, rankings[mode].scores.astype(np.float64)
-        keep = distinct_passages(order, scores.best_sentence, k)
-        return self.to_hits(order[keep], fused[keep], rankings, scores)
+        rows = self.allowed_rows(query.filters)
+        order, fused, rankings = best_passages(scores, rows, self.settings, mode, k)
+        return self.to_hits(order, fused, rankings, scores)
 
     def to_hits(
         self,

@@ -21,7 +21,7 @@ from rag.decide import Decision, decide
 from rag.embed import Embedder, make_embedder
 from rag.errors import DocumentNotFound, IndexNotFound, RagError
 from rag.generate import generated_answer, is_enabled
-from rag.query import Query, QueryParser, name_stems
+from rag.query import Query, QueryParser, checked_text, name_stems
 from rag.retrieve import Mode, Retriever
 from rag.store import StoredIndex, check_compatible, load_index, rebuild_hint
 from rag.types import NO_FILTERS, Answer, Document, Filters, Hit, SubmitterDecision
@@ -109,8 +109,9 @@ class Service:
     ) -> list[list[SubmitterDecision]]:
         """`submitter_decisions` for each question; the questions are embedded in one batch."""
         self.retriever.check_filters(filters)
-        self.retriever.embed_queries([q.strip() for q in questions])  # one batch, then cached
-        return [self.submitter_decisions(q, filters) for q in questions]
+        texts = [checked_text(q, self.parser.max_chars) for q in questions]  # all valid first
+        self.retriever.embed_queries(texts)  # one batch; parsing below finds them cached
+        return [self.submitter_decisions(q, filters) for q in texts]
 
     def documents_in_scope(self, filters: Filters) -> int:
         """How many documents the filters leave (the «av N» of the lead line)."""
