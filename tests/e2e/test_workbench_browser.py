@@ -13,13 +13,12 @@ import re
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import parse_qs, urlencode, urlsplit
 
-import httpx
 import pytest
+from browser_support import wait_until_up
 from live_server import serving, settings_for
 from playwright.sync_api import Browser, Page, Route, expect, sync_playwright
 
@@ -30,7 +29,6 @@ pytestmark = [pytest.mark.slow, pytest.mark.browser]
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "tests" / "artifacts"
 CHROMIUM = Path("/usr/bin/chromium")
-STARTUP_S = 300.0
 PAGE_MS = 180_000
 TOPICS = ("fastlegeordningen", "legevakt", "luftambulanse og redningshelikopter")
 MOSS, AHUS, BERGEN = "000_1151dadce9b0985f", "001_7127cb6351a76271", "003_3d69ec6ad6cea8a3"
@@ -63,7 +61,7 @@ def workbench_ui(workbench_api: str, tmp_path_factory: pytest.TempPathFactory) -
         process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
-        wait_for(f"{url}/_stcore/health", process, log)
+        wait_until_up(f"{url}/_stcore/health", process, log)
         yield url
     finally:
         process.terminate()
@@ -71,20 +69,6 @@ def workbench_ui(workbench_api: str, tmp_path_factory: pytest.TempPathFactory) -
             process.wait(timeout=20)
         except subprocess.TimeoutExpired:
             process.kill()
-
-
-def wait_for(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + STARTUP_S
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"streamlit exited with {process.returncode}:\n{log.read_text()[-3000:]}")
-        try:
-            if httpx.get(url, timeout=2).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.5)
-    pytest.fail(f"{url} did not come up within {STARTUP_S:g} s")
 
 
 @pytest.fixture(scope="module")

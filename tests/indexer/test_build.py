@@ -5,11 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-import docx
 import numpy as np
 import pytest
 from fakes import FakeEmbedder
-from fpdf import FPDF
+from source_files import write_docx, write_pdf
 
 from indexer.build import BuildReport, build_index, passage_text
 from indexer.metadata import read_metadata
@@ -266,23 +265,6 @@ LIS1 = (
     "Legeforeningen mener at antallet stillinger må økes betydelig. "
     "Vi ber departementet følge opp dette i planen. "
 )
-
-
-def write_pdf(path: Path, paragraphs: list[str]) -> None:
-    pdf = FPDF()
-    pdf.set_font("Helvetica", size=11)
-    pdf.add_page()
-    for paragraph in paragraphs:
-        pdf.multi_cell(0, 6, paragraph)
-        pdf.ln(6)
-    path.write_bytes(bytes(pdf.output()))
-
-
-def write_docx(path: Path, paragraphs: list[str]) -> None:
-    document = docx.Document()
-    for paragraph in paragraphs:
-        document.add_paragraph(paragraph)
-    document.save(str(path))
 
 
 def test_a_sender_line_wins_over_a_name_mentioned_in_the_text(build: Build) -> None:

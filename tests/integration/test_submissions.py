@@ -10,11 +10,10 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-import docx
 import httpx
 import pytest
-from fpdf import FPDF
 from live_server import serving, settings_for
+from source_files import write_docx, write_pdf
 
 from cli.main import main
 from rag.api import create_app
@@ -39,23 +38,6 @@ LEGEFORENINGEN = [
     "Oslo kommune har i sitt høringssvar pekt på at det er for få LIS1-stillinger. "
     "Legeforeningen mener at antallet LIS1-stillinger må økes betydelig.",
 ]
-
-
-def write_pdf(path: Path, paragraphs: list[str]) -> None:
-    pdf = FPDF()
-    pdf.set_font("Helvetica", size=11)
-    pdf.add_page()
-    for paragraph in paragraphs:
-        pdf.multi_cell(0, 6, paragraph)
-        pdf.ln(6)
-    path.write_bytes(bytes(pdf.output()))
-
-
-def write_docx(path: Path, paragraphs: list[str]) -> None:
-    document = docx.Document()
-    for paragraph in paragraphs:
-        document.add_paragraph(paragraph)
-    document.save(str(path))
 
 
 @pytest.fixture
