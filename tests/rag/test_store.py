@@ -16,13 +16,14 @@ import numpy as np
 import pytest
 from fakes import FakeEmbedder
 
+from indexer.build import document_entry
 from indexer.chunk import chunk_document
 from indexer.clean import clean_pages
 from rag.bm25 import Bm25Index, tokenize_query
 from rag.config import ChunkSettings
 from rag.dense import build_faiss
 from rag.errors import IndexCorrupt, IndexMismatch, IndexNotFound
-from rag.manifest import MANIFEST, DocumentEntry, Manifest
+from rag.manifest import MANIFEST, Manifest
 from rag.sentence_layer import SENTENCE_VECTORS, SENTENCES, SentenceLayer, split_sentences
 from rag.store import (
     CHUNKS,
@@ -75,18 +76,6 @@ def make_documents() -> list[Document]:
     return documents
 
 
-def entry(doc: Document) -> DocumentEntry:
-    return DocumentEntry(
-        source=doc.source,
-        document_id=doc.document_id,
-        content_hash=doc.content_hash,
-        submitter=doc.submitter,
-        submitter_type=doc.submitter_type,
-        submitter_origin=doc.submitter_origin,
-        title=doc.title,
-    )
-
-
 def write_small_index(
     path: Path, embedder: FakeEmbedder, documents: list[Document] | None = None
 ) -> tuple[list[Document], list[Chunk], np.ndarray]:
@@ -107,7 +96,7 @@ def write_small_index(
         faiss_type="flat",
         chunk_settings=CHUNKING,
         source_paths=("sources",),
-        documents=tuple(entry(d) for d in documents),
+        documents=tuple(document_entry(d) for d in documents),
         chunks=len(chunks),
         sentences=len(sentences),
     )
