@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import fakes
 import pytest
 from fakes import FakeEmbedder
+from threadpoolctl import threadpool_info, threadpool_limits
 
 from rag.answer import LOW_CONFIDENCE_TEXT, NO_ANSWER_TEXT, literal
 from rag.config import Settings
@@ -37,6 +38,16 @@ def service(corpus: Corpus) -> Service:
         index=corpus.settings.index, chunk=corpus.settings.chunk, answer=FAKE_THRESHOLDS
     )
     return Service.load(settings, FakeEmbedder())
+
+
+def test_a_loaded_service_keeps_numpy_blas_on_one_thread(corpus: Corpus) -> None:
+    # BLAS threads spin after each product and take the cores the question embedding needs
+    corpus.build()
+    with threadpool_limits(limits=2, user_api="blas"):
+        Service.load(corpus.settings, FakeEmbedder())
+        blas = [pool for pool in threadpool_info() if pool["user_api"] == "blas"]
+        assert blas
+        assert all(pool["num_threads"] == 1 for pool in blas)
 
 
 @pytest.mark.parametrize(
