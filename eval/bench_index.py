@@ -24,8 +24,10 @@ log = logging.getLogger(__name__)
 
 GNU_TIME = Path("/usr/bin/time")
 RUN_TIMEOUT_S = 900.0
+# the summary line of indexer/report.py's head_line
 BUILT = re.compile(
-    r"into (?P<chunks>\d+) chunks .* in (?P<seconds>[\d.]+) s .*?(?P<embedded>\d+) chunks embedded"
+    r"Indexed \d+ documents, (?P<chunks>\d+) chunks at .* in (?P<seconds>[\d.]+) s "
+    r".*?(?:(?P<embedded>\d+) passages? embedded|nothing embedded)"
 )
 UP_TO_DATE = re.compile(r"up to date \(\d+ documents, (?P<chunks>\d+) chunks\)")
 MAX_RSS = re.compile(r"Maximum resident set size \(kbytes\): (\d+)")
@@ -79,12 +81,13 @@ def timed_run(name: str, command: Sequence[str], env: dict[str, str]) -> IndexRu
 def parse_run(
     name: str, stdout: str, wall_s: float, cpu_s: float, peak: int | None, exit_code: int
 ) -> IndexRun:
-    """Chunks, embedded chunks and build seconds from the index command's summary line."""
+    """Chunks, embedded passages (chunks and sentences) and build seconds from the index
+    command's summary line."""
     built, unchanged = BUILT.search(stdout), UP_TO_DATE.search(stdout)
     if built:
         build_s: float | None = float(built["seconds"])
         chunks: int | None = int(built["chunks"])
-        embedded: int | None = int(built["embedded"])
+        embedded: int | None = int(built["embedded"] or 0)
     elif unchanged:
         build_s, chunks, embedded = None, int(unchanged["chunks"]), 0
     else:

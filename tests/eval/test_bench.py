@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from numpy.typing import NDArray
@@ -19,6 +21,8 @@ from eval.bench_scale import (
     synthetic_vectors,
 )
 from eval.bench_stats import neighbour_recall, score_shortfall, summarise_ms
+from indexer.build import BuildReport
+from indexer.report import head_line
 
 
 def unit_rows(n: int, dim: int, seed: int = 0) -> NDArray[np.float32]:
@@ -130,21 +134,27 @@ def test_threshold_is_where_the_flat_line_crosses_the_budget() -> None:
     assert recommend_threshold([100_000], [9.0], budget_ms=3.0).threshold is None
 
 
-def test_index_summary_lines_are_parsed() -> None:
-    built = parse_run(
-        "cold",
-        "Indexed 5 documents into 277 chunks at /tmp/i in 40.0 s (6.9 chunks/s; "
-        "277 chunks embedded, the rest from the cache).\n  a.txt: Moss kommune",
-        wall_s=42.0,
-        cpu_s=70.0,
-        peak=1024,
-        exit_code=0,
+def summary_line(embedded: int, cached: int, unchanged: bool = False) -> str:
+    """The line `rag index` prints, made by the indexer's own report code."""
+    report = BuildReport(
+        Path("/tmp/i"), (), 277, embedded, cached, (), (), 40.0, unchanged=unchanged
     )
-    assert (built.chunks, built.embedded, built.build_s) == (277, 277, 40.0)
+    return head_line(report) + "\n\nSubmitters:\n  a.txt  Moss kommune"
+
+
+@pytest.mark.parametrize(("embedded", "cached"), [(1532, 0), (12, 1520), (0, 1532)])
+def test_index_summary_lines_are_parsed(embedded: int, cached: int) -> None:
+    built = parse_run(
+        "cold", summary_line(embedded, cached), wall_s=42.0, cpu_s=70.0, peak=1024, exit_code=0
+    )
+    assert (built.chunks, built.embedded, built.build_s) == (277, embedded, 40.0)
     assert built.chunks_per_s == pytest.approx(277 / 40.0)
+
+
+def test_an_unchanged_index_is_parsed() -> None:
     unchanged = parse_run(
         "unchanged",
-        "Index at /tmp/i is up to date (5 documents, 277 chunks); nothing to do.",
+        summary_line(0, 0, unchanged=True),
         wall_s=2.0,
         cpu_s=1.5,
         peak=None,
