@@ -39,7 +39,9 @@ def test_index_reports_chunks_per_second_and_the_skipped_file(
 
     assert main(["index", str(sources), "--out", str(out)]) == 0
 
-    summary = capsys.readouterr().out
+    captured = capsys.readouterr()
+    summary = captured.out
+    assert "Embedding passages (chunks and sentences)" in captured.err  # the progress bar
     assert "chunks/s" in summary
     assert f"{sources / 'broken.txt'}: empty file (0 bytes)" in summary
     rows = [line.split() for line in summary.splitlines() if line.startswith("  aas.txt")]
