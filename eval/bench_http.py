@@ -56,6 +56,7 @@ class HttpBench:
     startup_s: tuple[float, ...]  # process start to a healthy /health, per server start
     questions: int
     repeats: int
+    peak_rss_mb: tuple[float | None, ...] = ()  # each server's peak resident memory
 
 
 @dataclass(frozen=True)
@@ -86,9 +87,28 @@ def wait_healthy(base_url: str, server: subprocess.Popen[bytes], timeout_s: floa
     raise TimeoutError(f"rag serve was not healthy within {timeout_s:.0f} s")
 
 
+def peak_rss_mb(pid: int) -> float | None:
+    """A running process's peak resident memory (VmHWM), None where /proc cannot tell."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text(encoding="utf-8")
+    except OSError:
+        return None
+    for line in status.splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return None
+
+
+@dataclass(frozen=True)
+class Server:
+    base_url: str
+    startup_s: float  # process start to a healthy /health
+    pid: int
+
+
 @contextmanager
-def running_server(index: Path) -> Iterator[tuple[str, float]]:
-    """`rag serve` on a free local port; yields (base URL, seconds until healthy)."""
+def running_server(index: Path) -> Iterator[Server]:
+    """`rag serve` on a free local port, until the block ends."""
     port = free_port()
     command = [sys.executable, "-m", "cli", "serve", "--index", str(index)]
     command += ["--host", "127.0.0.1", "--port", str(port)]
@@ -103,7 +123,7 @@ def running_server(index: Path) -> Iterator[tuple[str, float]]:
                 server_log.seek(0)
                 log.error("server log:\n%s", server_log.read()[-3000:].decode(errors="replace"))
                 raise
-            yield base_url, time.perf_counter() - started
+            yield Server(base_url, time.perf_counter() - started, server.pid)
         finally:
             server.terminate()
             try:
@@ -176,10 +196,12 @@ def bench_http(
     """For each endpoint and concurrency: a fresh server, one cold pass, one repeated pass."""
     results: list[LoadResult] = []
     startups: list[float] = []
+    peaks: list[float | None] = []
     for endpoint in ENDPOINTS:
         for concurrency in concurrencies:
-            with running_server(index) as (base_url, startup_s):
-                startups.append(startup_s)
+            with running_server(index) as server:
+                base_url = server.base_url
+                startups.append(server.startup_s)
                 with httpx.Client(base_url=base_url, timeout=REQUEST_TIMEOUT_S) as client:
                     send(client, endpoint, WARM_UP_QUESTION)
                 log.info("HTTP %s x%d: cold pass", endpoint, concurrency)
@@ -187,4 +209,5 @@ def bench_http(
                 log.info("HTTP %s x%d: repeated pass", endpoint, concurrency)
                 repeated = list(questions) * repeats
                 results.append(timed_pass(base_url, endpoint, repeated, concurrency, "repeated"))
-    return HttpBench(tuple(results), tuple(startups), len(questions), repeats)
+                peaks.append(peak_rss_mb(server.pid))
+    return HttpBench(tuple(results), tuple(startups), len(questions), repeats, tuple(peaks))

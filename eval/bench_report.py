@@ -119,10 +119,12 @@ def http_section(bench: HttpBench) -> str:
     ordered = sorted(bench.results, key=lambda r: (r.cache != "cold", r.endpoint, r.concurrency))
     table = format_table(HTTP_HEADER, [http_row(r) for r in ordered])
     starts = ", ".join(fmt(s) for s in bench.startup_s)
+    peaks = ", ".join(fmt(p) for p in bench.peak_rss_mb)
     return (
         f"HTTP API over {bench.questions} eval questions (headline: cold = every question "
         f"embedded; repeated = list x{bench.repeats}, embeddings cached)\n\n{table}\n"
-        f"Server start to healthy /health: {starts} s."
+        f"Server start to healthy /health: {starts} s.\n"
+        f"Server peak memory (VmHWM) after its passes: {peaks} MB."
     )
 
 

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
 import pytest
 from numpy.typing import NDArray
 
+from eval.bench_http import HttpBench, peak_rss_mb
 from eval.bench_index import parse_run
-from eval.bench_report import fmt, format_table
+from eval.bench_report import fmt, format_table, http_section
 from eval.bench_scale import (
     choose_sigma,
     median_nn_distance,
@@ -161,3 +163,14 @@ def test_an_unchanged_index_is_parsed() -> None:
         exit_code=0,
     )
     assert (unchanged.chunks, unchanged.embedded, unchanged.build_s) == (277, 0, None)
+
+
+def test_peak_memory_is_read_from_proc() -> None:
+    own = peak_rss_mb(os.getpid())
+    assert own is not None and own > 10  # this Python process holds numpy and pytest
+    assert peak_rss_mb(2**22 + 12345) is None  # above Linux's largest pid: no such process
+
+
+def test_http_section_states_each_servers_peak_memory() -> None:
+    bench = HttpBench((), (2.5, 2.4), questions=3, repeats=2, peak_rss_mb=(812.25, None))
+    assert "Server peak memory (VmHWM) after its passes: 812.2, – MB." in http_section(bench)
