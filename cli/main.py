@@ -38,7 +38,12 @@ def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
     def progress(done: int, total: int) -> None:
         nonlocal bar
         if bar is None:
-            bar = tqdm(total=total, desc="Embedding passages (chunks and sentences)", unit="passage", file=sys.stderr)
+            bar = tqdm(
+                total=total,
+                desc="Embedding passages (chunks and sentences)",
+                unit="passage",
+                file=sys.stderr,
+            )
         bar.update(done - bar.n)
 
     report = build_index(args.paths, args.out, settings, on_progress=progress)
