@@ -116,7 +116,7 @@ class InProcessBackend:
         """A new retriever over the same index: its query-embedding cache starts empty."""
         service = self.service
         retriever = Retriever(service.index, service.retriever.embedder, service.settings.retrieval)
-        parser = dataclasses.replace(service.parser, embed=retriever.embed_query)
+        parser = dataclasses.replace(service.parser, embed=retriever.embed_queries)
         return InProcessBackend(dataclasses.replace(service, retriever=retriever, parser=parser))
 
     def ask(self, question: str) -> Reply:

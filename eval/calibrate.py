@@ -6,6 +6,8 @@ scored on it without touching the model again:
 
 - fusion: recall@10 of paraphrase questions and MRR@10 of all answerable ones, for every
   combination of `FUSION_GRID` (the sweep the README and closing note report);
+- context: `context_mix` (how much a sentence's chunk counts in its /ask similarity) for the
+  best quote hit rate on the answerable questions, each candidate with its own thresholds;
 - thresholds: `low_confidence` at the midpoint of the widest gap below the lowest answerable
   question's best score (refusing a real question is worse than a cautious answer),
   `high_confidence` just above the closest negative, and `submitter_threshold` /
@@ -15,6 +17,7 @@ scored on it without touching the model again:
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -24,6 +27,7 @@ import numpy as np
 from eval import metrics
 from eval.gold import LocatedGold, StoredText, locate_all
 from eval.questions import Question
+from rag.answer import compose
 from rag.config import AnswerSettings, RetrievalSettings
 from rag.decide import decide
 from rag.query import Query
@@ -40,6 +44,7 @@ FUSION_GRID: dict[str, tuple[float, ...]] = {
     "bm25_weight": (0.0, 0.5, 1.0),
     "chunk_mix": (0.0, 0.25, 0.5, 1.0),
 }
+CONTEXT_MIXES = (0.0, 0.25, 0.5, 1.0)
 
 
 @dataclass(frozen=True)
@@ -222,6 +227,59 @@ def calibrate_answers(observed: Sequence[Observed], base: AnswerSettings) -> Ans
     )
 
 
+# --- context of a sentence in /ask ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ContextRow:
+    context_mix: float
+    answers: AnswerSettings  # thresholds calibrated for this context_mix
+    quote_hit: float  # share of answerable questions whose answer quotes a gold sentence
+    negatives_refused: float
+    submitters: SubmitterRow
+
+
+def quote_hit_rate(observed: Sequence[Observed], settings: AnswerSettings, documents: int) -> float:
+    hits = []
+    for item in observed:
+        if not item.question.answerable or not item.golds:
+            continue
+        _, citations = compose(item.query, decide(item.query, item.evidence, settings), documents)
+        quoted = [metrics.Passage(c.document_id, c.start, c.end, c.quote) for c in citations]
+        hits.append(metrics.quote_hit(quoted, item.golds))
+    return float(np.mean(hits)) if hits else 0.0
+
+
+def refused_share(observed: Sequence[Observed], settings: AnswerSettings) -> float:
+    negatives = [o for o in observed if not o.question.answerable]
+    refused = [decide(o.query, o.evidence, settings).confidence == "none" for o in negatives]
+    return float(np.mean(refused)) if refused else 0.0
+
+
+def context_row(service: Service, observed: Sequence[Observed], mix: float) -> ContextRow:
+    """Evidence again with `context_mix` = mix (same parsed questions), its own thresholds."""
+    settings = service.settings.retrieval.model_copy(update={"context_mix": mix})
+    retriever = Retriever(service.index, service.retriever.embedder, settings)
+    per_document = service.settings.answer.k
+    again = [
+        dataclasses.replace(o, evidence=retriever.evidence(o.query, per_document)) for o in observed
+    ]
+    answers = calibrate_answers(again, service.settings.answer)
+    return ContextRow(
+        mix,
+        answers,
+        quote_hit_rate(again, answers, len(service.index.documents)),
+        refused_share(again, answers),
+        submitter_sweep(again, answers)[0],
+    )
+
+
+def context_sweep(service: Service, observed: Sequence[Observed]) -> list[ContextRow]:
+    """Every `CONTEXT_MIXES` value, best quote hit rate first (ties: less context)."""
+    rows = [context_row(service, observed, mix) for mix in CONTEXT_MIXES]
+    return sorted(rows, key=lambda r: (-r.quote_hit, r.context_mix))
+
+
 # --- report ------------------------------------------------------------------------------
 
 
@@ -238,23 +296,43 @@ def fusion_table(rows: Sequence[FusionRow], top: int = 15) -> str:
     return "\n".join(lines)
 
 
+def context_table(rows: Sequence[ContextRow]) -> str:
+    lines = [
+        "| context_mix | low / high confidence | submitter threshold / corpus gap "
+        "| quote hit | negatives refused | aggregate precision / coverage |",
+        "|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        a, s = r.answers, r.submitters
+        lines.append(
+            f"| {r.context_mix:g} | {a.low_confidence:g} / {a.high_confidence:g} "
+            f"| {a.submitter_threshold:g} / {a.corpus_gap:g} | {r.quote_hit:.3f} "
+            f"| {r.negatives_refused:.3f} | {s.precision:.3f} / {s.coverage:.3f} |"
+        )
+    return "\n".join(lines)
+
+
 def calibration_report(service: Service, questions: Sequence[Question]) -> str:
     """Sweep and thresholds on the dev split of `questions`, as Markdown."""
     dev = [q for q in questions if q.split == "dev"]
     observed = observe(service, dev, service.settings.answer.k)
     fusion = fusion_sweep(service.retriever, observed, service.settings.retrieval)
-    answers = calibrate_answers(observed, service.settings.answer)
-    submitters = submitter_sweep(observed, answers)[0]
+    contexts = context_sweep(service, observed)
+    best = contexts[0]
     chosen = ", ".join(f"{k}={v:g}" for k, v in fusion[0].settings.items())
+    answers = best.answers
     return "\n\n".join(
         [
             f"Calibration on the dev split ({len(dev)} questions)",
             "Fusion sweep (best 15 of the grid):\n\n" + fusion_table(fusion),
             f"Chosen fusion: {chosen}",
-            f"Thresholds: low_confidence={answers.low_confidence:g}, "
+            "Sentence context in /ask, each with its own thresholds:\n\n" + context_table(contexts),
+            f"Chosen: context_mix={best.context_mix:g}, "
+            f"low_confidence={answers.low_confidence:g}, "
             f"high_confidence={answers.high_confidence:g}, "
             f"submitter_threshold={answers.submitter_threshold:g}, "
-            f"corpus_gap={answers.corpus_gap:g} (aggregate submitter precision "
-            f"{submitters.precision:.3f}, coverage {submitters.coverage:.3f} on dev)",
+            f"corpus_gap={answers.corpus_gap:g} (quote hit {best.quote_hit:.3f}, aggregate "
+            f"submitter precision {best.submitters.precision:.3f}, coverage "
+            f"{best.submitters.coverage:.3f} on dev)",
         ]
     )

@@ -230,7 +230,8 @@ def build_index(
     sentences = split_sentences(documents, chunks)
     by_id = {d.document_id: d for d in documents}
     texts = [passage_text(c, by_id, settings.chunk.context) for c in chunks] + [
-        sentence_passage(s, by_id[s.document_id], settings.chunk.context) for s in sentences
+        sentence_passage(s, by_id[s.document_id], settings.chunk.sentence_context)
+        for s in sentences
     ]
     all_vectors, embedded, passages = embed_texts(texts, embedder, settings, on_progress)
     vectors, sentence_vectors = all_vectors[: len(chunks)], all_vectors[len(chunks) :]

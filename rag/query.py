@@ -6,7 +6,7 @@ Every stage after the edge takes a `Query` and never re-tokenises, re-embeds or 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -34,6 +34,9 @@ _WORD = re.compile(r"\w\w+")
 class Query:
     text: str
     vector: NDArray[np.float32]
+    # the question without the submitters it names, for choosing among sentences (which are
+    # embedded without their submitter); `vector` itself when it names none
+    topic_vector: NDArray[np.float32]
     stems: tuple[str, ...]
     terms: tuple[Term, ...]
     weights: Mapping[str, float]
@@ -65,6 +68,16 @@ def named_documents(question_words: set[str], documents: Iterable[Document]) -> 
     )
 
 
+def without_names(text: str, submitters: Iterable[str]) -> str:
+    """The question with the named submitters taken out: «Hva mener Bergen kommune om X?» ->
+    «Hva mener om X?». A name's words go with their endings («Bergens»)."""
+    for submitter in submitters:
+        text = re.sub(re.escape(submitter), " ", text, flags=re.IGNORECASE)
+        for word in name_words(submitter):
+            text = re.sub(rf"\b{re.escape(word)}\w*", " ", text, flags=re.IGNORECASE)
+    return " ".join(text.split())
+
+
 def is_unicode_text(text: str) -> bool:
     """False for strings that cannot be written as UTF-8 (lone surrogates)."""
     try:
@@ -92,7 +105,7 @@ class QueryParser:
 
     documents: Mapping[str, Document]
     bm25: Bm25Index
-    embed: Callable[[str], NDArray[np.float32]]
+    embed: Callable[[Sequence[str]], list[NDArray[np.float32]]]
     max_chars: int
     submitter_stems: frozenset[str]
 
@@ -103,13 +116,25 @@ class QueryParser:
         for stem in self.submitter_stems & weights.keys():
             weights[stem] = 0.0  # «Hva mener Bergen om ...» asks about a topic, not about Bergen
         asked = words_of(text)
+        named = named_documents(asked, self.documents.values())
+        topic = without_names(text, (self.documents[d].submitter for d in named)) or text
+        vector, topic_vector = self.vectors(text, topic)
         return Query(
             text=text,
-            vector=self.embed(text),
+            vector=vector,
+            topic_vector=topic_vector,
             stems=stems,
             terms=tuple(content_terms(text, query=True)),
             weights=weights,
-            named_documents=named_documents(asked, self.documents.values()),
+            named_documents=named,
             corpus_wide=bool(asked & CORPUS_WIDE_WORDS) if corpus_wide is None else corpus_wide,
             filters=filters,
         )
+
+    def vectors(self, text: str, topic: str) -> tuple[NDArray[np.float32], NDArray[np.float32]]:
+        """The question's vector and its topic's, embedded in one call."""
+        if topic == text:
+            (vector,) = self.embed([text])
+            return vector, vector
+        vector, topic_vector = self.embed([text, topic])
+        return vector, topic_vector

@@ -201,7 +201,7 @@ class Retriever:
 
         A sentence scores its own cosine to the question; a little lexical overlap breaks
         near-ties («fastlegeordningen» quoted over a sentence about GPs in general)."""
-        cosines: NDArray[np.float32] = self.index.sentences.vectors @ query.vector
+        cosines = self.sentence_similarities(query)
         sentences = self.index.sentences.sentences
         found = []
         for document_id in self.admitted(query.filters):
@@ -222,6 +222,21 @@ class Retriever:
             found.append(DocumentEvidence(document, tuple(scored[:per_document])))
         found.sort(key=lambda d: -d.best)
         return Evidence(tuple(found))
+
+    def sentence_similarities(self, query: Query) -> NDArray[np.float32]:
+        """Every sentence's similarity to the question in its context: its own cosine averaged,
+        with weight `context_mix`, with the cosine of the closest chunk that holds it."""
+        own: NDArray[np.float32] = self.index.sentences.vectors @ query.topic_vector
+        mix = self.settings.context_mix
+        if mix == 0:
+            return own
+        layer = self.index.sentences
+        chunks = self._vectors @ query.topic_vector
+        chunk = np.full(len(own), -np.inf, dtype=np.float32)
+        np.maximum.at(chunk, layer.pair_sentence, chunks[layer.pair_chunk])
+        chunk = np.where(np.isfinite(chunk), chunk, own)  # a sentence in no chunk: its own
+        mixed: NDArray[np.float32] = ((own + mix * chunk) / (1 + mix)).astype(np.float32)
+        return mixed
 
     def terms_of(self, sentence_row: int) -> list[Term]:
         """A sentence's content words, tokenised once per loaded index."""

@@ -63,7 +63,7 @@ class Service:
         parser = QueryParser(
             index.documents,
             index.bm25,
-            retriever.embed_query,
+            retriever.embed_queries,
             settings.answer.max_question_chars,
             name_stems(index.documents.values()),
         )

@@ -8,17 +8,21 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from rag.config import AnswerSettings
+from rag.config import AnswerSettings, RetrievalSettings
 from rag.embed import Embedder, Vectors, normalise_rows
 
 _WORD = re.compile(r"\w+")
 
 # Answer thresholds for the FakeEmbedder's bag-of-words cosines (the real model's are far
 # higher): on the submissions of tests/rag/conftest.py they give high, low and no answers.
+# Sentences alone in /ask: the bag-of-words cosines of whole chunks are too coarse to add as
+# context (the real model's context_mix is checked against a brute-force reference and on the
+# seeds).
+FAKE_RETRIEVAL = RetrievalSettings(context_mix=0.0)
 FAKE_THRESHOLDS = AnswerSettings(
-    low_confidence=0.35,
-    high_confidence=0.45,
-    submitter_threshold=0.35,
+    low_confidence=0.45,
+    high_confidence=0.55,
+    submitter_threshold=0.45,
     specific_gap=0.05,
     corpus_gap=1.0,
 )

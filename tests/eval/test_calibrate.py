@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any, cast
 
+import numpy as np
 import pytest
 
 from eval.calibrate import (
@@ -12,11 +13,16 @@ from eval.calibrate import (
     Observed,
     SubmitterRow,
     fusion_table,
+    quote_hit_rate,
     refusal_thresholds,
+    refused_share,
     submitter_preference,
 )
+from eval.gold import LocatedGold, Span
 from eval.questions import Question
-from rag.types import Document, DocumentEvidence, Evidence, ScoredSentence, Sentence
+from rag.config import AnswerSettings
+from rag.query import Query
+from rag.types import Document, DocumentEvidence, Evidence, Filters, ScoredSentence, Sentence
 
 
 def observed(kind: str, best: float) -> Observed:
@@ -71,3 +77,35 @@ def test_fusion_objective_and_table() -> None:
     assert row.objective == pytest.approx(0.6)
     table = fusion_table([row])
     assert "| 1 | 0 | 0 | 0 | 0.600 | 0.900 | 0.300 | 0.600 |" in table
+
+
+TEXT = "Legevakten trenger flere leger om natten. Tannhelsen er god i fylket."
+FIRST, SECOND = (0, 41), (42, len(TEXT))
+
+
+def answered(kind: str, said: tuple[int, int], score: float) -> Observed:
+    """A question whose gold is the first sentence, and whose evidence is sentence `said`."""
+    document = Document("d", "d.txt", "D kommune", "kommune", "D", TEXT, "h")
+    scored = ScoredSentence(Sentence("d", *said, (0,)), score, score)
+    question = Question(f"q-{kind}-{said}-{score}", "Spørsmål?", cast(Any, kind), ())
+    gold = LocatedGold("d.txt", TEXT[slice(*FIRST)], "d", Span(*FIRST), "whitespace")
+    golds = (gold,) if kind != "negative" else ()
+    query = Query(
+        "Spørsmål?", np.zeros(4, np.float32), np.zeros(4, np.float32), (), (), {},
+        frozenset(), False, Filters(),
+    )  # fmt: skip
+    evidence = Evidence((DocumentEvidence(document, (scored,)),))
+    return Observed(question, query, golds, frozenset({"d"}), cast(Any, None), evidence)
+
+
+def test_quote_hits_and_refusals_follow_the_decision() -> None:
+    settings = AnswerSettings(low_confidence=0.5, high_confidence=0.6, submitter_threshold=0.5)
+    dev = [
+        answered("factual", FIRST, 0.9),  # quotes its gold sentence
+        answered("paraphrase", SECOND, 0.9),  # quotes another
+        answered("paraphrase", FIRST, 0.4),  # refused: quotes nothing
+        answered("negative", SECOND, 0.3),  # refused
+        answered("negative", SECOND, 0.7),  # answered
+    ]
+    assert quote_hit_rate(dev, settings, documents=1) == pytest.approx(1 / 3)
+    assert refused_share(dev, settings) == pytest.approx(0.5)

@@ -77,14 +77,15 @@ def build(sources: Path, settings: Settings) -> Build:
 
 
 def passage_texts(index: StoredIndex, document_id: str | None = None) -> set[str]:
-    """What the embedder saw: chunk texts and sentences, led by submitter and section."""
+    """What the embedder saw: chunk texts led by submitter and section, and the sentences
+    (alone, the default)."""
     chunks = {
         passage_text(c, index.documents, with_context=True)
         for c in index.chunks
         if document_id in (None, c.document_id)
     }
     return chunks | {
-        sentence_passage(s, index.documents[s.document_id], with_context=True)
+        sentence_passage(s, index.documents[s.document_id], with_context=False)
         for s in index.sentences.sentences
         if document_id in (None, s.document_id)
     }
@@ -99,13 +100,31 @@ def assert_vectors_match_chunks(index: StoredIndex) -> None:
     np.testing.assert_allclose(stored_vectors(index), expected, atol=1e-6)
     sentences = index.sentences.sentences
     expected = FakeEmbedder().embed_passages(
-        [sentence_passage(s, index.documents[s.document_id], True) for s in sentences]
+        [sentence_passage(s, index.documents[s.document_id], False) for s in sentences]
     )
     np.testing.assert_allclose(index.sentences.vectors, expected, atol=1e-6)
     assert index.manifest.sentences == len(sentences) > len(index.documents)
 
 
 # --- a first build -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("sentence_context", [False, True])
+def test_sentences_are_embedded_alone_unless_their_context_is_asked_for(
+    sources: Path, settings: Settings, sentence_context: bool
+) -> None:
+    chunking = settings.chunk.model_copy(update={"sentence_context": sentence_context})
+    build = Build(sources, settings.model_copy(update={"chunk": chunking}))
+    build()
+    index = build.load()
+    sentence = index.sentences.sentences[0]
+    doc = index.documents[sentence.document_id]
+    alone = doc.text[sentence.start : sentence.end]
+    led = sentence_passage(sentence, doc, with_context=True)
+    assert led.startswith(doc.submitter) and led.endswith("\n" + alone)
+    seen = set(build.embedder.embedded_texts)
+    assert (led in seen, alone in seen) == (sentence_context, not sentence_context)
+    assert index.manifest.chunk_settings.sentence_context is sentence_context
 
 
 def test_first_build_counts_and_embeds_every_chunk(build: Build) -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from fakes import FakeEmbedder
+from fakes import FAKE_RETRIEVAL, FakeEmbedder
 
 from indexer.build import build_index
 from rag.config import ChunkSettings, Settings
@@ -106,6 +106,7 @@ def make_query(text: str, named: frozenset[str] = frozenset(), corpus_wide: bool
     return Query(
         text=text,
         vector=np.zeros(4, dtype=np.float32),
+        topic_vector=np.zeros(4, dtype=np.float32),
         stems=(),
         terms=(),
         weights={},
@@ -162,5 +163,9 @@ class Corpus:
 @pytest.fixture
 def corpus(tmp_path: Path, tmp_settings: Settings) -> Corpus:
     """Sources written, not yet indexed; small chunks, so every document has several."""
-    settings = Settings(index=tmp_settings.index, chunk=ChunkSettings(size=150, overlap=0))
+    settings = Settings(
+        index=tmp_settings.index,
+        chunk=ChunkSettings(size=150, overlap=0),
+        retrieval=FAKE_RETRIEVAL,
+    )
     return Corpus(tmp_path / "sources", settings)

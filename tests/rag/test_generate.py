@@ -338,7 +338,9 @@ def test_generated_answer_validates_what_the_server_wrote(chat_server: ChatServe
 # --- the service -------------------------------------------------------------------------------
 
 
-LENIENT = AnswerSettings(low_confidence=-1, high_confidence=-1, submitter_threshold=-1)
+LENIENT = AnswerSettings(
+    low_confidence=-1, high_confidence=-1, submitter_threshold=-1, corpus_gap=1.0, specific_gap=1.0
+)
 QUESTION = "Hva mener kommunene om fastlegeordningen?"
 
 

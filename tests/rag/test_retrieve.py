@@ -15,7 +15,7 @@ from rag.lexical import weighted_overlap
 from rag.query import Query, QueryParser, name_stems
 from rag.retrieve import MODES, Mode, Retriever
 from rag.statements import is_statement
-from rag.store import load_index, stored_vectors
+from rag.store import StoredIndex, load_index, stored_vectors
 from rag.types import NO_FILTERS, Filters
 
 if TYPE_CHECKING:
@@ -48,7 +48,9 @@ def make_retriever(corpus: Corpus, settings: RetrievalSettings | None = None) ->
 def overlapping(corpus: Corpus) -> Corpus:
     """Chunks of 100 characters overlapping by 50: two chunks share Bergen's proposal."""
     corpus.settings = Settings(
-        index=corpus.settings.index, chunk=ChunkSettings(size=100, overlap=50)
+        index=corpus.settings.index,
+        chunk=ChunkSettings(size=100, overlap=50),
+        retrieval=corpus.settings.retrieval,
     )
     corpus.build()
     return corpus
@@ -64,7 +66,7 @@ def parse(retriever: Retriever, text: str, filters: Filters = NO_FILTERS) -> Que
     parser = QueryParser(
         index.documents,
         index.bm25,
-        retriever.embed_query,
+        retriever.embed_queries,
         2000,
         name_stems(index.documents.values()),
     )
@@ -259,16 +261,30 @@ def test_allowed_rows_and_admitted_follow_the_filters(
 # --- evidence: the sentences /ask quotes from ----------------------------------------------
 
 
+def in_context(index: StoredIndex, text: str, mix: float) -> NDArray[np.float64]:
+    """Each sentence's cosine averaged, with weight `mix`, with its closest chunk's, one by one."""
+    vector = FakeEmbedder().embed_queries([text])[0]
+    chunks = stored_vectors(index) @ vector
+    return np.array(
+        [
+            (float(v @ vector) + mix * max(float(chunks[r]) for r in s.chunk_rows)) / (1 + mix)
+            for v, s in zip(index.sentences.vectors, index.sentences.sentences, strict=True)
+        ]
+    )
+
+
+@pytest.mark.parametrize("context_mix", [0.0, 1.0])
 @pytest.mark.parametrize("per_document", [1, 2, 3, 10])
 @pytest.mark.parametrize(("filters", "allowed"), FILTERS)
 def test_evidence_against_brute_force(
-    retriever: Retriever, per_document: int, filters: Filters, allowed: set[str]
+    overlapping: Corpus, per_document: int, filters: Filters, allowed: set[str], context_mix: float
 ) -> None:
+    retriever = make_retriever(overlapping, RetrievalSettings(context_mix=context_mix))
     index = retriever.index
     for text in QUESTIONS:
         query = parse(retriever, text, filters)
         evidence = retriever.evidence(query, per_document)
-        cosines = index.sentences.vectors @ FakeEmbedder().embed_queries([text])[0]
+        cosines = in_context(index, text, context_mix)
         expected: dict[str, list[tuple[int, float, float]]] = {}
         for i, s in enumerate(index.sentences.sentences):
             doc = index.documents[s.document_id]
@@ -327,3 +343,26 @@ def test_a_repeated_query_is_embedded_once(corpus: Corpus) -> None:
     np.testing.assert_allclose(first, FakeEmbedder().embed_queries([QUERY])[0])
     parse(retriever, "Hva med tannhelse?")
     assert embedder.calls == [[QUERY], ["Hva med tannhelse?"]]
+
+
+def test_a_question_naming_a_submitter_picks_sentences_by_its_topic(corpus: Corpus) -> None:
+    # sentences are embedded without their submitter, so the name would only add noise
+    corpus.build()
+    embedder = FakeEmbedder()
+    retriever = Retriever(load_index(corpus.index_path), embedder, corpus.settings.retrieval)
+    question, topic = (
+        "Hva sier Bergen om sykepleiere i helgene?",
+        "Hva sier om sykepleiere i helgene?",
+    )
+    query = parse(retriever, question)
+    assert embedder.calls == [[question, topic]]  # one call for both
+    assert query.named_documents == {"bergen"}
+    np.testing.assert_allclose(query.topic_vector, FakeEmbedder().embed_queries([topic])[0])
+    cosines = retriever.index.sentences.vectors @ query.topic_vector
+    rows = {s: i for i, s in enumerate(retriever.index.sentences.sentences)}
+    evidence = retriever.evidence(query, 3)
+    similarities = [
+        (s.similarity, float(cosines[rows[s.sentence]])) for s in evidence.documents[0].sentences
+    ]
+    assert similarities and all(a == pytest.approx(b) for a, b in similarities)
+    assert not np.allclose(query.vector, query.topic_vector)

@@ -35,7 +35,10 @@ KOMMUNER = Filters(submitter_type=("kommune",))
 def service(corpus: Corpus) -> Service:
     corpus.build()
     settings = Settings(
-        index=corpus.settings.index, chunk=corpus.settings.chunk, answer=FAKE_THRESHOLDS
+        index=corpus.settings.index,
+        chunk=corpus.settings.chunk,
+        retrieval=corpus.settings.retrieval,
+        answer=FAKE_THRESHOLDS,
     )
     return Service.load(settings, FakeEmbedder())
 
@@ -95,7 +98,10 @@ def test_a_question_is_parsed_and_embedded_once_per_request(corpus: Corpus) -> N
     corpus.build()
     embedder = FakeEmbedder()
     settings = Settings(
-        index=corpus.settings.index, chunk=corpus.settings.chunk, answer=FAKE_THRESHOLDS
+        index=corpus.settings.index,
+        chunk=corpus.settings.chunk,
+        retrieval=corpus.settings.retrieval,
+        answer=FAKE_THRESHOLDS,
     )
     service = Service.load(settings, embedder)
     service.ask(ANSWERED_HIGH)

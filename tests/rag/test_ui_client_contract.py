@@ -40,6 +40,7 @@ def api(corpus: Corpus, tmp_path: Path) -> Iterator[str]:
     settings = Settings(
         index=corpus.settings.index,
         chunk=corpus.settings.chunk,
+        retrieval=corpus.settings.retrieval,
         answer=FAKE_THRESHOLDS,
         matrix=MatrixSettings(topics_file=topics),
     )
