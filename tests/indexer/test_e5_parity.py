@@ -148,6 +148,14 @@ def test_batching_does_not_change_a_vector(default: Embedder) -> None:
     assert min_cosine(alone, together) >= 0.9999
 
 
+def test_a_question_gets_the_same_vector_whoever_else_asks(default: Embedder) -> None:
+    # the server embeds questions that arrive together in one call; their answers must not
+    # change in the last digit of a score because of it
+    questions = [t for t in TEXTS if len(t) < 200][:16]
+    alone = np.stack([default.embed_queries([q])[0] for q in questions])
+    np.testing.assert_array_equal(default.embed_queries(questions), alone)
+
+
 # --- tokens ---------------------------------------------------------------------------------
 
 
