@@ -63,10 +63,14 @@ SEARCH_KS = (1, 3, 10, 50)
 ASK_KS = (None, 5, 30, 50)
 
 FASTLEGE = "Hva sier kommunene om fastlegeordningen?"
-NEGATIVE = "Hva sier innspillene om luftambulanse og redningshelikopter?"
-# A health topic the submissions do not discuss, but close enough to them that e5-small finds
+# Nothing in the submissions is near it: refused.
+NEGATIVE = "Hvilke oppskrifter på surdeigsbrød nevnes?"
+# Health topics the submissions do not discuss, but close enough to them that e5-small finds
 # weakly similar sentences: answered, if at all, only with a caution.
-NEAR_NEGATIVE = "Hva sier innspillene om vaksinasjonsprogrammet?"
+NEAR_NEGATIVES = (
+    "Hva sier innspillene om luftambulanse og redningshelikopter?",
+    "Hva sier innspillene om vaksinasjonsprogrammet?",
+)
 BERGEN, MOSS, STANGE = "Bergen kommune", "Moss kommune", "Stange kommune"
 HELSEFELLESSKAP = "helsefellesskap"
 
@@ -235,8 +239,9 @@ def test_question_about_an_absent_topic_has_no_answer(client: httpx.Client) -> N
     assert body["no_answer"] is True and body["confidence"] == "none"
     assert body["citations"] == []
     assert "Ingen relevante treff" in body["answer"]
-    near = client.post("/ask", json={"question": NEAR_NEGATIVE}).json()
-    assert near["confidence"] != "high"
+    for question in NEAR_NEGATIVES:
+        near = client.post("/ask", json={"question": question}).json()
+        assert near["confidence"] != "high", question
 
 
 def test_markers_in_the_question_do_not_become_markers_in_the_answer(

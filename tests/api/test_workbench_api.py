@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[2]
 FASTLEGE = "fastlegeordningen"
 # Not in the submissions. (A topic next to covered ones, such as «tannhelsetjenester for
 # voksne», gets weak "low" marks: e5-small cannot tell it apart by similarity; see README.)
-UNCOVERED = "luftambulanse og redningshelikopter"
+UNCOVERED = "vulkanutbrudd på Island"  # nothing in the submissions is near it
 QUESTION = "Hva sier kommunene om fastlegeordningen?"
 MOSS, AHUS, BERGEN = "000_1151dadce9b0985f", "001_7127cb6351a76271", "003_3d69ec6ad6cea8a3"
 
