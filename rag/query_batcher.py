@@ -1,11 +1,13 @@
-"""Embed concurrent questions together instead of one after another.
+"""Embed concurrent questions through one caller at a time.
 
-The server embeds each new question before it can search. With several clients, questions that
-arrive while the engine is busy would each wait for every forward pass ahead of them; one batched
-pass costs little more than a single one, so this wrapper collects them: the first caller to find
-the queue empty leads, waits `window_s` for company, then takes whatever is queued (while the
-engine is busy the queue keeps filling) and embeds it in one call. The others wait for their rows.
-Passages are passed straight through: indexing batches them itself.
+The server embeds each new question before it can search. Questions from several clients that
+each called the engine at once would fight over the two cores (every ONNX Runtime call spreads
+over all of them); this wrapper collects them instead: the first caller to find the queue empty
+leads, waits `window_s` for company, then takes whatever is queued (while the engine is busy the
+queue keeps filling) and hands it to the engine in one call. The others wait for their rows. The
+engine still runs one forward pass per question (`BundledE5Embedder.embed_queries`), so a
+question's vector does not depend on who else asked. Passages are passed straight through:
+indexing batches them itself.
 """
 
 from __future__ import annotations
