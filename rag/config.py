@@ -122,7 +122,8 @@ class RetrievalSettings(_Section):
 
 
 class AnswerSettings(_Section):
-    """Thresholds on the best quotable sentence's score (its cosine to the question).
+    """Thresholds on the best quotable sentence's score (its similarity to the question: its
+    own cosine averaged with its chunk's, `RetrievalSettings.context_mix`).
 
     Calibrated on the dev split of eval/questions.jsonl for multilingual-e5-small
     (`rag eval --calibrate`); retune for another model."""

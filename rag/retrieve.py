@@ -199,8 +199,9 @@ class Retriever:
     def evidence(self, query: Query, per_document: int) -> Evidence:
         """Every admitted document's closest quotable sentences, closest document first.
 
-        A sentence scores its own cosine to the question; a little lexical overlap breaks
-        near-ties («fastlegeordningen» quoted over a sentence about GPs in general)."""
+        A sentence scores its similarity in context (`sentence_similarities`); a little lexical
+        overlap breaks near-ties («fastlegeordningen» quoted over a sentence about GPs in
+        general)."""
         cosines = self.sentence_similarities(query)
         sentences = self.index.sentences.sentences
         found = []

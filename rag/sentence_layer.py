@@ -1,8 +1,9 @@
 """The sentence layer of the index: every sentence of every document with its own vector.
 
 Dense similarity of a whole chunk lets one relevant sentence drown in its neighbours; scoring
-a chunk by its best sentence, and choosing quotes by the sentences' own vectors, finds the
-passage that says it in other words. Files in a build:
+a chunk by its best sentence, and choosing quotes by the sentences' own vectors (each taken
+together with its chunk's, which carries submitter and section), finds the passage that says it
+in other words. Files in a build:
 
     sentences.jsonl          one sentence a line: document, offsets, chunk rows that hold it
     sentence_vectors.npy     float32, one L2-normalised row per sentence (no pickle)
