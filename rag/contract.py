@@ -8,7 +8,8 @@ service over HTTP only (tests/test_layers.py keeps it so).
 from __future__ import annotations
 
 import re
-from typing import Literal
+from collections.abc import Iterable
+from typing import Literal, Protocol
 
 MAX_K = 50
 """Most passages /ask considers per submitter and /search returns."""
@@ -30,3 +31,32 @@ NO_ANSWER_TEXT = (
 
 Confidence = Literal["high", "low", "none"]
 """How sure /ask is: high (clear matches), low (weak matches: check the sources), none."""
+
+
+class TypeCount(Protocol):
+    """How many submitters of one type mention a topic, of how many in scope (the API's
+    rag.matrix.TypeCount and the UI's ui.client.TypeCount both are one)."""
+
+    @property
+    def topic(self) -> str: ...
+    @property
+    def submitter_type(self) -> str: ...
+    @property
+    def mentioned(self) -> int: ...
+    @property
+    def total(self) -> int: ...
+
+
+def type_plural(submitter_type: str, n: int) -> str:
+    """kommune -> kommuner; a type ending in a consonant (helsefellesskap) keeps its form."""
+    return submitter_type + "r" if n != 1 and submitter_type.endswith("e") else submitter_type
+
+
+def count_line(counts: Iterable[TypeCount], topic: str) -> str:
+    """«3 av 3 kommuner, 1 av 2 helsefellesskap»: a topic's counts, as every export and the
+    workbench write them."""
+    return ", ".join(
+        f"{c.mentioned} av {c.total} {type_plural(c.submitter_type, c.total)}"
+        for c in counts
+        if c.topic == topic
+    )

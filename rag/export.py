@@ -19,6 +19,7 @@ from docx.document import Document as DocxDocument
 from openpyxl import Workbook
 from openpyxl.worksheet.worksheet import Worksheet
 
+from rag.contract import count_line
 from rag.matrix import Matrix, MatrixCell
 from rag.types import Answer, Citation
 
@@ -78,20 +79,6 @@ def matrix_rows(matrix: Matrix) -> list[Row]:
              q.start if q else None, q.end if q else None, cell.score)
         )  # fmt: skip
     return rows
-
-
-def count_line(matrix: Matrix, topic: str) -> str:
-    """«3 av 3 kommuner, 1 av 2 helsefellesskap»."""
-    return ", ".join(
-        f"{c.mentioned} av {c.total} {type_plural(c.submitter_type, c.total)}"
-        for c in matrix.counts
-        if c.topic == topic
-    )
-
-
-def type_plural(submitter_type: str, n: int) -> str:
-    """kommune -> kommuner; words ending in a consonant (helsefellesskap) keep their form."""
-    return submitter_type + "r" if n != 1 and submitter_type.endswith("e") else submitter_type
 
 
 # --- CSV ------------------------------------------------------------------------------------
@@ -197,7 +184,7 @@ def matrix_docx(matrix: Matrix) -> bytes:
     cited: list[Citation] = []
     for topic in matrix.topics:
         docx.add_heading(xml_safe(topic), level=1)
-        docx.add_paragraph(xml_safe(count_line(matrix, topic) + " omtaler temaet."))
+        docx.add_paragraph(xml_safe(count_line(matrix.counts, topic) + " omtaler temaet."))
         cells = [matrix.cell(topic, d.document_id) for d in matrix.submitters]
         for cell in (c for c in cells if c.quote):
             assert cell.quote is not None
@@ -270,7 +257,7 @@ def matrix_md(matrix: Matrix) -> str:
     cited: list[Citation] = []
     for topic in matrix.topics:
         parts.append(f"## {md_literal(topic)}")
-        parts.append(md_literal(count_line(matrix, topic) + " omtaler temaet."))
+        parts.append(md_literal(count_line(matrix.counts, topic) + " omtaler temaet."))
         cells = [matrix.cell(topic, d.document_id) for d in matrix.submitters]
         for cell in cells:
             if cell.quote is not None:

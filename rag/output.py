@@ -5,7 +5,8 @@ from __future__ import annotations
 import textwrap
 from typing import Any
 
-from rag.export import MARKS, count_line
+from rag.contract import count_line
+from rag.export import MARKS
 from rag.matrix import Matrix
 from rag.schemas import AskResponse, SearchResponse
 from rag.types import Answer, Document, Hit
@@ -63,7 +64,7 @@ def format_matrix(matrix: Matrix) -> str:
             f"{MARKS[matrix.cell(topic, d.document_id).confidence] or '·':>2}"
             for d in matrix.submitters
         )
-        lines.append(f"{topic:<{width}}  {marks}  {count_line(matrix, topic)}")
+        lines.append(f"{topic:<{width}}  {marks}  {count_line(matrix.counts, topic)}")
     lines.append("")
     lines.extend(
         f"{n:>2} {d.submitter} ({d.submitter_type})"

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import streamlit as st
 
-from rag.contract import MAX_TOPIC_CHARS, MAX_TOPICS
+from rag.contract import MAX_TOPIC_CHARS, MAX_TOPICS, count_line
 from ui import client, render
 from ui.settings import get_settings
 from ui.workbench import cached_matrix, cached_topics, matrix_downloads, show_failure
-from ui.workbench_render import STYLE, count_line, literal, matrix_html, topic_citations
+from ui.workbench_render import STYLE, literal, matrix_html, topic_citations
 
 TOPICS_PARAM = "topics"
 
@@ -90,7 +90,7 @@ def quotes_section(matrix: client.Matrix) -> None:
     st.html(render.STYLE)
     for topic in matrix.topics:
         citations = topic_citations(matrix, topic)
-        with st.expander(literal(f"{topic} — {count_line(matrix, topic)}")):
+        with st.expander(literal(f"{topic} — {count_line(matrix.counts, topic)}")):
             if not citations:
                 st.text("Ingen av innspillene omtaler dette temaet.")
             for citation in citations:

@@ -11,6 +11,7 @@ import html
 from collections.abc import Iterable, Sequence
 from urllib.parse import urlencode
 
+from rag.contract import count_line, type_plural
 from ui.client import (
     Citation,
     CompareColumn,
@@ -60,21 +61,6 @@ def document_href(document_id: str, start: int | None = None, end: int | None = 
     return f"{DOCUMENT_PATH}?{urlencode(params)}"
 
 
-def type_plural(submitter_type: str, n: int) -> str:
-    """kommune -> kommuner; a type ending in a consonant (helsefellesskap) keeps its form.
-    The same rule as rag.export.type_plural (a test keeps them equal)."""
-    return submitter_type + "r" if n != 1 and submitter_type.endswith("e") else submitter_type
-
-
-def count_line(matrix: Matrix, topic: str) -> str:
-    """«3 av 3 kommuner, 1 av 2 helsefellesskap»."""
-    return ", ".join(
-        f"{c.mentioned} av {c.total} {type_plural(c.submitter_type, c.total)}"
-        for c in matrix.counts
-        if c.topic == topic
-    )
-
-
 def cells_by_key(matrix: Matrix) -> dict[tuple[str, str], MatrixCell]:
     return {(c.topic, c.document_id): c for c in matrix.cells}
 
@@ -98,7 +84,7 @@ def matrix_html(matrix: Matrix) -> str:
     cells = cells_by_key(matrix)
     head = "".join(
         f'<th scope="col">{escape(t)}'
-        f'<span class="antall">{escape(count_line(matrix, t))}</span></th>'
+        f'<span class="antall">{escape(count_line(matrix.counts, t))}</span></th>'
         for t in matrix.topics
     )
     rows: list[str] = []

@@ -14,16 +14,15 @@ import pytest
 from docx import Document as open_docx
 from openpyxl import load_workbook
 
+from rag.contract import count_line, type_plural
 from rag.errors import TopicsFileError
 from rag.export import (
     ANSWER_COLUMNS,
     MATRIX_COLUMNS,
-    count_line,
     export_answer,
     export_matrix,
     file_name,
     md_literal,
-    type_plural,
 )
 from rag.matrix import matrix_of, read_topics, run_matrix, topic_question
 from rag.types import NO_FILTERS, Answer, Citation, Document, Filters, SubmitterDecision
@@ -102,7 +101,9 @@ def test_counts_per_topic_and_type_add_up(matrix) -> None:  # type: ignore[no-un
         ("tannhelse", "kommune"): (0, 2),
         ("tannhelse", "helsefellesskap"): (0, 1),
     }
-    assert count_line(matrix, "fastlegeordningen") == "1 av 2 kommuner, 1 av 1 helsefellesskap"
+    assert (
+        count_line(matrix.counts, "fastlegeordningen") == "1 av 2 kommuner, 1 av 1 helsefellesskap"
+    )
 
 
 def test_run_matrix_asks_every_topic_as_one_batch_of_questions() -> None:
