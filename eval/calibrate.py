@@ -27,6 +27,7 @@ import numpy as np
 from eval import metrics
 from eval.gold import LocatedGold, StoredText, locate_all
 from eval.questions import Question
+from eval.report import markdown_table
 from rag.answer import compose
 from rag.config import AnswerSettings, RetrievalSettings
 from rag.decide import decide
@@ -285,31 +286,40 @@ def context_sweep(service: Service, observed: Sequence[Observed]) -> list[Contex
 
 def fusion_table(rows: Sequence[FusionRow], top: int = 15) -> str:
     names = list(FUSION_GRID)
-    lines = [
-        "| " + " | ".join(names) + " | paraphrase R@10 | factual R@5 | MRR@10 | objective |",
-        "|" + "---|" * (len(names) + 4),
-    ]
-    for row in rows[:top]:
-        cells = [f"{row.settings[n]:g}" for n in names]
-        scores = (row.paraphrase_recall, row.factual_recall, row.answerable_mrr, row.objective)
-        lines.append("| " + " | ".join(cells + [f"{v:.3f}" for v in scores]) + " |")
-    return "\n".join(lines)
+    header = [*names, "paraphrase R@10", "factual R@5", "MRR@10", "objective"]
+    return markdown_table(
+        header,
+        [
+            [f"{row.settings[n]:g}" for n in names]
+            + [row.paraphrase_recall, row.factual_recall, row.answerable_mrr, row.objective]
+            for row in rows[:top]
+        ],
+    )
 
 
 def context_table(rows: Sequence[ContextRow]) -> str:
-    lines = [
-        "| context_mix | low / high confidence | submitter threshold / corpus gap "
-        "| quote hit | negatives refused | aggregate precision / coverage |",
-        "|---|---|---|---|---|---|",
+    header = [
+        "context_mix",
+        "low / high confidence",
+        "submitter threshold / corpus gap",
+        "quote hit",
+        "negatives refused",
+        "aggregate precision / coverage",
     ]
-    for r in rows:
-        a, s = r.answers, r.submitters
-        lines.append(
-            f"| {r.context_mix:g} | {a.low_confidence:g} / {a.high_confidence:g} "
-            f"| {a.submitter_threshold:g} / {a.corpus_gap:g} | {r.quote_hit:.3f} "
-            f"| {r.negatives_refused:.3f} | {s.precision:.3f} / {s.coverage:.3f} |"
-        )
-    return "\n".join(lines)
+    return markdown_table(
+        header,
+        [
+            [
+                f"{r.context_mix:g}",
+                f"{r.answers.low_confidence:g} / {r.answers.high_confidence:g}",
+                f"{r.answers.submitter_threshold:g} / {r.answers.corpus_gap:g}",
+                r.quote_hit,
+                r.negatives_refused,
+                f"{r.submitters.precision:.3f} / {r.submitters.coverage:.3f}",
+            ]
+            for r in rows
+        ],
+    )
 
 
 def calibration_report(service: Service, questions: Sequence[Question]) -> str:

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 
 from eval.metrics import mean, submitter_coverage, submitter_precision
 from eval.questions import Question
+from eval.report import cell as table_cell
+from eval.report import markdown_table
 from rag.answer import topic_of
 from rag.contract import MAX_TOPIC_CHARS
 from rag.matrix import Matrix, run_matrix
@@ -109,21 +111,10 @@ def evaluate_matrix(service: Service, questions: Sequence[Question]) -> MatrixSc
 
 def matrix_score_table(score: MatrixScore) -> str:
     """A Markdown table: one row per aggregate question, then the means."""
-
-    def number(value: float | None) -> str:
-        return "–" if value is None else f"{value:.3f}"
-
-    lines = [
-        "| question | topic | gold | marked | coverage | precision |",
-        "|---|---|---|---|---|---|",
-    ]
-    lines += [
-        f"| {c.question_id} | {c.topic} | {len(c.gold)} | {len(c.marked)} "
-        f"| {number(c.coverage)} | {number(c.precision)} |"
+    rows: list[list[object]] = [
+        [c.question_id, c.topic, len(c.gold), len(c.marked), c.coverage, c.precision]
         for c in score.columns
     ]
-    lines.append(
-        f"| **mean** | | | | {number(score.coverage)} | {number(score.precision)} |"
-        f"\n\nCell accuracy {number(score.cell_accuracy)} over {score.cells} cells."
-    )
-    return "\n".join(lines)
+    rows.append(["**mean**", "", "", "", score.coverage, score.precision])
+    table = markdown_table(["question", "topic", "gold", "marked", "coverage", "precision"], rows)
+    return f"{table}\n\nCell accuracy {table_cell(score.cell_accuracy)} over {score.cells} cells."
