@@ -138,12 +138,9 @@ class Retriever:
 
     # --- embedding ---------------------------------------------------------------------------
 
-    def embed_query(self, text: str) -> NDArray[np.float32]:
-        """The question's vector; repeated questions (shared links, UI reruns) hit a cache."""
-        return self.embed_queries([text])[0]
-
     def embed_queries(self, texts: Sequence[str]) -> list[NDArray[np.float32]]:
-        """Vectors of several questions: cached ones from the cache, the rest in one batch."""
+        """Vectors of several questions: cached ones from the cache (repeated questions: shared
+        links, UI reruns), the rest in one call."""
         with self._cache_lock:
             known = {q: self._query_cache[q] for q in texts if q in self._query_cache}
         missing = list(dict.fromkeys(q for q in texts if q not in known))
