@@ -8,37 +8,22 @@ matrix cell and checks that its quote is highlighted in the document. The API ru
 
 from __future__ import annotations
 
-import os
-import re
-import socket
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
-from browser_support import wait_until_up
+from browser_support import ARTIFACTS, OffHostGuard, streamlit_ui
 from live_server import serving, settings_for
-from playwright.sync_api import Browser, Page, Route, expect, sync_playwright
+from playwright.sync_api import Page, expect
 
 from rag.api import create_app
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
-ROOT = Path(__file__).resolve().parents[2]
-ARTIFACTS = ROOT / "tests" / "artifacts"
-CHROMIUM = Path("/usr/bin/chromium")
 PAGE_MS = 180_000
 TOPICS = ("fastlegeordningen", "legevakt", "vulkanutbrudd på Island")
 MOSS, AHUS, BERGEN = "000_1151dadce9b0985f", "001_7127cb6351a76271", "003_3d69ec6ad6cea8a3"
-LOCAL = re.compile(r"^[a-z]+://127\.0\.0\.1(:\d+)?(/|$)")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
@@ -49,52 +34,14 @@ def workbench_api(seeds_index: Path) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def workbench_ui(workbench_api: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    port = free_port()
-    log = tmp_path_factory.mktemp("workbench-ui") / "ui.log"
-    command = [
-        str(Path(sys.executable).parent / "streamlit"), "run", "ui/app.py",
-        "--server.port", str(port), "--server.address", "127.0.0.1",
-        "--server.headless", "true", "--browser.gatherUsageStats", "false",
-    ]  # fmt: skip
-    env = {**os.environ, "RAG_UI_API_URL": workbench_api}
-    with log.open("wb") as out:
-        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_up(f"{url}/_stcore/health", process, log)
+    with streamlit_ui(workbench_api, tmp_path_factory.mktemp("workbench-ui") / "ui.log") as url:
         yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    if not CHROMIUM.exists():
-        pytest.skip(f"{CHROMIUM} is missing: apt-get install -y chromium")
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), args=["--no-sandbox", "--disable-gpu"]
-        )
-        yield chromium
-        chromium.close()
-
-
-@pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
-    def only_local(route: Route) -> None:
-        if LOCAL.match(route.request.url):
-            route.continue_()
-        else:
-            route.abort()
-
-    context = browser.new_context(viewport={"width": 1400, "height": 1000}, locale="nb-NO")
-    context.route("**/*", only_local)
-    yield context.new_page()
-    context.close()
+@pytest.fixture(autouse=True)
+def nothing_left_the_machine(off_host: OffHostGuard) -> Iterator[None]:
+    yield
+    assert off_host.blocked == []
 
 
 def squash(text: str) -> str:
