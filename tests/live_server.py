@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -13,6 +14,14 @@ import uvicorn
 from fastapi import FastAPI
 
 from rag.config import ApiSettings, IndexSettings, Settings
+
+
+def free_port() -> int:
+    """A port on 127.0.0.1 that nothing listens on (bound, then released)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
 
 
 def settings_for(index: Path, cache_dir: Path | None = None, **api: object) -> Settings:

@@ -4,7 +4,6 @@ a route handler that aborts and records every request to any other host."""
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -16,6 +15,7 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
+from live_server import free_port
 from playwright.sync_api import Route
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -31,12 +31,6 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 STARTUP_S = 300.0
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def tail(path: Path, lines: int = 40) -> str:

@@ -18,12 +18,12 @@ from browser_support import (
     ARTIFACTS,
     BIN,
     OffHostGuard,
-    free_port,
     start,
     stop,
     streamlit_ui,
     wait_until_up,
 )
+from live_server import free_port
 from playwright.sync_api import Page, expect
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-import socket
 from pathlib import Path
 
 import httpx
 import pytest
 from eval_fakes import DOCUMENTS, QUESTIONS, RANKINGS, REPLIES
+from live_server import free_port
 
 from cli import main as cli
 from eval import runner
@@ -70,10 +70,7 @@ def test_cli_retriever_choices_match_the_retrieval_modes() -> None:
 def test_rag_eval_reports_an_unreachable_api_in_one_line(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    code = cli.main(["eval", "--api", f"http://127.0.0.1:{port}", "--out", str(tmp_path)])
+    code = cli.main(["eval", "--api", f"http://127.0.0.1:{free_port()}", "--out", str(tmp_path)])
     err = capsys.readouterr().err
     assert code == 1
     assert err.startswith("rag eval: cannot reach the API at http://127.0.0.1:")

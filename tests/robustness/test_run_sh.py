@@ -16,6 +16,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from live_server import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -29,13 +30,6 @@ def repo(tmp_path: Path) -> Path:
     (copy / ".venv").symlink_to(Path(sys.prefix))
     (copy / "ui").symlink_to(ROOT / "ui")
     return copy
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 @pytest.fixture

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Iterator
 
 import pytest
 import streamlit as st
 from fake_api import FakeApi, start_fake_api
+from live_server import free_port
 
 
 @pytest.fixture
@@ -21,10 +21,7 @@ def fake_api() -> Iterator[FakeApi]:
 @pytest.fixture
 def closed_port_url() -> str:
     """A URL on 127.0.0.1 where nothing listens (the port was bound, then released)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    return f"http://127.0.0.1:{port}"
+    return f"http://127.0.0.1:{free_port()}"
 
 
 @pytest.fixture(autouse=True)
