@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from rag.config import Settings
+from rag.config import Settings, with_index
 from rag.errors import ConfigurationError, RagError
 
 if TYPE_CHECKING:
@@ -69,12 +69,6 @@ def add_index_parser(commands: argparse._SubParsersAction) -> None:  # type: ign
         help="Index directory (default: data/index, or RAG_INDEX__PATH).",
     )
     parser.set_defaults(handler=cmd_index)
-
-
-def with_index(settings: Settings, index: Path | None) -> Settings:
-    if index is None:
-        return settings
-    return settings.model_copy(update={"index": settings.index.model_copy(update={"path": index})})
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:

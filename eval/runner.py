@@ -33,7 +33,7 @@ from eval.summary import (
     latencies,
     retrieval_tables,
 )
-from rag.config import Settings
+from rag.config import Settings, with_index
 from rag.manifest import Manifest
 from rag.retrieve import MODES, Mode
 
@@ -233,12 +233,6 @@ class Outcome:
     result: EvalResult
     checks: tuple[FloorCheck, ...]
     paths: ReportPaths
-
-
-def with_index(settings: Settings, index: Path | None) -> Settings:
-    if index is None:
-        return settings
-    return settings.model_copy(update={"index": settings.index.model_copy(update={"path": index})})
 
 
 def settings_snapshot(settings: Settings, manifest: Manifest) -> dict[str, Any]:

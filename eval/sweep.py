@@ -18,9 +18,9 @@ from eval.backends import EvalError, InProcessBackend
 from eval.gate import check_floors, headline_metrics, load_floors
 from eval.questions import Question, load_questions
 from eval.report import markdown_table, write_report
-from eval.runner import EvalRequest, Outcome, run_eval, settings_snapshot, with_index
+from eval.runner import EvalRequest, Outcome, run_eval, settings_snapshot
 from eval.summary import ANSWERABLE, EvalResult, ask_metric, retrieval_metric
-from rag.config import ChunkSettings, RetrievalSettings, Settings
+from rag.config import ChunkSettings, RetrievalSettings, Settings, with_index
 from rag.embed import Embedder, make_embedder
 from rag.retrieve import MODES, Mode
 

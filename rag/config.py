@@ -214,6 +214,13 @@ class Settings(BaseSettings):
     matrix: MatrixSettings = MatrixSettings()
 
 
+def with_index(settings: Settings, index: Path | None) -> Settings:
+    """`settings` reading the index at `index` (unchanged when None: the configured one)."""
+    if index is None:
+        return settings
+    return settings.model_copy(update={"index": settings.index.model_copy(update={"path": index})})
+
+
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     """The process-wide settings, read from the environment on first use."""
