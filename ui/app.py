@@ -26,7 +26,7 @@ from ui import client, render
 from ui.compare import compare_page
 from ui.overview import overview_page
 from ui.settings import UiSettings, get_settings
-from ui.workbench import answer_downloads, shared_text_section
+from ui.workbench import answer_downloads, cached_documents, shared_text_section
 
 logger = logging.getLogger(__name__)
 
@@ -71,11 +71,6 @@ def pages() -> Pages:
 @st.cache_data(ttl=30, show_spinner=False)
 def cached_health(api_url: str) -> client.Health:
     return client.health(api_url)
-
-
-@st.cache_data(ttl=60, show_spinner=False)
-def cached_documents(api_url: str, timeout_s: float) -> list[client.DocumentInfo]:
-    return client.documents(api_url, timeout_s=timeout_s)
 
 
 @st.cache_data(ttl=600, max_entries=64, show_spinner=False)

@@ -13,7 +13,7 @@ from rag.contract import MAX_TOPIC_CHARS, MAX_TOPICS, count_line
 from ui import client, render
 from ui.settings import get_settings
 from ui.workbench import cached_matrix, cached_topics, matrix_downloads, show_failure
-from ui.workbench_render import STYLE, literal, matrix_html, topic_citations
+from ui.workbench_render import STYLE, matrix_html, topic_citations
 
 TOPICS_PARAM = "topics"
 
@@ -90,7 +90,7 @@ def quotes_section(matrix: client.Matrix) -> None:
     st.html(render.STYLE)
     for topic in matrix.topics:
         citations = topic_citations(matrix, topic)
-        with st.expander(literal(f"{topic} — {count_line(matrix.counts, topic)}")):
+        with st.expander(render.literal(f"{topic} — {count_line(matrix.counts, topic)}")):
             if not citations:
                 st.text("Ingen av innspillene omtaler dette temaet.")
             for citation in citations:

@@ -7,7 +7,6 @@ escaped as attributes. Nothing from a document is ever passed to Markdown.
 
 from __future__ import annotations
 
-import html
 from collections.abc import Iterable, Sequence
 from urllib.parse import urlencode
 
@@ -21,7 +20,7 @@ from ui.client import (
     MatrixSubmitter,
     SharedText,
 )
-from ui.render import MARKDOWN_PUNCTUATION, citation_meta, escape
+from ui.render import citation_meta, escape
 
 DOCUMENT_PATH = "dokument"  # the document page's url_path in ui/app.py
 MARKS = {"high": "●", "low": "◐"}
@@ -45,12 +44,6 @@ STYLE = """<style>
 .kolonne .meta { font-size: .8rem; color: #666; }
 .kolonne .ingen { color: #777; font-style: italic; }
 </style>"""
-
-
-def literal(text: str) -> str:
-    """Markdown (e.g. a widget label) that shows `text` as written. Stand-in until ui.render has
-    its own `literal`: Markdown punctuation backslash-escaped, HTML escaped."""
-    return html.escape(MARKDOWN_PUNCTUATION.sub(r"\\\1", text), quote=False)
 
 
 def document_href(document_id: str, start: int | None = None, end: int | None = None) -> str:

@@ -15,10 +15,10 @@ from ui.client import (
     SharedText,
     TypeCount,
 )
+from ui.render import literal
 from ui.workbench_render import (
     compare_column_html,
     document_href,
-    literal,
     matrix_html,
     shared_text_rows,
     topic_citations,
