@@ -104,7 +104,7 @@ def citation(n: int, found: DocumentEvidence, scored: ScoredSentence) -> Citatio
         submitter_type=doc.submitter_type,
         section=section_at(doc, sentence.start),
         page=page_at(doc, sentence.start),
-        quote=doc.text[sentence.start : sentence.end],
+        quote=sentence_text(found, scored),
         start=sentence.start,
         end=sentence.end,
         score=round(scored.score, 4),
