@@ -35,7 +35,7 @@ from rag.embed import Embedder, make_embedder
 from rag.embed_cache import EmbeddingCache, embed_with_cache
 from rag.errors import IndexCorrupt, IndexMismatch, IndexNotFound, NothingIndexed, SourceError
 from rag.manifest import DocumentEntry, DuplicateEntry, Manifest, SkippedEntry
-from rag.sentence_layer import SentenceLayer, sentence_passage, split_sentences
+from rag.sentence_layer import SentenceLayer, led_by_context, sentence_passage, split_sentences
 from rag.store import read_manifest, verify_files, write_index
 from rag.types import Chunk, Document, SkippedFile
 
@@ -276,9 +276,7 @@ def passage_text(chunk: Chunk, documents: dict[str, Document], with_context: boo
     """What is embedded for a chunk: its text, optionally led by its submitter and section."""
     if not with_context:
         return chunk.text
-    doc = documents[chunk.document_id]
-    context = " – ".join(p for p in (doc.submitter, chunk.section) if p)
-    return f"{context}\n{chunk.text}"
+    return led_by_context(chunk.text, documents[chunk.document_id], chunk.section)
 
 
 def embed_texts(

@@ -44,13 +44,16 @@ def split_sentences(documents: Sequence[Document], chunks: Sequence[Chunk]) -> l
     return [s for d in documents for s in document_sentences(d, by_document.get(d.document_id, []))]
 
 
+def led_by_context(text: str, doc: Document, section: str | None) -> str:
+    """A passage as it is embedded with its context: submitter and section, then the text."""
+    context = " – ".join(p for p in (doc.submitter, section) if p)
+    return f"{context}\n{text}"
+
+
 def sentence_passage(sentence: Sentence, doc: Document, with_context: bool) -> str:
     """What is embedded for a sentence: its text, optionally led by submitter and section."""
     text = doc.text[sentence.start : sentence.end]
-    if not with_context:
-        return text
-    context = " – ".join(p for p in (doc.submitter, section_at(doc, sentence.start)) if p)
-    return f"{context}\n{text}"
+    return led_by_context(text, doc, section_at(doc, sentence.start)) if with_context else text
 
 
 def write_sentences(
