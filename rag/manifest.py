@@ -17,11 +17,12 @@ from rag.config import ChunkSettings
 from rag.errors import IndexCorrupt, IndexMismatch, IndexNotFound
 from rag.types import SubmitterOrigin
 
+# 5: sentence_typicality.npy (how generic each sentence is, for the relevance decision).
 # 4: chunk_settings.sentence_context (sentences embedded with or without their context).
 # 3: the sentence layer (sentences.jsonl, sentence_vectors.npy).
 # 2: typed manifest with source paths, per-document origins and duplicates; Document gained
 #    submitter_origin, near_duplicates and shared_text.
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 MANIFEST = "manifest.json"
 
 

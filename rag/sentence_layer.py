@@ -7,6 +7,7 @@ in other words. Files in a build:
 
     sentences.jsonl          one sentence a line: document, offsets, chunk rows that hold it
     sentence_vectors.npy     float32, one L2-normalised row per sentence (no pickle)
+    sentence_typicality.npy  float32, how generic each sentence is in this corpus (`typicality`)
 """
 
 from __future__ import annotations
@@ -25,6 +26,10 @@ from rag.types import Chunk, Document, Sentence
 
 SENTENCES = "sentences.jsonl"
 SENTENCE_VECTORS = "sentence_vectors.npy"
+SENTENCE_TYPICALITY = "sentence_typicality.npy"
+TYPICAL_NEIGHBOURS = 5
+SAME_WORDING = 0.999  # cosine from which two sentences count as one wording (template letters)
+TYPICALITY_BLOCK = 2048  # rows per matrix product: memory stays O(block × sentences)
 
 
 def document_sentences(doc: Document, chunks: Sequence[tuple[int, Chunk]]) -> list[Sentence]:
@@ -56,17 +61,41 @@ def sentence_passage(sentence: Sentence, doc: Document, with_context: bool) -> s
     return led_by_context(text, doc, section_at(doc, sentence.start)) if with_context else text
 
 
-def write_sentences(
-    folder: Path, sentences: Sequence[Sentence], vectors: NDArray[np.float32]
-) -> None:
+def typicality(
+    vectors: NDArray[np.float32], neighbours: int = TYPICAL_NEIGHBOURS
+) -> NDArray[np.float32]:
+    """How generic each sentence is in its corpus: the mean cosine of its `neighbours` closest
+    other sentences. The same wording elsewhere (a template letter, a repeated line) is not a
+    neighbour.
+
+    A generic sentence («Dette er et viktig tema») is close to many sentences and so to many
+    questions, answerable or not (the hubness of embedding spaces); subtracting a share of its
+    typicality from its cosine (CSLS, Conneau et al. 2018) tells a question the corpus answers
+    from one that merely lands on such a hub. Exact, in blocks: O(n²) products, still small
+    next to embedding the n sentences."""
+    count = len(vectors)
+    result = np.zeros(count, dtype=np.float32)
+    if count < 2:
+        return result
+    k = min(neighbours, count - 1)
+    for start in range(0, count, TYPICALITY_BLOCK):
+        cosines = vectors[start : start + TYPICALITY_BLOCK] @ vectors.T
+        cosines[cosines >= SAME_WORDING] = -1.0  # itself and its identical wordings
+        closest = np.partition(cosines, count - k, axis=1)[:, count - k :]
+        result[start : start + len(cosines)] = closest.mean(axis=1)
+    return result
+
+
+def write_sentences(folder: Path, layer: SentenceLayer) -> None:
     with (folder / SENTENCES).open("w", encoding="utf-8") as handle:
-        for s in sentences:
+        for s in layer.sentences:
             record = [s.document_id, s.start, s.end, list(s.chunk_rows)]
             handle.write(json.dumps(record, ensure_ascii=False) + "\n")
-    np.save(folder / SENTENCE_VECTORS, np.ascontiguousarray(vectors, dtype=np.float32))
+    np.save(folder / SENTENCE_VECTORS, np.ascontiguousarray(layer.vectors, dtype=np.float32))
+    np.save(folder / SENTENCE_TYPICALITY, np.ascontiguousarray(layer.typicality, np.float32))
 
 
-def read_sentences(folder: Path) -> tuple[tuple[Sentence, ...], NDArray[np.float32]]:
+def read_sentences(folder: Path) -> SentenceLayer:
     with (folder / SENTENCES).open(encoding="utf-8") as handle:
         records = [json.loads(line) for line in handle if line.strip()]
     sentences = tuple(
@@ -78,7 +107,13 @@ def read_sentences(folder: Path) -> tuple[tuple[Sentence, ...], NDArray[np.float
             f"{SENTENCE_VECTORS} holds {vectors.shape} {vectors.dtype}, "
             f"expected {len(sentences)} float32 rows"
         )
-    return sentences, vectors
+    typical = np.load(folder / SENTENCE_TYPICALITY, allow_pickle=False)
+    if typical.dtype != np.float32 or typical.shape != (len(sentences),):
+        raise ValueError(
+            f"{SENTENCE_TYPICALITY} holds {typical.shape} {typical.dtype}, "
+            f"expected {len(sentences)} float32 values"
+        )
+    return SentenceLayer.of(sentences, vectors, typical)
 
 
 @dataclass(frozen=True)
@@ -87,15 +122,23 @@ class SentenceLayer:
 
     sentences: tuple[Sentence, ...]
     vectors: NDArray[np.float32]
+    typicality: NDArray[np.float32]  # per sentence, see `typicality`
     # Every (chunk row, sentence row) pair where the sentence overlaps the chunk.
     pair_chunk: NDArray[np.int64]
     pair_sentence: NDArray[np.int64]
 
     @classmethod
-    def of(cls, sentences: tuple[Sentence, ...], vectors: NDArray[np.float32]) -> SentenceLayer:
+    def of(
+        cls,
+        sentences: tuple[Sentence, ...],
+        vectors: NDArray[np.float32],
+        typical: NDArray[np.float32] | None = None,
+    ) -> SentenceLayer:
+        """The layer of `sentences` and their vectors; `typical` as stored, else computed."""
         pairs = [(row, i) for i, s in enumerate(sentences) for row in s.chunk_rows]
         table = np.array(pairs, dtype=np.int64).reshape(-1, 2)
-        return cls(sentences, vectors, table[:, 0].copy(), table[:, 1].copy())
+        typical = typicality(vectors) if typical is None else typical
+        return cls(sentences, vectors, typical, table[:, 0].copy(), table[:, 1].copy())
 
     def best_per_chunk(
         self, cosines: NDArray[np.float32], n_chunks: int

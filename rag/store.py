@@ -8,7 +8,8 @@ Layout of an index path `data/index`:
         chunks.jsonl       one chunk a line: id, document, offsets, section, page
         vectors.faiss      FAISS index of L2-normalised vectors
         bm25/              bm25s matrices (numpy arrays and JSON, no pickle)
-        sentences.jsonl, sentence_vectors.npy   the sentence layer (rag/sentence_layer.py)
+        sentences.jsonl, sentence_vectors.npy, sentence_typicality.npy
+                           the sentence layer (rag/sentence_layer.py)
 """
 
 from __future__ import annotations
@@ -215,7 +216,7 @@ def write_build(
     write_jsonl(staging / DOCUMENTS, (document_to_json(d) for d in documents))
     write_jsonl(staging / CHUNKS, (chunk_to_json(c) for c in chunks))
     faiss.write_index(vectors, str(staging / VECTORS))
-    write_sentences(staging, sentences.sentences, sentences.vectors)
+    write_sentences(staging, sentences)
     Bm25Index.build([c.text for c in chunks]).save(staging / BM25_DIR)
     complete = manifest.model_copy(
         update={
@@ -359,7 +360,7 @@ def load_index(path: Path) -> StoredIndex:
         reading = f"{BM25_DIR}/"
         bm25 = Bm25Index.load(current / BM25_DIR)
         reading = SENTENCES
-        sentences = SentenceLayer.of(*read_sentences(current))
+        sentences = read_sentences(current)
     except (OSError, ValueError, KeyError, TypeError, RuntimeError) as exc:
         reason = without_folder(exc, current)
         raise IndexCorrupt(

@@ -1,4 +1,5 @@
-"""The sentence layer: sentence spans, the chunks that hold them, best sentence per chunk."""
+"""The sentence layer: sentence spans, the chunks that hold them, best sentence per chunk,
+how typical each sentence is, and the files that store them."""
 
 from __future__ import annotations
 
@@ -11,14 +12,18 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from indexer.chunk import chunk_document
+from rag import sentence_layer
 from rag.config import ChunkSettings
+from rag.embed import normalise_rows
 from rag.sentence_layer import (
+    SENTENCE_TYPICALITY,
     SENTENCE_VECTORS,
     SENTENCES,
     SentenceLayer,
     read_sentences,
     sentence_passage,
     split_sentences,
+    typicality,
     write_sentences,
 )
 from rag.sentences import sentence_spans
@@ -140,22 +145,82 @@ def test_best_per_chunk_by_hand() -> None:
 
 def test_write_and_read_give_back_the_layer(tmp_path: Path, documents: dict[str, Document]) -> None:
     chunks = chunks_of(documents)
-    sentences = split_sentences(list(documents.values()), chunks)
+    sentences = tuple(split_sentences(list(documents.values()), chunks))
     rng = np.random.default_rng(3)
-    vectors = rng.standard_normal((len(sentences), 8)).astype(np.float32)
-    write_sentences(tmp_path, sentences, vectors)
-    read, read_vectors = read_sentences(tmp_path)
-    assert read == tuple(sentences)
-    np.testing.assert_array_equal(read_vectors, vectors)
+    vectors = normalise_rows(rng.standard_normal((len(sentences), 8)).astype(np.float32))
+    layer = SentenceLayer.of(sentences, vectors)
+    write_sentences(tmp_path, layer)
+    read = read_sentences(tmp_path)
+    assert read.sentences == sentences
+    np.testing.assert_array_equal(read.vectors, vectors)
+    np.testing.assert_array_equal(read.typicality, layer.typicality)  # stored, not recomputed
+    np.testing.assert_array_equal(read.pair_chunk, layer.pair_chunk)
     assert len((tmp_path / SENTENCES).read_text().splitlines()) == len(sentences)
-    assert not np.load(tmp_path / SENTENCE_VECTORS, allow_pickle=False).dtype.hasobject
+    for name in (SENTENCE_VECTORS, SENTENCE_TYPICALITY):
+        assert not np.load(tmp_path / name, allow_pickle=False).dtype.hasobject
 
 
-def test_read_refuses_vectors_that_do_not_match_the_sentences(tmp_path: Path) -> None:
-    sentences = [Sentence("d", 0, 5, (0,)), Sentence("d", 6, 9, (0, 1))]
-    write_sentences(tmp_path, sentences, np.zeros((3, 4), dtype=np.float32))
+def test_read_refuses_arrays_that_do_not_match_the_sentences(tmp_path: Path) -> None:
+    sentences = (Sentence("d", 0, 5, (0,)), Sentence("d", 6, 9, (0, 1)))
+    write_sentences(tmp_path, SentenceLayer.of(sentences, np.eye(2, 4, dtype=np.float32)))
+    np.save(tmp_path / SENTENCE_VECTORS, np.zeros((3, 4), dtype=np.float32))
     with pytest.raises(ValueError, match="expected 2 float32 rows"):
         read_sentences(tmp_path)
     np.save(tmp_path / SENTENCE_VECTORS, np.zeros((2, 4), dtype=np.float64))
     with pytest.raises(ValueError, match="float64"):
         read_sentences(tmp_path)
+    np.save(tmp_path / SENTENCE_VECTORS, np.zeros((2, 4), dtype=np.float32))
+    np.save(tmp_path / SENTENCE_TYPICALITY, np.zeros(3, dtype=np.float32))
+    with pytest.raises(ValueError, match="expected 2 float32 values"):
+        read_sentences(tmp_path)
+
+
+# --- typicality ------------------------------------------------------------------------------
+
+
+def unit(*values: float) -> np.ndarray:
+    vector = np.array(values, dtype=np.float32)
+    return vector / np.linalg.norm(vector)
+
+
+def test_typicality_is_the_mean_cosine_of_the_closest_other_sentences() -> None:
+    vectors = np.stack([unit(1, 0, 0), unit(1, 1, 0), unit(1, 0, 1), unit(0, 0, 1), unit(0, 1, 0)])
+    cosines = vectors @ vectors.T
+    for k in (1, 2, 4):
+        got = typicality(vectors, neighbours=k)
+        for row in range(len(vectors)):
+            others = np.delete(cosines[row], row)
+            expected = np.sort(others)[-k:].mean()
+            assert got[row] == pytest.approx(expected, abs=1e-6)
+
+
+def test_a_generic_sentence_is_more_typical_than_a_specific_one() -> None:
+    rng = np.random.default_rng(0)
+    centre = unit(*rng.standard_normal(16))
+    near_centre = normalise_rows(centre + 0.3 * rng.standard_normal((20, 16)).astype(np.float32))
+    outlier = unit(*rng.standard_normal(16))
+    vectors = np.vstack([near_centre, centre[None, :], outlier[None, :]]).astype(np.float32)
+    typical = typicality(vectors, neighbours=5)
+    assert typical[20] == typical.max()  # the centre is close to everything
+    assert typical[21] == typical.min()
+
+
+def test_the_same_wording_elsewhere_is_not_a_neighbour() -> None:
+    """A template sentence sent by several submitters is not typical because of its copies."""
+    vectors = np.stack([unit(1, 0, 0), unit(1, 0, 0), unit(1, 0, 0), unit(0, 1, 0), unit(1, 1, 0)])
+    got = typicality(vectors, neighbours=1)
+    assert got[0] == pytest.approx(float(unit(1, 0, 0) @ unit(1, 1, 0)))  # not 1.0 (its copies)
+
+
+def test_typicality_in_blocks_equals_one_product(monkeypatch: pytest.MonkeyPatch) -> None:
+    rng = np.random.default_rng(1)
+    vectors = normalise_rows(rng.standard_normal((50, 8)).astype(np.float32))
+    whole = typicality(vectors)
+    monkeypatch.setattr(sentence_layer, "TYPICALITY_BLOCK", 7)
+    np.testing.assert_allclose(typicality(vectors), whole, atol=1e-6)
+
+
+def test_typicality_of_tiny_layers() -> None:
+    assert typicality(np.zeros((0, 4), dtype=np.float32)).shape == (0,)
+    assert typicality(np.eye(1, 4, dtype=np.float32)).tolist() == [0.0]
+    assert typicality(np.eye(2, 4, dtype=np.float32), neighbours=5).tolist() == [0.0, 0.0]
