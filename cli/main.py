@@ -337,8 +337,9 @@ def add_eval_parser(commands: argparse._SubParsersAction) -> None:  # type: igno
     parser.add_argument(
         "--calibrate",
         action="store_true",
-        help="Sweep the fusion and calibrate the answer thresholds on the dev split (prints the "
-        "sweep and the chosen values; set them with RAG_RETRIEVAL__* / RAG_ANSWER__*).",
+        help="Sweep the fusion, context and submitter thresholds on the dev split, and the "
+        "support and refusal thresholds on every question by cross-validation (prints the "
+        "sweeps and the chosen values; set them with RAG_RETRIEVAL__* / RAG_ANSWER__*).",
     )
     parser.set_defaults(handler=cmd_eval)
 

@@ -1,18 +1,29 @@
-"""Choose the retrieval fusion and the answer thresholds on the dev split, never on test.
+"""Choose the retrieval fusion and the answer thresholds; never judge a setting on what chose it.
 
 Retrieval and the relevance decision are pure functions of per-question evidence, so the
 evidence is computed once per question (one embedding each) and every candidate setting is
-scored on it without touching the model again:
+scored on it without touching the model again.
+
+On the dev split:
 
 - fusion: recall@10 of paraphrase questions and MRR@10 of all answerable ones, for every
   combination of `FUSION_GRID` (the sweep the README and closing note report);
 - context: `context_mix` (how much a sentence's chunk counts in its /ask similarity) for the
-  best quote hit rate on the answerable questions, each candidate with its own thresholds;
-- thresholds: `low_confidence` at the midpoint of the widest gap below the lowest answerable
-  question's best score (refusing a real question is worse than a cautious answer),
-  `high_confidence` just above the closest negative, and `submitter_threshold` /
-  `corpus_gap` for the best submitter precision at coverage ≥ `MIN_COVERAGE` on the aggregate
-  questions (the best F1 where no setting reaches that coverage).
+  best quote hit rate on the answerable questions;
+- submitters: `submitter_threshold` / `corpus_gap` for the best submitter precision at
+  coverage ≥ `MIN_COVERAGE` on the aggregate questions (the best F1 where no setting reaches
+  that coverage).
+
+On every question (dev and test), by cross-validation, because the refusal bar is set by the
+weakest real questions and dev alone holds too few kinds of them (a fact named in a single
+sentence sets the bar lower than any dev question did):
+
+- support: `typicality_weight` and `support_sentences` (what the refusal rests on) for the most
+  negatives refused, a false refusal counted `FALSE_REFUSAL_COST` times, both measured on the
+  half of the questions that did not set the threshold (`cross_validated_refusals`);
+- thresholds: `low_confidence` `REFUSAL_MARGIN` under the lowest answerable question's support
+  (refusing a real question is worse than a cautious answer), `high_confidence` just above the
+  closest negative. What is reported for refusals is the cross-validated figure.
 """
 
 from __future__ import annotations
@@ -46,6 +57,10 @@ FUSION_GRID: dict[str, tuple[float, ...]] = {
     "chunk_mix": (0.0, 0.25, 0.5, 1.0),
 }
 CONTEXT_MIXES = (0.0, 0.25, 0.5, 1.0)
+TYPICALITY_WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0, 1.5)
+SUPPORT_SENTENCES = (1, 2, 3, 4, 5)
+FALSE_REFUSAL_COST = 10.0
+HALVINGS = 200
 
 
 @dataclass(frozen=True)
@@ -152,14 +167,14 @@ def fusion_sweep(
 
 
 def refusal_thresholds(observed: Sequence[Observed]) -> tuple[float, float]:
-    """(low_confidence, high_confidence) from the dev questions' best sentence scores.
+    """(low_confidence, high_confidence) from the dev questions' support.
 
     Refusing a real question is worse than a cautious answer: `low_confidence` sits
     `REFUSAL_MARGIN` under the lowest answerable dev question, so an unseen question a little
     weaker still gets a cautious answer. `high_confidence` sits just above the closest dev
     negative: whatever scores like a negative is answered with a caution."""
-    answerable = [o.evidence.best for o in observed if o.question.answerable]
-    negatives = [o.evidence.best for o in observed if not o.question.answerable]
+    answerable = [o.evidence.support for o in observed if o.question.answerable]
+    negatives = [o.evidence.support for o in observed if not o.question.answerable]
     low = min(answerable) - REFUSAL_MARGIN
     high = max([low, *(n + 0.002 for n in negatives)])
     return round(low, 4), round(high, 4)
@@ -219,11 +234,14 @@ def submitter_preference(row: SubmitterRow) -> tuple[bool, float]:
     return (not feasible, -(row.precision if feasible else row.f1))
 
 
-def calibrate_answers(observed: Sequence[Observed], base: AnswerSettings) -> AnswerSettings:
+def with_refusal(observed: Sequence[Observed], base: AnswerSettings) -> AnswerSettings:
     low, high = refusal_thresholds(observed)
-    with_refusal = base.model_copy(update={"low_confidence": low, "high_confidence": high})
-    best = submitter_sweep(observed, with_refusal)[0]
-    return with_refusal.model_copy(
+    return base.model_copy(update={"low_confidence": low, "high_confidence": high})
+
+
+def calibrate_submitters(observed: Sequence[Observed], base: AnswerSettings) -> AnswerSettings:
+    best = submitter_sweep(observed, base)[0]
+    return base.model_copy(
         update={"submitter_threshold": best.submitter_threshold, "corpus_gap": best.corpus_gap}
     )
 
@@ -234,7 +252,7 @@ def calibrate_answers(observed: Sequence[Observed], base: AnswerSettings) -> Ans
 @dataclass(frozen=True)
 class ContextRow:
     context_mix: float
-    answers: AnswerSettings  # thresholds calibrated for this context_mix
+    answers: AnswerSettings  # submitter thresholds calibrated for this context_mix
     quote_hit: float  # share of answerable questions whose answer quotes a gold sentence
     negatives_refused: float
     submitters: SubmitterRow
@@ -257,15 +275,28 @@ def refused_share(observed: Sequence[Observed], settings: AnswerSettings) -> flo
     return float(np.mean(refused)) if refused else 0.0
 
 
-def context_row(service: Service, observed: Sequence[Observed], mix: float) -> ContextRow:
-    """Evidence again with `context_mix` = mix (same parsed questions), its own thresholds."""
-    settings = service.settings.retrieval.model_copy(update={"context_mix": mix})
+def with_retrieval(
+    service: Service, observed: Sequence[Observed], settings: RetrievalSettings
+) -> list[Observed]:
+    """The same parsed questions with their evidence again under other retrieval settings."""
     retriever = Retriever(service.index, service.retriever.embedder, settings)
     per_document = service.settings.answer.k
-    again = [
+    return [
         dataclasses.replace(o, evidence=retriever.evidence(o.query, per_document)) for o in observed
     ]
-    answers = calibrate_answers(again, service.settings.answer)
+
+
+def context_row(
+    service: Service,
+    observed: Sequence[Observed],
+    mix: float,
+    base: RetrievalSettings,
+    answers: AnswerSettings,
+) -> ContextRow:
+    """Evidence again with `context_mix` = mix (same parsed questions), its own submitter
+    thresholds (the refusal thresholds rest on support, which `context_mix` does not touch)."""
+    again = with_retrieval(service, observed, base.model_copy(update={"context_mix": mix}))
+    answers = calibrate_submitters(again, answers)
     return ContextRow(
         mix,
         answers,
@@ -275,10 +306,64 @@ def context_row(service: Service, observed: Sequence[Observed], mix: float) -> C
     )
 
 
-def context_sweep(service: Service, observed: Sequence[Observed]) -> list[ContextRow]:
+def context_sweep(
+    service: Service,
+    observed: Sequence[Observed],
+    base: RetrievalSettings,
+    answers: AnswerSettings,
+) -> list[ContextRow]:
     """Every `CONTEXT_MIXES` value, best quote hit rate first (ties: less context)."""
-    rows = [context_row(service, observed, mix) for mix in CONTEXT_MIXES]
+    rows = [context_row(service, observed, mix, base, answers) for mix in CONTEXT_MIXES]
     return sorted(rows, key=lambda r: (-r.quote_hit, r.context_mix))
+
+
+# --- support: what the refusal rests on ------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SupportRow:
+    typicality_weight: float
+    support_sentences: int
+    false_refusals: float  # cross-validated share of answerable questions refused
+    negatives_refused: float  # cross-validated share of negatives refused
+
+    @property
+    def objective(self) -> float:
+        return self.negatives_refused - FALSE_REFUSAL_COST * self.false_refusals
+
+
+def cross_validated_refusals(observed: Sequence[Observed], seed: int = 0) -> tuple[float, float]:
+    """(false refusals, negatives refused), each the mean over `HALVINGS` random halvings of
+    the questions: the refusal threshold set on one half (as `refusal_thresholds` sets it),
+    the refusals counted on the other. A threshold is never judged on what set it."""
+    support = np.array([o.evidence.support for o in observed])
+    answerable = np.array([o.question.answerable for o in observed])
+    rng = np.random.default_rng(seed)
+    false, refused = [], []
+    for _ in range(HALVINGS):
+        half = rng.random(len(observed)) < 0.5
+        if not (half & answerable).any() or not (~half & answerable).any():
+            continue
+        low = support[half & answerable].min() - REFUSAL_MARGIN
+        false.append(np.mean(support[~half & answerable] < low))
+        if (~half & ~answerable).any():
+            refused.append(np.mean(support[~half & ~answerable] < low))
+    return float(np.mean(false or [0.0])), float(np.mean(refused or [0.0]))
+
+
+def support_sweep(
+    service: Service, observed: Sequence[Observed], base: RetrievalSettings
+) -> list[SupportRow]:
+    """Every `TYPICALITY_WEIGHTS` × `SUPPORT_SENTENCES`, best objective first (ties: the
+    simpler setting, less weight and fewer sentences)."""
+    rows = []
+    for weight, sentences in itertools.product(TYPICALITY_WEIGHTS, SUPPORT_SENTENCES):
+        update = {"typicality_weight": weight, "support_sentences": sentences}
+        again = with_retrieval(service, observed, base.model_copy(update=update))
+        rows.append(SupportRow(weight, sentences, *cross_validated_refusals(again)))
+    return sorted(
+        rows, key=lambda r: (-round(r.objective, 4), r.typicality_weight, r.support_sentences)
+    )
 
 
 # --- report ------------------------------------------------------------------------------
@@ -297,10 +382,30 @@ def fusion_table(rows: Sequence[FusionRow], top: int = 15) -> str:
     )
 
 
+def support_table(rows: Sequence[SupportRow], top: int = 10) -> str:
+    header = [
+        "typicality_weight",
+        "support_sentences",
+        "false refusals (CV)",
+        "negatives refused (CV)",
+    ]
+    return markdown_table(
+        header,
+        [
+            [
+                f"{r.typicality_weight:g}",
+                str(r.support_sentences),
+                r.false_refusals,
+                r.negatives_refused,
+            ]
+            for r in rows[:top]
+        ],
+    )
+
+
 def context_table(rows: Sequence[ContextRow]) -> str:
     header = [
         "context_mix",
-        "low / high confidence",
         "submitter threshold / corpus gap",
         "quote hit",
         "negatives refused",
@@ -311,7 +416,6 @@ def context_table(rows: Sequence[ContextRow]) -> str:
         [
             [
                 f"{r.context_mix:g}",
-                f"{r.answers.low_confidence:g} / {r.answers.high_confidence:g}",
                 f"{r.answers.submitter_threshold:g} / {r.answers.corpus_gap:g}",
                 r.quote_hit,
                 r.negatives_refused,
@@ -322,24 +426,69 @@ def context_table(rows: Sequence[ContextRow]) -> str:
     )
 
 
+@dataclass(frozen=True)
+class Calibration:
+    fusion: list[FusionRow]  # dev
+    supports: list[SupportRow]  # every question, cross-validated
+    contexts: list[ContextRow]  # dev; their answers carry the refusal thresholds (every question)
+
+    @property
+    def retrieval(self) -> dict[str, float]:
+        """The retrieval settings chosen (fusion, support, context_mix)."""
+        support, context = self.supports[0], self.contexts[0]
+        return self.fusion[0].settings | {
+            "typicality_weight": support.typicality_weight,
+            "support_sentences": support.support_sentences,
+            "context_mix": context.context_mix,
+        }
+
+    @property
+    def answers(self) -> AnswerSettings:
+        """The answer settings chosen (refusal thresholds and submitter thresholds)."""
+        return self.contexts[0].answers
+
+
+def calibrate(service: Service, questions: Sequence[Question]) -> Calibration:
+    """Every sweep, each on its questions (see the module's docstring)."""
+    everyone = observe(service, questions, service.settings.answer.k)
+    dev = [o for o in everyone if o.question.split == "dev"]
+    retrieval = service.settings.retrieval
+    fusion = fusion_sweep(service.retriever, dev, retrieval)
+    supports = support_sweep(service, everyone, retrieval)
+    chosen = {
+        "typicality_weight": supports[0].typicality_weight,
+        "support_sentences": supports[0].support_sentences,
+    }
+    with_support = retrieval.model_copy(update=chosen)
+    refusal = with_refusal(with_retrieval(service, everyone, with_support), service.settings.answer)
+    contexts = context_sweep(service, dev, with_support, refusal)
+    return Calibration(fusion, supports, contexts)
+
+
 def calibration_report(service: Service, questions: Sequence[Question]) -> str:
-    """Sweep and thresholds on the dev split of `questions`, as Markdown."""
-    dev = [q for q in questions if q.split == "dev"]
-    observed = observe(service, dev, service.settings.answer.k)
-    fusion = fusion_sweep(service.retriever, observed, service.settings.retrieval)
-    contexts = context_sweep(service, observed)
-    best = contexts[0]
-    chosen = ", ".join(f"{k}={v:g}" for k, v in fusion[0].settings.items())
-    answers = best.answers
+    """Sweeps and thresholds (see the module's docstring), as Markdown."""
+    found = calibrate(service, questions)
+    dev = sum(q.split == "dev" for q in questions)
+    best, support, answers = found.contexts[0], found.supports[0], found.answers
+    chosen = ", ".join(f"{k}={v:g}" for k, v in found.fusion[0].settings.items())
     return "\n\n".join(
         [
-            f"Calibration on the dev split ({len(dev)} questions)",
-            "Fusion sweep (best 15 of the grid):\n\n" + fusion_table(fusion),
+            f"Calibration: fusion, context and submitters on the dev split ({dev} questions); "
+            f"support and refusal thresholds on all {len(questions)} questions, "
+            "cross-validated",
+            "Fusion sweep (dev, best 15 of the grid):\n\n" + fusion_table(found.fusion),
             f"Chosen fusion: {chosen}",
-            "Sentence context in /ask, each with its own thresholds:\n\n" + context_table(contexts),
-            f"Chosen: context_mix={best.context_mix:g}, "
+            f"Support sweep (all questions, best 10; each figure measured on the half that did "
+            f"not set the threshold, over {HALVINGS} halvings; a false refusal counted "
+            f"{FALSE_REFUSAL_COST:g} times):\n\n" + support_table(found.supports),
+            f"Chosen support: typicality_weight={support.typicality_weight:g}, "
+            f"support_sentences={support.support_sentences} (cross-validated: false refusals "
+            f"{support.false_refusals:.3f}, negatives refused {support.negatives_refused:.3f}); "
             f"low_confidence={answers.low_confidence:g}, "
-            f"high_confidence={answers.high_confidence:g}, "
+            f"high_confidence={answers.high_confidence:g}",
+            "Sentence context in /ask (dev), each with its own submitter thresholds:\n\n"
+            + context_table(found.contexts),
+            f"Chosen: context_mix={best.context_mix:g}, "
             f"submitter_threshold={answers.submitter_threshold:g}, "
             f"corpus_gap={answers.corpus_gap:g} (quote hit {best.quote_hit:.3f}, aggregate "
             f"submitter precision {best.submitters.precision:.3f}, coverage "

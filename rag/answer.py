@@ -14,6 +14,7 @@ from dataclasses import replace
 from rag.contract import MARKER, NO_ANSWER_TEXT, Confidence
 from rag.decide import Decision
 from rag.query import Query
+from rag.sentences import wording
 from rag.types import Citation, SubmitterDecision
 
 LOW_CONFIDENCE_TEXT = "Svake treff – sjekk kildene."
@@ -61,7 +62,7 @@ def shared_quotes(quoted: Sequence[SubmitterDecision]) -> dict[str, list[Citatio
     by_text: dict[str, list[Citation]] = {}
     for submitter in quoted:
         for quote in submitter.quotes:
-            by_text.setdefault(" ".join(quote.quote.split()), []).append(quote)
+            by_text.setdefault(wording(quote.quote), []).append(quote)
     return {text: cites for text, cites in by_text.items() if len(cites) > 1}
 
 
@@ -71,7 +72,7 @@ def quote_line(quote: str, numbers: Sequence[int]) -> str:
 
 
 def submitter_block(submitter: SubmitterDecision, shared: dict[str, list[Citation]]) -> str | None:
-    own = [q for q in submitter.quotes if " ".join(q.quote.split()) not in shared]
+    own = [q for q in submitter.quotes if wording(q.quote) not in shared]
     if not own:
         return None
     lines = [quote_line(q.quote, [q.n]) for q in own]

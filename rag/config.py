@@ -119,25 +119,42 @@ class RetrievalSettings(_Section):
         description="Weight of the question's IDF-weighted word overlap added to a sentence's "
         "cosine when quotes are chosen (breaks near-ties only).",
     )
+    typicality_weight: float = Field(
+        1.0,
+        ge=0.0,
+        description="/ask support: share of a sentence's typicality (its mean cosine to its 5 "
+        "closest other sentences, relative to the corpus median) taken off its own cosine, so "
+        "that a generic sentence close to every question does not make one look answered.",
+    )
+    support_sentences: int = Field(
+        2,
+        ge=1,
+        le=20,
+        description="/ask support: how many of the closest distinct sentences (by own cosine "
+        "less typicality) are averaged into the support that decides whether to answer.",
+    )
 
 
 class AnswerSettings(_Section):
-    """Thresholds on the best quotable sentence's score (its similarity to the question: its
-    own cosine averaged with its chunk's, `RetrievalSettings.context_mix`).
+    """Thresholds of the relevance decision. `low_confidence` and `high_confidence` apply to the
+    support of an answer (`RetrievalSettings.support_sentences`, `typicality_weight`); the
+    submitter thresholds and gaps to each submitter's best quotable sentence (its similarity
+    to the question: its own cosine averaged with its chunk's, `RetrievalSettings.context_mix`).
 
-    Calibrated on the dev split of eval/questions.jsonl for multilingual-e5-small
-    (`rag eval --calibrate`); retune for another model."""
+    Calibrated on eval/questions.jsonl for multilingual-e5-small (`rag eval --calibrate`: the
+    refusal thresholds on every question, cross-validated; the rest on the dev split); retune for
+    another model."""
 
     k: int = Field(
         3, ge=1, le=50, description="Closest sentences /ask considers per submitter by default."
     )
     low_confidence: float = Field(
-        0.8324, description="Below this best sentence score the question is refused (no_answer)."
+        0.8563, description="Below this support the question is refused (no_answer)."
     )
     high_confidence: float = Field(
-        0.8761,
-        description="From this best sentence score the answer is confident; between the "
-        "two it is given with a caution («Svake treff»).",
+        0.8838,
+        description="From this support the answer is confident (and a submitter's own support "
+        "marks it sure); between the two it is given with a caution («Svake treff»).",
     )
     submitter_threshold: float = Field(
         0.81, description="Best sentence score a submitter needs to be quoted (and counted)."

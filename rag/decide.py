@@ -1,8 +1,10 @@
 """The relevance decision: does the corpus answer a question, and which submitters discuss it.
 
-One code path for `/ask` and `/matrix`. Every decision rests on semantic evidence: the score of
-each document's closest quotable sentence (its own vector's cosine to the question). Word
-coverage decides nothing.
+One code path for `/ask` and `/matrix`. Every decision rests on semantic evidence. Whether the
+corpus answers rests on its support (the closest distinct sentences' own cosines less their
+typicality, `rag.retrieve.support`); which submitters discuss it, and what is quoted, on each
+document's closest quotable sentences (their similarity in context). Word coverage decides
+nothing.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from rag.config import AnswerSettings
 from rag.contract import Confidence
 from rag.pages import page_at, section_at
 from rag.query import Query
+from rag.sentences import wording
 from rag.types import (
     Citation,
     DocumentEvidence,
@@ -46,9 +49,9 @@ def confidence_of(score: float, settings: AnswerSettings) -> Confidence:
     return "none"
 
 
-def submitter_confidence(score: float, settings: AnswerSettings) -> Confidence:
-    """A quoted submitter's confidence: "high" when its own best sentence is, else "low"."""
-    return "high" if score >= settings.high_confidence else "low"
+def submitter_confidence(support: float, settings: AnswerSettings) -> Confidence:
+    """A quoted submitter's confidence: "high" when its own support is, else "low"."""
+    return "high" if support >= settings.high_confidence else "low"
 
 
 def chosen_documents(query: Query, evidence: Evidence, settings: AnswerSettings) -> frozenset[str]:
@@ -83,10 +86,10 @@ def quote_sentences(found: DocumentEvidence, settings: AnswerSettings) -> list[S
     chosen: list[ScoredSentence] = []
     wordings: set[str] = set()
     for scored in found.sentences:
-        wording = " ".join(sentence_text(found, scored).split())
-        if scored.score >= floor and wording not in wordings:
+        said = wording(sentence_text(found, scored))
+        if scored.score >= floor and said not in wordings:
             chosen.append(scored)
-            wordings.add(wording)
+            wordings.add(said)
     return chosen[: settings.max_sentences_per_submitter]
 
 
@@ -122,7 +125,7 @@ def is_exact(quote: Citation, found: DocumentEvidence) -> bool:
 def decide(query: Query, evidence: Evidence, settings: AnswerSettings) -> Decision:
     """Overall confidence and, per document in scope, whether and how it discusses the question.
     Quotes are numbered in the order they will be shown (closest document first)."""
-    confidence = confidence_of(evidence.best, settings)
+    confidence = confidence_of(evidence.support, settings)
     chosen = chosen_documents(query, evidence, settings) if confidence != "none" else frozenset()
     rows: list[SubmitterDecision] = []
     numbered = 0
@@ -139,7 +142,7 @@ def decide(query: Query, evidence: Evidence, settings: AnswerSettings) -> Decisi
         rows.append(
             SubmitterDecision(
                 found.document,
-                submitter_confidence(found.best, settings) if quotes else "none",
+                submitter_confidence(found.support, settings) if quotes else "none",
                 tuple(quotes),
                 round(found.best, 4),
             )

@@ -3,7 +3,7 @@
 A chunk is ranked three ways for a question: by its own vector, by its best sentence's vector
 (plus a share of the chunk's, `chunk_mix`), and by BM25; the rankings are fused by weighted
 reciprocal rank fusion. `/ask` works on sentences directly: `evidence` gives every document's
-closest quotable sentences.
+closest quotable sentences, and the support the corpus gives an answer (`support`).
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from rag.errors import InvalidFilter
 from rag.fusion import Ranking, distinct_passages, rank_lookup, rrf, top_rows
 from rag.lexical import Term, content_terms, overlap_with
 from rag.query import Query
+from rag.sentences import wording
 from rag.statements import is_statement
 from rag.store import StoredIndex, stored_vectors
 from rag.types import DocumentEvidence, Evidence, Filters, Hit, ScoredSentence
@@ -30,6 +31,40 @@ Mode = Literal["hybrid", "dense", "sentence", "bm25"]
 MODES: tuple[Mode, ...] = ("hybrid", "dense", "sentence", "bm25")
 QUERY_CACHE_SIZE = 1024
 NO_ROWS = np.empty(0, dtype=np.int64)
+
+
+def support(
+    scores: NDArray[np.float32], wordings: NDArray[np.int64], rows: NDArray[np.int64], n: int
+) -> float:
+    """How strongly sentences `rows` support an answer: the mean score of the `n` best of them,
+    one per wording (a template sentence sent by several submitters counts once). A topic the
+    corpus discusses is said in several sentences; a question it does not cover lands on one
+    stray sentence. -1 when there is nothing to quote."""
+    if len(rows) == 0:
+        return -1.0
+    order = rows[np.argsort(-scores[rows], kind="stable")]
+    _, first = np.unique(wordings[order], return_index=True)
+    best = order[np.sort(first)[:n]]
+    return float(scores[best].mean())
+
+
+def wording_ids(index: StoredIndex) -> NDArray[np.int64]:
+    """Per sentence row, a number shared by the sentences with the same wording."""
+    numbers: dict[str, int] = {}
+    ids = []
+    for s in index.sentences.sentences:
+        said = wording(index.documents[s.document_id].text[s.start : s.end])
+        ids.append(numbers.setdefault(said, len(numbers)))
+    return np.array(ids, dtype=np.int64)
+
+
+def typicality_penalty(index: StoredIndex, weight: float) -> NDArray[np.float32]:
+    """What `support` takes off each sentence's cosine: `weight` × its typicality above the
+    median of the quotable sentences (a typical sentence loses nothing)."""
+    typical = index.sentences.typicality
+    quotable = np.concatenate([NO_ROWS, *quotable_rows(index).values()])
+    centre = float(np.median(typical[quotable])) if len(quotable) else 0.0
+    return (weight * (typical - centre)).astype(np.float32)
 
 
 def quotable_rows(index: StoredIndex) -> dict[str, NDArray[np.int64]]:
@@ -104,6 +139,8 @@ class Retriever:
         self._cache_lock = threading.Lock()
         self._doc_of_row = np.array([c.document_id for c in index.chunks], dtype=object)
         self._quotable_rows = quotable_rows(index)
+        self._wordings = wording_ids(index)
+        self._penalty = typicality_penalty(index, settings.typicality_weight)
         self._sentence_terms: dict[int, list[Term]] = {}
 
     # --- filters ---------------------------------------------------------------------------
@@ -194,17 +231,22 @@ class Retriever:
     # --- sentences: /ask ---------------------------------------------------------------------
 
     def evidence(self, query: Query, per_document: int) -> Evidence:
-        """Every admitted document's closest quotable sentences, closest document first.
+        """Every admitted document's closest quotable sentences, closest document first, with
+        the support of each document and of all of them together (`support`).
 
         A sentence scores its similarity in context (`sentence_similarities`); a little lexical
         overlap breaks near-ties («fastlegeordningen» quoted over a sentence about GPs in
-        general)."""
-        cosines = self.sentence_similarities(query)
+        general). Support rests on the sentences' own cosines less their typicality."""
+        own: NDArray[np.float32] = self.index.sentences.vectors @ query.topic_vector
+        cosines = self.sentence_similarities(query, own)
+        distinctive = own - self._penalty
+        n = self.settings.support_sentences
         sentences = self.index.sentences.sentences
-        found = []
+        found, admitted = [], []
         for document_id in self.admitted(query.filters):
             document = self.index.documents[document_id]
             rows = self._quotable_rows.get(document_id, NO_ROWS)
+            admitted.append(rows)
             top = rows[np.argsort(-cosines[rows], kind="stable")[: per_document * 3]]
             scored = [
                 ScoredSentence(
@@ -217,14 +259,16 @@ class Retriever:
                 for r in top.tolist()
             ]
             scored.sort(key=lambda s: (-s.score, s.sentence.start))
-            found.append(DocumentEvidence(document, tuple(scored[:per_document])))
+            backing = support(distinctive, self._wordings, rows, n)
+            found.append(DocumentEvidence(document, tuple(scored[:per_document]), backing))
         found.sort(key=lambda d: -d.best)
-        return Evidence(tuple(found))
+        everything = np.concatenate([NO_ROWS, *admitted])
+        return Evidence(tuple(found), support(distinctive, self._wordings, everything, n))
 
-    def sentence_similarities(self, query: Query) -> NDArray[np.float32]:
-        """Every sentence's similarity to the question in its context: its own cosine averaged,
-        with weight `context_mix`, with the cosine of the closest chunk that holds it."""
-        own: NDArray[np.float32] = self.index.sentences.vectors @ query.topic_vector
+    def sentence_similarities(self, query: Query, own: NDArray[np.float32]) -> NDArray[np.float32]:
+        """Every sentence's similarity to the question in its context: its own cosine `own`
+        averaged, with weight `context_mix`, with the cosine of the closest chunk that holds
+        it."""
         mix = self.settings.context_mix
         if mix == 0:
             return own

@@ -148,5 +148,11 @@ def ends_sentence(line: str) -> bool:
     return line.rstrip().endswith(SENTENCE_FINAL)
 
 
+def wording(text: str) -> str:
+    """A sentence's words on one line: two quotes with the same wording say the same thing,
+    however their lines were broken (template letters, a sentence repeated in one document)."""
+    return " ".join(text.split())
+
+
 def word_count(text: str) -> int:
     return len(_WORD.findall(text))

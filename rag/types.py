@@ -111,10 +111,12 @@ class ScoredSentence:
 
 @dataclass(frozen=True)
 class DocumentEvidence:
-    """One document's closest quotable sentences for a question, best first."""
+    """One document's closest quotable sentences for a question, best first, and how strongly
+    the document supports an answer (`rag.retrieve.support`)."""
 
     document: Document
     sentences: tuple[ScoredSentence, ...]
+    support: float  # -1: nothing to quote
 
     @property
     def best(self) -> float:
@@ -123,9 +125,11 @@ class DocumentEvidence:
 
 @dataclass(frozen=True)
 class Evidence:
-    """What retrieval found for a question: every document in scope, closest first."""
+    """What retrieval found for a question: every document in scope, closest first, and how
+    strongly the documents in scope together support an answer (`rag.retrieve.support`)."""
 
     documents: tuple[DocumentEvidence, ...]
+    support: float  # -1: nothing to quote
 
     @property
     def best(self) -> float:

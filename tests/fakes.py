@@ -17,8 +17,9 @@ _WORD = re.compile(r"\w+")
 # higher): on the submissions of tests/rag/conftest.py they give high, low and no answers.
 # Sentences alone in /ask: the bag-of-words cosines of whole chunks are too coarse to add as
 # context (the real model's context_mix is checked against a brute-force reference and on the
-# seeds).
-FAKE_RETRIEVAL = RetrievalSettings(context_mix=0.0)
+# seeds). For the same reason support is the best sentence's cosine alone: no typicality, one
+# sentence (the real model's support is checked on hand-made vectors and on the seeds).
+FAKE_RETRIEVAL = RetrievalSettings(context_mix=0.0, typicality_weight=0.0, support_sentences=1)
 FAKE_THRESHOLDS = AnswerSettings(
     low_confidence=0.45,
     high_confidence=0.55,

@@ -8,10 +8,13 @@ import numpy as np
 import pytest
 
 from eval.calibrate import (
+    FALSE_REFUSAL_COST,
     REFUSAL_MARGIN,
     FusionRow,
     Observed,
     SubmitterRow,
+    SupportRow,
+    cross_validated_refusals,
     fusion_table,
     quote_hit_rate,
     refusal_thresholds,
@@ -25,12 +28,12 @@ from rag.query import Query
 from rag.types import Document, DocumentEvidence, Evidence, Filters, ScoredSentence, Sentence
 
 
-def observed(kind: str, best: float) -> Observed:
-    """Only what the threshold choice reads: the question's kind and its best sentence."""
+def observed(kind: str, support: float) -> Observed:
+    """Only what the threshold choice reads: the question's kind and its support."""
     document = Document("d", "d.txt", "D kommune", "kommune", "D", "Tekst.", "h")
-    scored = ScoredSentence(Sentence("d", 0, 6, (0,)), best, best)
-    question = Question(f"q-{kind}-{best}", "Spørsmål?", cast(Any, kind), ())
-    evidence = Evidence((DocumentEvidence(document, (scored,)),))
+    scored = ScoredSentence(Sentence("d", 0, 6, (0,)), 0.0, 0.0)  # support alone decides
+    question = Question(f"q-{kind}-{support}", "Spørsmål?", cast(Any, kind), ())
+    evidence = Evidence((DocumentEvidence(document, (scored,), support),), support)
     return Observed(question, cast(Any, None), (), frozenset(), cast(Any, None), evidence)
 
 
@@ -50,6 +53,25 @@ def test_refusal_sits_under_the_weakest_answerable_and_caution_above_every_negat
 def test_high_confidence_never_falls_under_low() -> None:
     low, high = refusal_thresholds([observed("factual", 0.9), observed("negative", 0.5)])
     assert high == low == pytest.approx(0.9 - REFUSAL_MARGIN)
+
+
+def test_cross_validation_counts_refusals_on_the_half_that_did_not_set_the_threshold() -> None:
+    answerable = [observed("paraphrase", 0.9) for _ in range(8)]
+    below = [observed("negative", 0.5) for _ in range(6)]
+    above = [observed("negative", 0.95) for _ in range(6)]
+    assert cross_validated_refusals(answerable + below) == (0.0, 1.0)
+    assert cross_validated_refusals(answerable + above) == (0.0, 0.0)
+    # One weak real question: refused whenever it is in the other half (never by its own).
+    false, _ = cross_validated_refusals([*answerable, observed("paraphrase", 0.7), *below])
+    assert 0.05 < false < 0.2
+
+
+def test_support_rows_trade_a_false_refusal_for_several_refused_negatives() -> None:
+    careful = SupportRow(0.25, 3, false_refusals=0.0, negatives_refused=0.5)
+    eager = SupportRow(0.5, 3, false_refusals=0.02, negatives_refused=0.6)
+    assert careful.objective == 0.5
+    assert eager.objective == pytest.approx(0.6 - FALSE_REFUSAL_COST * 0.02)
+    assert careful.objective > eager.objective
 
 
 def test_submitter_preference_wants_coverage_first_then_precision_else_f1() -> None:
@@ -94,7 +116,7 @@ def answered(kind: str, said: tuple[int, int], score: float) -> Observed:
         "Spørsmål?", np.zeros(4, np.float32), np.zeros(4, np.float32), (), (), {},
         frozenset(), False, Filters(),
     )  # fmt: skip
-    evidence = Evidence((DocumentEvidence(document, (scored,)),))
+    evidence = Evidence((DocumentEvidence(document, (scored,), score),), score)
     return Observed(question, query, golds, frozenset({"d"}), cast(Any, None), evidence)
 
 

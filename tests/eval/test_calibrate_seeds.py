@@ -1,6 +1,6 @@
-"""`rag eval --calibrate` on the seeds' dev questions chooses the settings the service ships with.
+"""`rag eval --calibrate` on the seeds' questions chooses the settings the service ships with.
 
-The defaults in rag/config.py are what the calibration printed; if the sweep, the model or the
+The defaults in rag/config.py are what the calibration printed; if the sweeps, the model or the
 defaults drift apart, this fails.
 """
 
@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from eval.calibrate import context_sweep, fusion_sweep, observe
-from eval.questions import load_questions, select_split
+from eval.calibrate import calibrate
+from eval.questions import load_questions
 from rag.config import IndexSettings, Settings
 from rag.embed import make_embedder
 from rag.service import Service
@@ -19,16 +19,14 @@ from rag.service import Service
 pytestmark = pytest.mark.slow
 
 
-def test_calibration_on_dev_chooses_the_default_settings(seeds_index: Path) -> None:
+def test_calibration_chooses_the_default_settings(seeds_index: Path) -> None:
     settings = Settings(index=IndexSettings(path=seeds_index))
     service = Service.load(settings, make_embedder(settings.embedding))
-    dev = select_split(load_questions(), "dev")
-    observed = observe(service, dev, settings.answer.k)
+    found = calibrate(service, load_questions())
 
-    fusion = fusion_sweep(service.retriever, observed, settings.retrieval)[0]
-    assert fusion.settings == {name: getattr(settings.retrieval, name) for name in fusion.settings}
-    context = context_sweep(service, observed)[0]
-    assert context.context_mix == settings.retrieval.context_mix
-    chosen, shipped = context.answers, settings.answer
+    for name, value in found.retrieval.items():
+        assert getattr(settings.retrieval, name) == value, name
+    assert found.supports[0].false_refusals < 0.01
+    chosen, shipped = found.answers, settings.answer
     for name in ("low_confidence", "high_confidence", "submitter_threshold", "corpus_gap"):
         assert getattr(chosen, name) == pytest.approx(getattr(shipped, name), abs=5e-4), name

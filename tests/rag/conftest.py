@@ -6,7 +6,7 @@ files for the retrieval and service tests, which index them with the fake embedd
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,7 +17,15 @@ from fakes import FAKE_RETRIEVAL, FakeEmbedder
 from indexer.build import build_index
 from rag.config import ChunkSettings, Settings
 from rag.query import Query
-from rag.types import Document, DocumentEvidence, Filters, ScoredSentence, Section, Sentence
+from rag.types import (
+    Document,
+    DocumentEvidence,
+    Evidence,
+    Filters,
+    ScoredSentence,
+    Section,
+    Sentence,
+)
 
 
 @dataclass(frozen=True)
@@ -96,9 +104,21 @@ def scored(
     return ScoredSentence(sentence, score if similarity is None else similarity, score)
 
 
-def found_in(document: Document, *sentences: tuple[str, float]) -> DocumentEvidence:
-    """A document's evidence: (sentence text, score) pairs, best first."""
-    return DocumentEvidence(document, tuple(scored(document, t, s) for t, s in sentences))
+def found_in(
+    document: Document, *sentences: tuple[str, float], support: float | None = None
+) -> DocumentEvidence:
+    """A document's evidence: (sentence text, score) pairs, best first; its support is its best
+    score unless given."""
+    found = tuple(scored(document, t, s) for t, s in sentences)
+    backing = support if support is not None else (found[0].score if found else -1.0)
+    return DocumentEvidence(document, found, backing)
+
+
+def evidence_of(found: Iterable[DocumentEvidence], support: float | None = None) -> Evidence:
+    """Evidence of the documents as given; its support is their best support unless given."""
+    documents = tuple(found)
+    backing = support if support is not None else max((d.support for d in documents), default=-1.0)
+    return Evidence(documents, backing)
 
 
 def make_query(text: str, named: frozenset[str] = frozenset(), corpus_wide: bool = False) -> Query:
@@ -122,6 +142,7 @@ class Builders:
 
     scored: Callable[..., ScoredSentence] = scored
     found_in: Callable[..., DocumentEvidence] = found_in
+    evidence: Callable[..., Evidence] = evidence_of
     query: Callable[..., Query] = make_query
 
 

@@ -127,7 +127,7 @@ MOSS = (
 def fastlege_decision(
     make: Builders, documents: dict[str, Document], best: float = 0.9
 ) -> tuple[Decision, Evidence]:
-    found = Evidence(
+    found = make.evidence(
         (
             make.found_in(documents["bergen"], (BERGEN[0], best), (BERGEN[1], best - 0.01)),
             make.found_in(documents["moss"], (MOSS[0], best - 0.02), (MOSS[1], best - 0.03)),
@@ -198,7 +198,7 @@ def test_hostile_document_text_cannot_form_markup_or_markers(
         submitter_type="*kommune*",
         text=documents["bergen"].text + quote + "\n",
     )
-    found = Evidence((make.found_in(hostile, (quote, 0.9), (BERGEN[0], 0.89)),))
+    found = make.evidence((make.found_in(hostile, (quote, 0.9), (BERGEN[0], 0.89)),))
     decision = decide(make.query(FASTLEGE), found, SETTINGS)
     text, citations = compose(make.query(FASTLEGE), decision, 1)
     assert [c.quote for c in citations] == [quote, BERGEN[0]]
@@ -216,7 +216,7 @@ def test_identical_quotes_from_several_submitters_are_shown_once(
 ) -> None:
     template = "Vi støtter forslaget om flere fastleger i hele landet."
     docs = {d: replace(documents[d], text=documents[d].text + template + "\n") for d in documents}
-    found = Evidence(
+    found = make.evidence(
         (
             make.found_in(docs["bergen"], (template, 0.9), (BERGEN[0], 0.89)),
             make.found_in(docs["moss"], (template, 0.9)),
@@ -245,7 +245,7 @@ def test_markers_follow_citation_order_with_template_letters(
 ) -> None:
     template = "Vi støtter forslaget om flere fastleger i hele landet."
     docs = {d: replace(documents[d], text=documents[d].text + template + "\n") for d in documents}
-    found = Evidence(
+    found = make.evidence(
         (
             make.found_in(docs["bergen"], (BERGEN[0], 0.9), (template, 0.895)),
             make.found_in(docs["moss"], (template, 0.895), (MOSS[0], 0.89)),
@@ -263,7 +263,7 @@ def test_a_sentence_repeated_in_one_document_is_not_a_template_letter(
     first = make.scored(moss, MOSS[0], 0.9)
     at = moss.text.rindex(MOSS[0])
     again = replace(first, sentence=replace(first.sentence, start=at, end=at + len(MOSS[0])))
-    found = Evidence((replace(make.found_in(moss), sentences=(first, again)),))
+    found = make.evidence((replace(make.found_in(moss, support=0.9), sentences=(first, again)),))
     decision = decide(make.query(FASTLEGE), found, SETTINGS)
     text, _ = compose(make.query(FASTLEGE), decision, 3)
     assert "Samme tekst" not in text

@@ -53,7 +53,7 @@ def evidence(
             ("more", MORE, more),
         )
     ]
-    return Evidence(tuple(sorted(found, key=lambda f: -f.best)))
+    return make.evidence(tuple(sorted(found, key=lambda f: -f.best)))
 
 
 def answering(decision: Decision) -> list[str]:
@@ -93,8 +93,35 @@ def test_confidence_thresholds(
         assert decision.submitters[0].confidence == confidence
 
 
+@pytest.mark.parametrize(("support", "confidence"), [(0.45, "none"), (0.6, "low"), (0.8, "high")])
+def test_support_decides_whether_not_the_closest_sentence(
+    make: Builders, documents: dict[str, Document], support: float, confidence: str
+) -> None:
+    """A close sentence (0.9) does not make a question answered when the corpus as a whole
+    gives it little support (a stray sentence); who is quoted still follows the sentences."""
+    found = replace(evidence(make, documents, bergen=0.9, moss=0.3, more=0.2), support=support)
+    decision = decide(make.query(QUESTION), found, SETTINGS)
+    assert decision.confidence == confidence
+    assert answering(decision) == ([] if confidence == "none" else ["bergen"])
+    assert_consistent(decision, found)
+
+
+def test_a_submitter_is_sure_when_its_own_support_is(
+    make: Builders, documents: dict[str, Document]
+) -> None:
+    bergen = make.found_in(documents["bergen"], (BERGEN[0], 0.9), support=0.6)
+    moss = make.found_in(documents["moss"], (MOSS[0], 0.88), support=0.75)
+    found = make.evidence((bergen, moss), support=0.8)
+    decision = decide(make.query(QUESTION), found, tuned(specific_gap=0.05))
+    assert decision.confidence == "high"
+    assert [(s.document.document_id, s.confidence) for s in decision.quoted] == [
+        ("bergen", "low"),
+        ("moss", "high"),
+    ]
+
+
 def test_no_evidence_is_no_answer(make: Builders, documents: dict[str, Document]) -> None:
-    empty = Evidence(tuple(DocumentEvidence(d, ()) for d in documents.values()))
+    empty = make.evidence(tuple(DocumentEvidence(d, (), -1.0) for d in documents.values()))
     decision = decide(make.query(QUESTION), empty, SETTINGS)
     assert decision.confidence == "none" and decision.quoted == ()
     assert [s.score for s in decision.submitters] == [-1.0] * 3
@@ -187,7 +214,7 @@ def test_quotes_are_the_close_sentences_best_first_and_capped(
     make: Builders, documents: dict[str, Document]
 ) -> None:
     bergen = documents["bergen"]
-    found = Evidence(
+    found = make.evidence(
         (make.found_in(bergen, (BERGEN[2], 0.9), (BERGEN[0], 0.89), (BERGEN[1], 0.881)),)
     )
     decision = decide(make.query(QUESTION), found, SETTINGS)  # quote_gap 0.02, cap 2
@@ -239,7 +266,7 @@ def test_a_document_whose_only_quote_is_empty_does_not_answer(
     bergen = documents["bergen"]
     good = make.found_in(bergen, (BERGEN[0], 0.9))
     empty = replace(good.sentences[0], sentence=replace(good.sentences[0].sentence, end=0, start=0))
-    found = Evidence((DocumentEvidence(bergen, (empty,)),))
+    found = make.evidence((DocumentEvidence(bergen, (empty,), 0.9),))
     with caplog.at_level(logging.ERROR, logger="rag.decide"):
         decision = decide(make.query(QUESTION), found, SETTINGS)
     assert "dropping quote bergen[0:0]" in caplog.text
@@ -277,8 +304,8 @@ def test_every_document_in_scope_gets_a_decision(
     make: Builders, documents: dict[str, Document]
 ) -> None:
     found = evidence(make, documents, bergen=0.9, moss=0.2, more=0.1)
-    found = Evidence(
-        (*found.documents, DocumentEvidence(replace(documents["more"], document_id="x"), ()))
+    found = make.evidence(
+        (*found.documents, DocumentEvidence(replace(documents["more"], document_id="x"), (), -1))
     )
     decision = decide(make.query(QUESTION), found, SETTINGS)
     assert [(s.document.document_id, s.confidence) for s in decision.submitters] == [

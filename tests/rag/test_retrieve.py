@@ -13,7 +13,7 @@ from rag.config import ChunkSettings, RetrievalSettings, Settings
 from rag.errors import InvalidFilter
 from rag.lexical import weighted_overlap
 from rag.query import Query, QueryParser, name_stems
-from rag.retrieve import MODES, Mode, Retriever
+from rag.retrieve import MODES, Mode, Retriever, support, typicality_penalty
 from rag.statements import is_statement
 from rag.store import StoredIndex, load_index, stored_vectors
 from rag.types import NO_FILTERS, Filters
@@ -309,6 +309,73 @@ def test_evidence_against_brute_force(
             )
             assert found.best == pytest.approx(best[0][2])
         assert evidence.best == pytest.approx(max(e[2] for v in expected.values() for e in v))
+
+
+def brute_support(values: list[tuple[str, float]], n: int) -> float:
+    """Mean of the n best values, the best of each wording only; -1 if there are none."""
+    best: dict[str, float] = {}
+    for wording, value in values:
+        best[wording] = max(value, best.get(wording, -np.inf))
+    top = sorted(best.values(), reverse=True)[:n]
+    return float(np.mean(top)) if top else -1.0
+
+
+@pytest.mark.parametrize(("weight", "n"), [(0.0, 1), (0.5, 1), (0.5, 3), (1.0, 20)])
+@pytest.mark.parametrize(("filters", "allowed"), FILTERS)
+def test_support_against_brute_force(
+    overlapping: Corpus, weight: float, n: int, filters: Filters, allowed: set[str]
+) -> None:
+    settings = RetrievalSettings(typicality_weight=weight, support_sentences=n)
+    retriever = make_retriever(overlapping, settings)
+    index = retriever.index
+    quotable = [
+        i
+        for i, s in enumerate(index.sentences.sentences)
+        if is_statement(index.documents[s.document_id], s)
+    ]
+    centre = float(np.median(index.sentences.typicality[quotable]))
+    for text in QUESTIONS:
+        query = parse(retriever, text, filters)
+        evidence = retriever.evidence(query, 2)
+        vector = FakeEmbedder().embed_queries([text])[0]
+        values: dict[str, list[tuple[str, float]]] = {}
+        for i in quotable:
+            s = index.sentences.sentences[i]
+            if s.document_id in allowed:
+                wording = " ".join(index.documents[s.document_id].text[s.start : s.end].split())
+                own = float(index.sentences.vectors[i] @ vector)
+                value = own - weight * (float(index.sentences.typicality[i]) - centre)
+                values.setdefault(s.document_id, []).append((wording, value))
+        everything = [v for document in values.values() for v in document]
+        assert evidence.support == pytest.approx(brute_support(everything, n), abs=1e-5)
+        for found in evidence.documents:
+            expected = brute_support(values[found.document.document_id], n)
+            assert found.support == pytest.approx(expected, abs=1e-5)
+
+
+def test_support_counts_a_wording_once_and_averages_the_best() -> None:
+    scores = np.array([0.9, 0.9, 0.5, 0.7, 0.1], dtype=np.float32)
+    wordings = np.array([0, 0, 1, 2, 3], dtype=np.int64)  # rows 0 and 1: one template sentence
+    every = np.arange(5, dtype=np.int64)
+    assert support(scores, wordings, every, 1) == pytest.approx(0.9)
+    assert support(scores, wordings, every, 2) == pytest.approx((0.9 + 0.7) / 2)
+    assert support(scores, wordings, every, 3) == pytest.approx((0.9 + 0.7 + 0.5) / 3)
+    assert support(scores, wordings, every, 10) == pytest.approx((0.9 + 0.7 + 0.5 + 0.1) / 4)
+    assert support(scores, wordings, np.array([4, 2], dtype=np.int64), 1) == pytest.approx(0.5)
+    assert support(scores, wordings, np.empty(0, dtype=np.int64), 3) == -1.0
+
+
+def test_a_typical_sentence_supports_less_than_a_specific_one_as_close(
+    overlapping: Corpus,
+) -> None:
+    """Two sentences equally close to a question: the more typical one gives less support."""
+    retriever = make_retriever(overlapping, RetrievalSettings(typicality_weight=0.5))
+    typical = retriever.index.sentences.typicality
+    penalty = typicality_penalty(retriever.index, 0.5)
+    most, least = int(np.argmax(typical)), int(np.argmin(typical))
+    assert penalty[most] > penalty[least]
+    assert penalty[most] - penalty[least] == pytest.approx(0.5 * (typical[most] - typical[least]))
+    assert typicality_penalty(retriever.index, 0.0).tolist() == [0.0] * len(typical)
 
 
 def test_evidence_quotes_statements_only(retriever: Retriever) -> None:
