@@ -167,11 +167,11 @@ def fusion_sweep(
 
 
 def refusal_thresholds(observed: Sequence[Observed]) -> tuple[float, float]:
-    """(low_confidence, high_confidence) from the dev questions' support.
+    """(low_confidence, high_confidence) from the questions' support.
 
     Refusing a real question is worse than a cautious answer: `low_confidence` sits
-    `REFUSAL_MARGIN` under the lowest answerable dev question, so an unseen question a little
-    weaker still gets a cautious answer. `high_confidence` sits just above the closest dev
+    `REFUSAL_MARGIN` under the lowest answerable question, so an unseen question a little
+    weaker still gets a cautious answer. `high_confidence` sits just above the closest
     negative: whatever scores like a negative is answered with a caution."""
     answerable = [o.evidence.support for o in observed if o.question.answerable]
     negatives = [o.evidence.support for o in observed if not o.question.answerable]

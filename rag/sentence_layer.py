@@ -29,7 +29,7 @@ SENTENCE_VECTORS = "sentence_vectors.npy"
 SENTENCE_TYPICALITY = "sentence_typicality.npy"
 TYPICAL_NEIGHBOURS = 5
 SAME_WORDING = 0.999  # cosine from which two sentences count as one wording (template letters)
-TYPICALITY_BLOCK = 2048  # rows per matrix product: memory stays O(block × sentences)
+TYPICALITY_CELLS = 1 << 25  # cosines per block (128 MB of float32), whatever the corpus size
 
 
 def document_sentences(doc: Document, chunks: Sequence[tuple[int, Chunk]]) -> list[Sentence]:
@@ -71,15 +71,16 @@ def typicality(
     A generic sentence («Dette er et viktig tema») is close to many sentences and so to many
     questions, answerable or not (the hubness of embedding spaces); subtracting a share of its
     typicality from its cosine (CSLS, Conneau et al. 2018) tells a question the corpus answers
-    from one that merely lands on such a hub. Exact, in blocks: O(n²) products, still small
-    next to embedding the n sentences."""
+    from one that merely lands on such a hub. Exact, in blocks of rows whose cosines fit in
+    `TYPICALITY_CELLS`: O(n²) products, still small next to embedding the n sentences."""
     count = len(vectors)
     result = np.zeros(count, dtype=np.float32)
     if count < 2:
         return result
     k = min(neighbours, count - 1)
-    for start in range(0, count, TYPICALITY_BLOCK):
-        cosines = vectors[start : start + TYPICALITY_BLOCK] @ vectors.T
+    block = max(1, TYPICALITY_CELLS // count)
+    for start in range(0, count, block):
+        cosines = vectors[start : start + block] @ vectors.T
         cosines[cosines >= SAME_WORDING] = -1.0  # itself and its identical wordings
         closest = np.partition(cosines, count - k, axis=1)[:, count - k :]
         result[start : start + len(cosines)] = closest.mean(axis=1)

@@ -216,8 +216,9 @@ def test_typicality_in_blocks_equals_one_product(monkeypatch: pytest.MonkeyPatch
     rng = np.random.default_rng(1)
     vectors = normalise_rows(rng.standard_normal((50, 8)).astype(np.float32))
     whole = typicality(vectors)
-    monkeypatch.setattr(sentence_layer, "TYPICALITY_BLOCK", 7)
-    np.testing.assert_allclose(typicality(vectors), whole, atol=1e-6)
+    for cells in (50 * 7, 49, 1):  # blocks of 7 rows, of 1 row, and never less than one row
+        monkeypatch.setattr(sentence_layer, "TYPICALITY_CELLS", cells)
+        np.testing.assert_allclose(typicality(vectors), whole, atol=1e-6)
 
 
 def test_typicality_of_tiny_layers() -> None:
