@@ -33,19 +33,21 @@ QUERY_CACHE_SIZE = 1024
 NO_ROWS = np.empty(0, dtype=np.int64)
 
 
-def support(
+def best_distinct(
     scores: NDArray[np.float32], wordings: NDArray[np.int64], rows: NDArray[np.int64], n: int
-) -> float:
-    """How strongly sentences `rows` support an answer: the mean score of the `n` best of them,
-    one per wording (a template sentence sent by several submitters counts once). A topic the
-    corpus discusses is said in several sentences; a question it does not cover lands on one
-    stray sentence. -1 when there is nothing to quote."""
-    if len(rows) == 0:
-        return -1.0
+) -> NDArray[np.int64]:
+    """The `n` best of `rows` by score, one per wording (a template sentence sent by several
+    submitters counts once), best first."""
     order = rows[np.argsort(-scores[rows], kind="stable")]
     _, first = np.unique(wordings[order], return_index=True)
-    best = order[np.sort(first)[:n]]
-    return float(scores[best].mean())
+    return order[np.sort(first)[:n]]
+
+
+def support(scores: NDArray[np.float32], best: NDArray[np.int64]) -> float:
+    """How strongly sentences support an answer: the mean score of the best distinct ones
+    (`best_distinct`). A topic the corpus discusses is said in several sentences; a question
+    it does not cover lands on one stray sentence. -1 when there is nothing to quote."""
+    return float(scores[best].mean()) if len(best) else -1.0
 
 
 def wording_ids(index: StoredIndex) -> NDArray[np.int64]:
@@ -58,12 +60,14 @@ def wording_ids(index: StoredIndex) -> NDArray[np.int64]:
     return np.array(ids, dtype=np.int64)
 
 
-def typicality_penalty(index: StoredIndex, weight: float) -> NDArray[np.float32]:
+def typicality_penalty(
+    index: StoredIndex, quotable: dict[str, NDArray[np.int64]], weight: float
+) -> NDArray[np.float32]:
     """What `support` takes off each sentence's cosine: `weight` × its typicality above the
-    median of the quotable sentences (a typical sentence loses nothing)."""
+    median of the quotable sentences (`quotable_rows`; a typical sentence loses nothing)."""
     typical = index.sentences.typicality
-    quotable = np.concatenate([NO_ROWS, *quotable_rows(index).values()])
-    centre = float(np.median(typical[quotable])) if len(quotable) else 0.0
+    every = np.concatenate([NO_ROWS, *quotable.values()])
+    centre = float(np.median(typical[every])) if len(every) else 0.0
     return (weight * (typical - centre)).astype(np.float32)
 
 
@@ -140,7 +144,7 @@ class Retriever:
         self._doc_of_row = np.array([c.document_id for c in index.chunks], dtype=object)
         self._quotable_rows = quotable_rows(index)
         self._wordings = wording_ids(index)
-        self._penalty = typicality_penalty(index, settings.typicality_weight)
+        self._penalty = typicality_penalty(index, self._quotable_rows, settings.typicality_weight)
         self._sentence_terms: dict[int, list[Term]] = {}
 
     # --- filters ---------------------------------------------------------------------------
@@ -242,11 +246,10 @@ class Retriever:
         distinctive = own - self._penalty
         n = self.settings.support_sentences
         sentences = self.index.sentences.sentences
-        found, admitted = [], []
+        found, picked = [], []
         for document_id in self.admitted(query.filters):
             document = self.index.documents[document_id]
             rows = self._quotable_rows.get(document_id, NO_ROWS)
-            admitted.append(rows)
             top = rows[np.argsort(-cosines[rows], kind="stable")[: per_document * 3]]
             scored = [
                 ScoredSentence(
@@ -259,11 +262,16 @@ class Retriever:
                 for r in top.tolist()
             ]
             scored.sort(key=lambda s: (-s.score, s.sentence.start))
-            backing = support(distinctive, self._wordings, rows, n)
-            found.append(DocumentEvidence(document, tuple(scored[:per_document]), backing))
+            best = best_distinct(distinctive, self._wordings, rows, n)
+            picked.append(best)
+            found.append(
+                DocumentEvidence(document, tuple(scored[:per_document]), support(distinctive, best))
+            )
         found.sort(key=lambda d: -d.best)
-        everything = np.concatenate([NO_ROWS, *admitted])
-        return Evidence(tuple(found), support(distinctive, self._wordings, everything, n))
+        # The corpus's n best distinct sentences are among the documents' own n best.
+        candidates = np.concatenate([NO_ROWS, *picked])
+        overall = best_distinct(distinctive, self._wordings, candidates, n)
+        return Evidence(tuple(found), support(distinctive, overall))
 
     def sentence_similarities(self, query: Query, own: NDArray[np.float32]) -> NDArray[np.float32]:
         """Every sentence's similarity to the question in its context: its own cosine `own`

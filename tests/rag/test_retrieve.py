@@ -13,7 +13,15 @@ from rag.config import ChunkSettings, RetrievalSettings, Settings
 from rag.errors import InvalidFilter
 from rag.lexical import weighted_overlap
 from rag.query import Query, QueryParser, name_stems
-from rag.retrieve import MODES, Mode, Retriever, support, typicality_penalty
+from rag.retrieve import (
+    MODES,
+    Mode,
+    Retriever,
+    best_distinct,
+    quotable_rows,
+    support,
+    typicality_penalty,
+)
 from rag.statements import is_statement
 from rag.store import StoredIndex, load_index, stored_vectors
 from rag.types import NO_FILTERS, Filters
@@ -357,12 +365,17 @@ def test_support_counts_a_wording_once_and_averages_the_best() -> None:
     scores = np.array([0.9, 0.9, 0.5, 0.7, 0.1], dtype=np.float32)
     wordings = np.array([0, 0, 1, 2, 3], dtype=np.int64)  # rows 0 and 1: one template sentence
     every = np.arange(5, dtype=np.int64)
-    assert support(scores, wordings, every, 1) == pytest.approx(0.9)
-    assert support(scores, wordings, every, 2) == pytest.approx((0.9 + 0.7) / 2)
-    assert support(scores, wordings, every, 3) == pytest.approx((0.9 + 0.7 + 0.5) / 3)
-    assert support(scores, wordings, every, 10) == pytest.approx((0.9 + 0.7 + 0.5 + 0.1) / 4)
-    assert support(scores, wordings, np.array([4, 2], dtype=np.int64), 1) == pytest.approx(0.5)
-    assert support(scores, wordings, np.empty(0, dtype=np.int64), 3) == -1.0
+
+    def of(rows: NDArray[np.int64], n: int) -> float:
+        return support(scores, best_distinct(scores, wordings, rows, n))
+
+    assert best_distinct(scores, wordings, every, 3).tolist() == [0, 3, 2]
+    assert of(every, 1) == pytest.approx(0.9)
+    assert of(every, 2) == pytest.approx((0.9 + 0.7) / 2)
+    assert of(every, 3) == pytest.approx((0.9 + 0.7 + 0.5) / 3)
+    assert of(every, 10) == pytest.approx((0.9 + 0.7 + 0.5 + 0.1) / 4)
+    assert of(np.array([4, 2], dtype=np.int64), 1) == pytest.approx(0.5)
+    assert of(np.empty(0, dtype=np.int64), 3) == -1.0
 
 
 def test_a_typical_sentence_supports_less_than_a_specific_one_as_close(
@@ -371,11 +384,12 @@ def test_a_typical_sentence_supports_less_than_a_specific_one_as_close(
     """Two sentences equally close to a question: the more typical one gives less support."""
     retriever = make_retriever(overlapping, RetrievalSettings(typicality_weight=0.5))
     typical = retriever.index.sentences.typicality
-    penalty = typicality_penalty(retriever.index, 0.5)
+    quotable = quotable_rows(retriever.index)
+    penalty = typicality_penalty(retriever.index, quotable, 0.5)
     most, least = int(np.argmax(typical)), int(np.argmin(typical))
     assert penalty[most] > penalty[least]
     assert penalty[most] - penalty[least] == pytest.approx(0.5 * (typical[most] - typical[least]))
-    assert typicality_penalty(retriever.index, 0.0).tolist() == [0.0] * len(typical)
+    assert typicality_penalty(retriever.index, quotable, 0.0).tolist() == [0.0] * len(typical)
 
 
 def test_evidence_quotes_statements_only(retriever: Retriever) -> None:
