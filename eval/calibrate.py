@@ -291,12 +291,12 @@ def context_row(
     observed: Sequence[Observed],
     mix: float,
     base: RetrievalSettings,
-    answers: AnswerSettings,
+    refusal: AnswerSettings,
 ) -> ContextRow:
     """Evidence again with `context_mix` = mix (same parsed questions), its own submitter
     thresholds (the refusal thresholds rest on support, which `context_mix` does not touch)."""
     again = with_retrieval(service, observed, base.model_copy(update={"context_mix": mix}))
-    answers = calibrate_submitters(again, answers)
+    answers = calibrate_submitters(again, refusal)
     return ContextRow(
         mix,
         answers,
@@ -310,10 +310,10 @@ def context_sweep(
     service: Service,
     observed: Sequence[Observed],
     base: RetrievalSettings,
-    answers: AnswerSettings,
+    refusal: AnswerSettings,
 ) -> list[ContextRow]:
     """Every `CONTEXT_MIXES` value, best quote hit rate first (ties: less context)."""
-    rows = [context_row(service, observed, mix, base, answers) for mix in CONTEXT_MIXES]
+    rows = [context_row(service, observed, mix, base, refusal) for mix in CONTEXT_MIXES]
     return sorted(rows, key=lambda r: (-r.quote_hit, r.context_mix))
 
 
