@@ -18,9 +18,10 @@ On every question (dev and test), by cross-validation, because the refusal bar i
 weakest real questions and dev alone holds too few kinds of them (a fact named in a single
 sentence sets the bar lower than any dev question did):
 
-- support: `typicality_weight` and `support_sentences` (what the refusal rests on) for the most
-  negatives refused, a false refusal counted `FALSE_REFUSAL_COST` times, both measured on the
-  half of the questions that did not set the threshold (`cross_validated_refusals`);
+- support: `typicality_weight`, `support_sentences` and `vocabulary_weight` (what the refusal
+  rests on) for the most negatives refused, a false refusal counted `FALSE_REFUSAL_COST` times,
+  both measured on the half of the questions that did not set the threshold
+  (`cross_validated_refusals`);
 - thresholds: `low_confidence` `REFUSAL_MARGIN` under the lowest answerable question's support
   (refusing a real question is worse than a cautious answer), `high_confidence` just above the
   closest negative. What is reported for refusals is the cross-validated figure.
@@ -30,10 +31,11 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import NDArray
 
 from eval import metrics
 from eval.gold import LocatedGold, StoredText, locate_all
@@ -59,8 +61,10 @@ FUSION_GRID: dict[str, tuple[float, ...]] = {
 CONTEXT_MIXES = (0.0, 0.25, 0.5, 1.0)
 TYPICALITY_WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0, 1.5)
 SUPPORT_SENTENCES = (1, 2, 3, 4, 5)
+VOCABULARY_WEIGHTS = (0.0, 0.1, 0.2, 0.3, 0.5)
 FALSE_REFUSAL_COST = 10.0
 HALVINGS = 200
+INNER = 20  # halvings within a half when the whole choice is cross-validated
 
 
 @dataclass(frozen=True)
@@ -324,6 +328,7 @@ def context_sweep(
 class SupportRow:
     typicality_weight: float
     support_sentences: int
+    vocabulary_weight: float
     false_refusals: float  # cross-validated share of answerable questions refused
     negatives_refused: float  # cross-validated share of negatives refused
 
@@ -332,38 +337,108 @@ class SupportRow:
         return self.negatives_refused - FALSE_REFUSAL_COST * self.false_refusals
 
 
-def cross_validated_refusals(observed: Sequence[Observed], seed: int = 0) -> tuple[float, float]:
-    """(false refusals, negatives refused), each the mean over `HALVINGS` random halvings of
-    the questions: the refusal threshold set on one half (as `refusal_thresholds` sets it),
-    the refusals counted on the other. A threshold is never judged on what set it."""
-    support = np.array([o.evidence.support for o in observed])
-    answerable = np.array([o.question.answerable for o in observed])
+def halvings(
+    answerable: NDArray[np.bool_], rounds: int = HALVINGS, seed: int = 0
+) -> Iterator[NDArray[np.bool_]]:
+    """`rounds` random halves of the questions, each with answerable questions on both sides."""
     rng = np.random.default_rng(seed)
-    false, refused = [], []
-    for _ in range(HALVINGS):
-        half = rng.random(len(observed)) < 0.5
-        if not (half & answerable).any() or not (~half & answerable).any():
-            continue
-        low = support[half & answerable].min() - REFUSAL_MARGIN
-        false.append(np.mean(support[~half & answerable] < low))
-        if (~half & ~answerable).any():
-            refused.append(np.mean(support[~half & ~answerable] < low))
+    for _ in range(rounds):
+        half = rng.random(len(answerable)) < 0.5
+        if (half & answerable).any() and (~half & answerable).any():
+            yield half
+
+
+def refusals(
+    support: NDArray[np.float64], answerable: NDArray[np.bool_], setting: NDArray[np.bool_]
+) -> tuple[float, float]:
+    """(false refusals, negatives refused; nan: no negatives) outside `setting`, the half whose
+    answerable questions set the threshold (as `refusal_thresholds` sets it)."""
+    low = float(support[setting & answerable].min()) - REFUSAL_MARGIN
+    judged = ~setting
+    negatives = support[judged & ~answerable]
+    refused = float(np.mean(negatives < low)) if len(negatives) else float("nan")
+    return float(np.mean(support[judged & answerable] < low)), refused
+
+
+def supports_of(observed: Sequence[Observed]) -> NDArray[np.float64]:
+    return np.array([o.evidence.support for o in observed], dtype=np.float64)
+
+
+def answerable_of(observed: Sequence[Observed]) -> NDArray[np.bool_]:
+    return np.array([o.question.answerable for o in observed], dtype=np.bool_)
+
+
+def cross_validated_refusals(
+    support: NDArray[np.float64], answerable: NDArray[np.bool_], rounds: int = HALVINGS
+) -> tuple[float, float]:
+    """(false refusals, negatives refused), each the mean over `rounds` random halvings of
+    the questions: the refusal threshold set on one half, the refusals counted on the other.
+    A threshold is never judged on what set it."""
+    judged = [refusals(support, answerable, h) for h in halvings(answerable, rounds)]
+    return mean_of(judged)
+
+
+def mean_of(judged: Sequence[tuple[float, float]]) -> tuple[float, float]:
+    """(false refusals, negatives refused) averaged over halvings (no negatives: not counted)."""
+    false = [f for f, _ in judged]
+    refused = [r for _, r in judged if not np.isnan(r)]
     return float(np.mean(false or [0.0])), float(np.mean(refused or [0.0]))
 
 
-def support_sweep(
+def chosen_then_judged(
+    supports: Sequence[NDArray[np.float64]], answerable: NDArray[np.bool_], seed: int = 1
+) -> tuple[float, float]:
+    """The whole choice cross-validated (nested): per halving, the support setting (one array
+    of question supports each, simplest first: ties go to it) is chosen on one half by the same
+    cross-validated objective the sweep uses, within that half, and its threshold set on that
+    half; both are judged on the other. Guards the sweep's best row against luck."""
+    judged = []
+    for half in halvings(answerable, seed=seed):
+        inside = [
+            SupportRow(0.0, 0, 0.0, *cross_validated_refusals(s[half], answerable[half], INNER))
+            for s in supports
+        ]
+        best = max(range(len(supports)), key=lambda i: (round(inside[i].objective, 4), -i))
+        judged.append(refusals(supports[best], answerable, half))
+    return mean_of(judged)
+
+
+SupportSetting = tuple[float, int, float]  # typicality_weight, support_sentences, vocabulary_weight
+
+
+def support_grid(
     service: Service, observed: Sequence[Observed], base: RetrievalSettings
-) -> list[SupportRow]:
-    """Every `TYPICALITY_WEIGHTS` × `SUPPORT_SENTENCES`, best objective first (ties: the
-    simpler setting, less weight and fewer sentences)."""
-    rows = []
-    for weight, sentences in itertools.product(TYPICALITY_WEIGHTS, SUPPORT_SENTENCES):
-        update = {"typicality_weight": weight, "support_sentences": sentences}
+) -> dict[SupportSetting, NDArray[np.float64]]:
+    """The questions' supports under every `TYPICALITY_WEIGHTS` × `SUPPORT_SENTENCES` ×
+    `VOCABULARY_WEIGHTS`, simplest setting first."""
+    grid = itertools.product(TYPICALITY_WEIGHTS, SUPPORT_SENTENCES, VOCABULARY_WEIGHTS)
+    supports = {}
+    for weight, sentences, vocabulary in grid:
+        update = {
+            "typicality_weight": weight,
+            "support_sentences": sentences,
+            "vocabulary_weight": vocabulary,
+        }
         again = with_retrieval(service, observed, base.model_copy(update=update))
-        rows.append(SupportRow(weight, sentences, *cross_validated_refusals(again)))
-    return sorted(
-        rows, key=lambda r: (-round(r.objective, 4), r.typicality_weight, r.support_sentences)
-    )
+        supports[(weight, sentences, vocabulary)] = supports_of(again)
+    return supports
+
+
+def support_sweep(
+    supports: dict[SupportSetting, NDArray[np.float64]], answerable: NDArray[np.bool_]
+) -> list[SupportRow]:
+    """Every setting of `support_grid` cross-validated, best objective first."""
+    rows = [
+        SupportRow(*setting, *cross_validated_refusals(support, answerable))
+        for setting, support in supports.items()
+    ]
+    return sorted(rows, key=support_preference)
+
+
+def support_preference(row: SupportRow) -> tuple[float, float, int, float]:
+    """Best objective first; ties: the simpler setting (less weight, fewer sentences)."""
+    objective = -round(row.objective, 4)
+    return (objective, row.typicality_weight, row.support_sentences, row.vocabulary_weight)
 
 
 # --- report ------------------------------------------------------------------------------
@@ -386,6 +461,7 @@ def support_table(rows: Sequence[SupportRow], top: int = 10) -> str:
     header = [
         "typicality_weight",
         "support_sentences",
+        "vocabulary_weight",
         "false refusals (CV)",
         "negatives refused (CV)",
     ]
@@ -395,6 +471,7 @@ def support_table(rows: Sequence[SupportRow], top: int = 10) -> str:
             [
                 f"{r.typicality_weight:g}",
                 str(r.support_sentences),
+                f"{r.vocabulary_weight:g}",
                 r.false_refusals,
                 r.negatives_refused,
             ]
@@ -430,6 +507,7 @@ def context_table(rows: Sequence[ContextRow]) -> str:
 class Calibration:
     fusion: list[FusionRow]  # dev
     supports: list[SupportRow]  # every question, cross-validated
+    nested: tuple[float, float]  # (false refusals, negatives refused) of the whole choice
     contexts: list[ContextRow]  # dev; their answers carry the refusal thresholds (every question)
 
     @property
@@ -439,6 +517,7 @@ class Calibration:
         return self.fusion[0].settings | {
             "typicality_weight": support.typicality_weight,
             "support_sentences": support.support_sentences,
+            "vocabulary_weight": support.vocabulary_weight,
             "context_mix": context.context_mix,
         }
 
@@ -454,15 +533,19 @@ def calibrate(service: Service, questions: Sequence[Question]) -> Calibration:
     dev = [o for o in everyone if o.question.split == "dev"]
     retrieval = service.settings.retrieval
     fusion = fusion_sweep(service.retriever, dev, retrieval)
-    supports = support_sweep(service, everyone, retrieval)
+    grid = support_grid(service, everyone, retrieval)
+    answerable = answerable_of(everyone)
+    supports = support_sweep(grid, answerable)
+    nested = chosen_then_judged(list(grid.values()), answerable)
     chosen = {
         "typicality_weight": supports[0].typicality_weight,
         "support_sentences": supports[0].support_sentences,
+        "vocabulary_weight": supports[0].vocabulary_weight,
     }
     with_support = retrieval.model_copy(update=chosen)
     refusal = with_refusal(with_retrieval(service, everyone, with_support), service.settings.answer)
     contexts = context_sweep(service, dev, with_support, refusal)
-    return Calibration(fusion, supports, contexts)
+    return Calibration(fusion, supports, nested, contexts)
 
 
 def calibration_report(service: Service, questions: Sequence[Question]) -> str:
@@ -482,10 +565,13 @@ def calibration_report(service: Service, questions: Sequence[Question]) -> str:
             f"not set the threshold, over {HALVINGS} halvings; a false refusal counted "
             f"{FALSE_REFUSAL_COST:g} times):\n\n" + support_table(found.supports),
             f"Chosen support: typicality_weight={support.typicality_weight:g}, "
-            f"support_sentences={support.support_sentences} (cross-validated: false refusals "
+            f"support_sentences={support.support_sentences}, "
+            f"vocabulary_weight={support.vocabulary_weight:g} (cross-validated: false refusals "
             f"{support.false_refusals:.3f}, negatives refused {support.negatives_refused:.3f}); "
             f"low_confidence={answers.low_confidence:g}, "
-            f"high_confidence={answers.high_confidence:g}",
+            f"high_confidence={answers.high_confidence:g}. The whole choice (setting and "
+            f"threshold chosen on one half, judged on the other): false refusals "
+            f"{found.nested[0]:.3f}, negatives refused {found.nested[1]:.3f}",
             "Sentence context in /ask (dev), each with its own submitter thresholds:\n\n"
             + context_table(found.contexts),
             f"Chosen: context_mix={best.context_mix:g}, "

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from indexer.chunk import chunk_document
 from indexer.clean import clean_pages
 from indexer.dedupe import find_duplicates, mark_shared_text, shared_shares
@@ -38,6 +40,7 @@ from rag.manifest import DocumentEntry, DuplicateEntry, Manifest, SkippedEntry
 from rag.sentence_layer import SentenceLayer, led_by_context, sentence_passage, split_sentences
 from rag.store import read_manifest, verify_files, write_index
 from rag.types import Chunk, Document, SkippedFile
+from rag.vocabulary import Vocabulary, corpus_words
 
 log = logging.getLogger(__name__)
 
@@ -228,13 +231,20 @@ def build_index(
     chunks = [c for d in documents for c in chunk_document(d, settings.chunk)]
     embedder = (embedder_factory or (lambda: make_embedder(settings.embedding)))()
     sentences = split_sentences(documents, chunks)
+    words = corpus_words(documents)
     by_id = {d.document_id: d for d in documents}
-    texts = [passage_text(c, by_id, settings.chunk.context) for c in chunks] + [
-        sentence_passage(s, by_id[s.document_id], settings.chunk.sentence_context)
-        for s in sentences
+    texts = [
+        *(passage_text(c, by_id, settings.chunk.context) for c in chunks),
+        *(
+            sentence_passage(s, by_id[s.document_id], settings.chunk.sentence_context)
+            for s in sentences
+        ),
+        *words,
     ]
     all_vectors, embedded, passages = embed_texts(texts, embedder, settings, on_progress)
-    vectors, sentence_vectors = all_vectors[: len(chunks)], all_vectors[len(chunks) :]
+    vectors, sentence_vectors, word_vectors = np.split(
+        all_vectors, [len(chunks), len(chunks) + len(sentences)]
+    )
     faiss_type = choose_faiss_type(
         settings.index.faiss_type, len(chunks), settings.index.ann_threshold
     )
@@ -251,14 +261,15 @@ def build_index(
         documents=tuple(document_entry(d) for d in documents),
         chunks=len(chunks),
         sentences=len(sentences),
+        vocabulary=len(words),
         duplicates=tuple(duplicates),
         skipped=skipped_entries,
     )
     suggested = {SUGGESTED_FILE_NAME: suggested_metadata(manifest.documents)}
     layer = SentenceLayer.of(tuple(sentences), sentence_vectors)
-    write_index(
-        out, documents, chunks, build_faiss(vectors, faiss_type), layer, manifest, suggested
-    )
+    vocabulary = Vocabulary(words, word_vectors)
+    faiss_index = build_faiss(vectors, faiss_type)
+    write_index(out, documents, chunks, faiss_index, layer, vocabulary, manifest, suggested)
     return BuildReport(
         out,
         manifest.documents,
@@ -285,7 +296,7 @@ def embed_texts(
     settings: Settings,
     on_progress: ProgressCallback | None,
 ) -> tuple[Any, int, int]:
-    """(vectors, passages embedded now, distinct passages) of chunk and sentence passages;
+    """(vectors, passages embedded now, distinct passages) of the chunks, sentences and words;
     only texts not in the cache are embedded."""
     cache = EmbeddingCache(settings.index.cache_dir / "embeddings.sqlite")
     try:

@@ -133,6 +133,14 @@ class RetrievalSettings(_Section):
         description="/ask support: how many of the closest distinct sentences (by own cosine "
         "less typicality) are averaged into the support that decides whether to answer.",
     )
+    vocabulary_weight: float = Field(
+        0.2,
+        ge=0.0,
+        description="/ask support: weight of the share of the question's words the corpus does "
+        "not know (each unknown word counted by its closest corpus word in meaning, "
+        "rag/vocabulary.py) taken off the support; a question about a topic the corpus never "
+        "mentions names words it never uses.",
+    )
 
 
 class AnswerSettings(_Section):
@@ -149,10 +157,10 @@ class AnswerSettings(_Section):
         3, ge=1, le=50, description="Closest sentences /ask considers per submitter by default."
     )
     low_confidence: float = Field(
-        0.8563, description="Below this support the question is refused (no_answer)."
+        0.8504, description="Below this support the question is refused (no_answer)."
     )
     high_confidence: float = Field(
-        0.8838,
+        0.879,
         description="From this support the answer is confident (and a submitter's own support "
         "marks it sure); between the two it is given with a caution («Svake treff»).",
     )

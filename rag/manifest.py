@@ -17,12 +17,13 @@ from rag.config import ChunkSettings
 from rag.errors import IndexCorrupt, IndexMismatch, IndexNotFound
 from rag.types import SubmitterOrigin
 
+# 6: vocabulary.json, vocabulary_vectors.npy (the corpus's words, for the relevance decision).
 # 5: sentence_typicality.npy (how generic each sentence is, for the relevance decision).
 # 4: chunk_settings.sentence_context (sentences embedded with or without their context).
 # 3: the sentence layer (sentences.jsonl, sentence_vectors.npy).
 # 2: typed manifest with source paths, per-document origins and duplicates; Document gained
 #    submitter_origin, near_duplicates and shared_text.
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 MANIFEST = "manifest.json"
 
 
@@ -79,6 +80,7 @@ class Manifest(_Record):
     documents: tuple[DocumentEntry, ...] = ()
     chunks: int = 0
     sentences: int = Field(0, description="Sentences in the sentence layer (one vector each).")
+    vocabulary: int = Field(0, description="Distinct content words of the corpus (a vector each).")
     duplicates: tuple[DuplicateEntry, ...] = ()
     skipped: tuple[SkippedEntry, ...] = ()
     files: dict[str, str] = Field(

@@ -12,10 +12,11 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from rag.bm25 import Bm25Index, tokenize, tokenize_query
+from rag.bm25 import Bm25Index, content_words, stem_words, tokenize, tokenize_query
 from rag.errors import InvalidQuestion
 from rag.lexical import Term, content_terms
 from rag.types import Document, Filters
+from rag.vocabulary import Vocabulary, coverage, is_word
 
 # Words in a submitter's name that do not single it out («Moss kommune» is named by «Moss»).
 GENERIC_NAME_WORDS = frozenset(
@@ -43,6 +44,8 @@ class Query:
     named_documents: frozenset[str]
     corpus_wide: bool
     filters: Filters
+    # how well the corpus knows the words of the question's topic (`rag.vocabulary`), 0..1
+    vocabulary_coverage: float
 
 
 def words_of(text: str) -> set[str]:
@@ -66,6 +69,13 @@ def named_documents(question_words: set[str], documents: Iterable[Document]) -> 
         for d in documents
         if name_words(d.submitter) and name_words(d.submitter) <= question_words
     )
+
+
+def topic_words(topic: str) -> list[str]:
+    """The distinct words of a question's topic that say what it is about: no stopwords, no
+    question phrasing, no words that only widen it to the whole corpus, no numbers."""
+    words = content_words(topic, query=True)
+    return list(dict.fromkeys(w for w in words if w not in CORPUS_WIDE_WORDS and is_word(w)))
 
 
 def without_names(text: str, submitters: Iterable[str]) -> str:
@@ -108,6 +118,7 @@ class QueryParser:
     embed: Callable[[Sequence[str]], list[NDArray[np.float32]]]
     max_chars: int
     submitter_stems: frozenset[str]
+    vocabulary: Vocabulary
 
     def parse(self, question: str, filters: Filters, corpus_wide: bool | None = None) -> Query:
         text = checked_text(question, self.max_chars)
@@ -118,7 +129,11 @@ class QueryParser:
         asked = words_of(text)
         named = named_documents(asked, self.documents.values())
         topic = without_names(text, (self.documents[d].submitter for d in named)) or text
-        vector, topic_vector = self.vectors(text, topic)
+        words = topic_words(topic)
+        unknown = [
+            w for w, s in zip(words, stem_words(words), strict=True) if not self.bm25.in_corpus(s)
+        ]
+        vector, topic_vector, unknown_vectors = self.vectors(text, topic, unknown)
         return Query(
             text=text,
             vector=vector,
@@ -129,12 +144,15 @@ class QueryParser:
             named_documents=named,
             corpus_wide=bool(asked & CORPUS_WIDE_WORDS) if corpus_wide is None else corpus_wide,
             filters=filters,
+            vocabulary_coverage=coverage(len(words), self.vocabulary.closest(unknown_vectors)),
         )
 
-    def vectors(self, text: str, topic: str) -> tuple[NDArray[np.float32], NDArray[np.float32]]:
-        """The question's vector and its topic's, embedded in one call."""
-        if topic == text:
-            (vector,) = self.embed([text])
-            return vector, vector
-        vector, topic_vector = self.embed([text, topic])
-        return vector, topic_vector
+    def vectors(
+        self, text: str, topic: str, words: Sequence[str]
+    ) -> tuple[NDArray[np.float32], NDArray[np.float32], NDArray[np.float32]]:
+        """The vectors of the question, its topic and `words` (one row each), in one call."""
+        texts = list(dict.fromkeys([text, topic, *words]))
+        found = dict(zip(texts, self.embed(texts), strict=True))
+        rows = [found[w] for w in words]
+        width = len(found[text])
+        return found[text], found[topic], np.array(rows, dtype=np.float32).reshape(-1, width)

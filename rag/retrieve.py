@@ -240,10 +240,13 @@ class Retriever:
 
         A sentence scores its similarity in context (`sentence_similarities`); a little lexical
         overlap breaks near-ties («fastlegeordningen» quoted over a sentence about GPs in
-        general). Support rests on the sentences' own cosines less their typicality."""
+        general). Support rests on the sentences' own cosines less their typicality, less
+        `vocabulary_weight` × the share of the question's words the corpus does not know
+        (`Query.vocabulary_coverage`)."""
         own: NDArray[np.float32] = self.index.sentences.vectors @ query.topic_vector
         cosines = self.sentence_similarities(query, own)
         distinctive = own - self._penalty
+        unknown = self.settings.vocabulary_weight * (1.0 - query.vocabulary_coverage)
         n = self.settings.support_sentences
         sentences = self.index.sentences.sentences
         found, picked = [], []
@@ -265,13 +268,15 @@ class Retriever:
             best = best_distinct(distinctive, self._wordings, rows, n)
             picked.append(best)
             found.append(
-                DocumentEvidence(document, tuple(scored[:per_document]), support(distinctive, best))
+                DocumentEvidence(
+                    document, tuple(scored[:per_document]), support(distinctive, best) - unknown
+                )
             )
         found.sort(key=lambda d: -d.best)
         # The corpus's n best distinct sentences are among the documents' own n best.
         candidates = np.concatenate([NO_ROWS, *picked])
         overall = best_distinct(distinctive, self._wordings, candidates, n)
-        return Evidence(tuple(found), support(distinctive, overall))
+        return Evidence(tuple(found), support(distinctive, overall) - unknown)
 
     def sentence_similarities(self, query: Query, own: NDArray[np.float32]) -> NDArray[np.float32]:
         """Every sentence's similarity to the question in its context: its own cosine `own`

@@ -66,6 +66,7 @@ class Service:
             retriever.embed_queries,
             settings.answer.max_question_chars,
             name_stems(index.documents.values()),
+            index.vocabulary,
         )
         return cls(index, retriever, parser, settings)
 

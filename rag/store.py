@@ -10,6 +10,8 @@ Layout of an index path `data/index`:
         bm25/              bm25s matrices (numpy arrays and JSON, no pickle)
         sentences.jsonl, sentence_vectors.npy, sentence_typicality.npy
                            the sentence layer (rag/sentence_layer.py)
+        vocabulary.json, vocabulary_vectors.npy
+                           the corpus's words with their vectors (rag/vocabulary.py)
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ from rag.errors import IndexCorrupt, IndexMismatch, IndexNotFound
 from rag.manifest import Manifest
 from rag.sentence_layer import SENTENCES, SentenceLayer, read_sentences, write_sentences
 from rag.types import Chunk, Document, Section
+from rag.vocabulary import VOCABULARY, Vocabulary, read_vocabulary, write_vocabulary
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +70,7 @@ class StoredIndex:
     vectors: faiss.Index
     bm25: Bm25Index
     sentences: SentenceLayer
+    vocabulary: Vocabulary
 
 
 def rebuild_hint(path: Path, manifest: Manifest | None = None) -> str:
@@ -171,6 +175,7 @@ def write_index(
     chunks: Sequence[Chunk],
     vectors: faiss.Index,
     sentences: SentenceLayer,
+    vocabulary: Vocabulary,
     manifest: Manifest,
     attachments: Mapping[str, str] | None = None,
 ) -> Path:
@@ -187,7 +192,7 @@ def write_index(
     try:
         for name, content in (attachments or {}).items():
             (staging / name).write_text(content, encoding="utf-8")
-        write_build(staging, documents, chunks, vectors, sentences, manifest)
+        write_build(staging, documents, chunks, vectors, sentences, vocabulary, manifest)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)  # the previous build stays in place
         raise
@@ -205,18 +210,21 @@ def write_build(
     chunks: Sequence[Chunk],
     vectors: faiss.Index,
     sentences: SentenceLayer,
+    vocabulary: Vocabulary,
     manifest: Manifest,
 ) -> None:
     if (
         len(manifest.documents) != len(documents)
         or manifest.chunks != len(chunks)
         or manifest.sentences != len(sentences.sentences)
+        or manifest.vocabulary != len(vocabulary.words)
     ):
         raise ValueError("the manifest does not describe the documents and chunks written")
     write_jsonl(staging / DOCUMENTS, (document_to_json(d) for d in documents))
     write_jsonl(staging / CHUNKS, (chunk_to_json(c) for c in chunks))
     faiss.write_index(vectors, str(staging / VECTORS))
     write_sentences(staging, sentences)
+    write_vocabulary(staging, vocabulary)
     Bm25Index.build([c.text for c in chunks]).save(staging / BM25_DIR)
     complete = manifest.model_copy(
         update={
@@ -361,6 +369,8 @@ def load_index(path: Path) -> StoredIndex:
         bm25 = Bm25Index.load(current / BM25_DIR)
         reading = SENTENCES
         sentences = read_sentences(current)
+        reading = VOCABULARY
+        vocabulary = read_vocabulary(current)
     except (OSError, ValueError, KeyError, TypeError, RuntimeError) as exc:
         reason = without_folder(exc, current)
         raise IndexCorrupt(
@@ -377,7 +387,12 @@ def load_index(path: Path) -> StoredIndex:
             f"Indeksen i {path} henger ikke sammen: {len(sentences.sentences)} setninger, "
             f"manifestet sier {manifest.sentences}. {rebuild_hint(path, manifest)}"
         )
-    return StoredIndex(current, manifest, documents, chunks, vectors, bm25, sentences)
+    if manifest.vocabulary != len(vocabulary.words):
+        raise IndexCorrupt(
+            f"Indeksen i {path} henger ikke sammen: {len(vocabulary.words)} ord, "
+            f"manifestet sier {manifest.vocabulary}. {rebuild_hint(path, manifest)}"
+        )
+    return StoredIndex(current, manifest, documents, chunks, vectors, bm25, sentences, vocabulary)
 
 
 def stored_vectors(index: StoredIndex) -> NDArray[np.float32]:

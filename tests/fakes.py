@@ -18,8 +18,11 @@ _WORD = re.compile(r"\w+")
 # Sentences alone in /ask: the bag-of-words cosines of whole chunks are too coarse to add as
 # context (the real model's context_mix is checked against a brute-force reference and on the
 # seeds). For the same reason support is the best sentence's cosine alone: no typicality, one
-# sentence (the real model's support is checked on hand-made vectors and on the seeds).
-FAKE_RETRIEVAL = RetrievalSettings(context_mix=0.0, typicality_weight=0.0, support_sentences=1)
+# sentence (the real model's support is checked on hand-made vectors and on the seeds), and
+# the vocabulary does not count: a hashed word means nothing (tests/rag/test_vocabulary.py).
+FAKE_RETRIEVAL = RetrievalSettings(
+    context_mix=0.0, typicality_weight=0.0, support_sentences=1, vocabulary_weight=0.0
+)
 FAKE_THRESHOLDS = AnswerSettings(
     low_confidence=0.45,
     high_confidence=0.55,

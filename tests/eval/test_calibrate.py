@@ -14,12 +14,15 @@ from eval.calibrate import (
     Observed,
     SubmitterRow,
     SupportRow,
+    answerable_of,
+    chosen_then_judged,
     cross_validated_refusals,
     fusion_table,
     quote_hit_rate,
     refusal_thresholds,
     refused_share,
     submitter_preference,
+    supports_of,
 )
 from eval.gold import LocatedGold, Span
 from eval.questions import Question
@@ -35,6 +38,10 @@ def observed(kind: str, support: float) -> Observed:
     question = Question(f"q-{kind}-{support}", "Spørsmål?", cast(Any, kind), ())
     evidence = Evidence((DocumentEvidence(document, (scored,), support),), support)
     return Observed(question, cast(Any, None), (), frozenset(), cast(Any, None), evidence)
+
+
+def cross_validated(questions: list[Observed]) -> tuple[float, float]:
+    return cross_validated_refusals(supports_of(questions), answerable_of(questions))
 
 
 def test_refusal_sits_under_the_weakest_answerable_and_caution_above_every_negative() -> None:
@@ -59,16 +66,26 @@ def test_cross_validation_counts_refusals_on_the_half_that_did_not_set_the_thres
     answerable = [observed("paraphrase", 0.9) for _ in range(8)]
     below = [observed("negative", 0.5) for _ in range(6)]
     above = [observed("negative", 0.95) for _ in range(6)]
-    assert cross_validated_refusals(answerable + below) == (0.0, 1.0)
-    assert cross_validated_refusals(answerable + above) == (0.0, 0.0)
+    assert cross_validated(answerable + below) == (0.0, 1.0)
+    assert cross_validated(answerable + above) == (0.0, 0.0)
     # One weak real question: refused whenever it is in the other half (never by its own).
-    false, _ = cross_validated_refusals([*answerable, observed("paraphrase", 0.7), *below])
+    false, _ = cross_validated([*answerable, observed("paraphrase", 0.7), *below])
     assert 0.05 < false < 0.2
 
 
+def test_the_nested_choice_picks_on_one_half_and_judges_on_the_other() -> None:
+    kinds = ["paraphrase"] * 10 + ["negative"] * 10
+    answerable = answerable_of([observed(k, 0.0) for k in kinds])
+    separating = np.array([0.9] * 10 + [0.5] * 10)  # every negative under every real question
+    useless = np.array([0.9] * 10 + [0.95] * 10)  # every negative above them
+    assert chosen_then_judged([useless, separating], answerable) == (0.0, 1.0)
+    # Ties go to the first (simplest) setting: two identical settings judge like one.
+    assert chosen_then_judged([useless, useless], answerable) == (0.0, 0.0)
+
+
 def test_support_rows_trade_a_false_refusal_for_several_refused_negatives() -> None:
-    careful = SupportRow(0.25, 3, false_refusals=0.0, negatives_refused=0.5)
-    eager = SupportRow(0.5, 3, false_refusals=0.02, negatives_refused=0.6)
+    careful = SupportRow(0.25, 3, 0.2, false_refusals=0.0, negatives_refused=0.5)
+    eager = SupportRow(0.5, 3, 0.2, false_refusals=0.02, negatives_refused=0.6)
     assert careful.objective == 0.5
     assert eager.objective == pytest.approx(0.6 - FALSE_REFUSAL_COST * 0.02)
     assert careful.objective > eager.objective
@@ -114,7 +131,7 @@ def answered(kind: str, said: tuple[int, int], score: float) -> Observed:
     golds = (gold,) if kind != "negative" else ()
     query = Query(
         "Spørsmål?", np.zeros(4, np.float32), np.zeros(4, np.float32), (), (), {},
-        frozenset(), False, Filters(),
+        frozenset(), False, Filters(), 1.0,
     )  # fmt: skip
     evidence = Evidence((DocumentEvidence(document, (scored,), score),), score)
     return Observed(question, query, golds, frozenset({"d"}), cast(Any, None), evidence)

@@ -16,6 +16,7 @@ from rag.config import ChunkSettings, Settings
 from rag.errors import NothingIndexed
 from rag.sentence_layer import sentence_passage
 from rag.store import VECTORS, StoredIndex, load_index, stored_vectors
+from rag.vocabulary import corpus_words
 
 PARAGRAPH = "Kommunen {n} har god erfaring med samarbeid i nettverk på tvers av avdelinger. "
 DOCUMENTS = {
@@ -77,18 +78,29 @@ def build(sources: Path, settings: Settings) -> Build:
 
 
 def passage_texts(index: StoredIndex, document_id: str | None = None) -> set[str]:
-    """What the embedder saw: chunk texts led by submitter and section, and the sentences
-    (alone, the default)."""
+    """What the embedder saw: chunk texts led by submitter and section, the sentences (alone,
+    the default) and the corpus's words; of one document, the words no other document uses."""
     chunks = {
         passage_text(c, index.documents, with_context=True)
         for c in index.chunks
         if document_id in (None, c.document_id)
     }
-    return chunks | {
+    sentences = {
         sentence_passage(s, index.documents[s.document_id], with_context=False)
         for s in index.sentences.sentences
         if document_id in (None, s.document_id)
     }
+    return chunks | sentences | words_brought(index, document_id)
+
+
+def words_brought(index: StoredIndex, document_id: str | None) -> set[str]:
+    """The corpus's words; with a document, those only it uses."""
+    if document_id is None:
+        return set(index.vocabulary.words)
+    if document_id not in index.documents:
+        return set()
+    others = [d for i, d in index.documents.items() if i != document_id]
+    return set(corpus_words([index.documents[document_id]])) - set(corpus_words(others))
 
 
 def assert_vectors_match_chunks(index: StoredIndex) -> None:

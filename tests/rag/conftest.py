@@ -121,8 +121,14 @@ def evidence_of(found: Iterable[DocumentEvidence], support: float | None = None)
     return Evidence(documents, backing)
 
 
-def make_query(text: str, named: frozenset[str] = frozenset(), corpus_wide: bool = False) -> Query:
-    """A parsed question for stages after parsing (they read text, names and scope only)."""
+def make_query(
+    text: str,
+    named: frozenset[str] = frozenset(),
+    corpus_wide: bool = False,
+    vocabulary_coverage: float = 1.0,
+) -> Query:
+    """A parsed question for stages after parsing (they read text, names, scope and how well
+    the corpus knows its words only)."""
     return Query(
         text=text,
         vector=np.zeros(4, dtype=np.float32),
@@ -133,6 +139,7 @@ def make_query(text: str, named: frozenset[str] = frozenset(), corpus_wide: bool
         named_documents=named,
         corpus_wide=corpus_wide,
         filters=Filters(),
+        vocabulary_coverage=vocabulary_coverage,
     )
 
 

@@ -77,6 +77,7 @@ def parse(retriever: Retriever, text: str, filters: Filters = NO_FILTERS) -> Que
         retriever.embed_queries,
         2000,
         name_stems(index.documents.values()),
+        index.vocabulary,
     )
     return parser.parse(text, filters)
 

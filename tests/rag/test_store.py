@@ -41,6 +41,7 @@ from rag.store import (
     write_index,
 )
 from rag.types import Chunk, Document
+from rag.vocabulary import VOCABULARY, VOCABULARY_VECTORS, Vocabulary, corpus_words
 
 CHUNKING = ChunkSettings(size=120, overlap=20)
 PAGES = {
@@ -87,6 +88,7 @@ def write_small_index(
     sentence_vectors = embedder.embed_passages(
         [by_id[s.document_id].text[s.start : s.end] for s in sentences]
     )
+    words = corpus_words(documents)
     manifest = Manifest(
         embedding_model=embedder.model_name,
         embedding_engine=embedder.backend,
@@ -99,9 +101,11 @@ def write_small_index(
         documents=tuple(document_entry(d) for d in documents),
         chunks=len(chunks),
         sentences=len(sentences),
+        vocabulary=len(words),
     )
     layer = SentenceLayer.of(sentences, sentence_vectors)
-    write_index(path, documents, chunks, build_faiss(vectors, "flat"), layer, manifest)
+    vocabulary = Vocabulary(words, embedder.embed_passages(words))
+    write_index(path, documents, chunks, build_faiss(vectors, "flat"), layer, vocabulary, manifest)
     return documents, chunks, vectors
 
 
@@ -140,6 +144,10 @@ def test_round_trip_gives_back_what_was_written(
     by_id = {d.document_id: d for d in documents}
     texts = [by_id[s.document_id].text[s.start : s.end] for s in written]
     np.testing.assert_array_equal(stored.sentences.vectors, fake_embedder.embed_passages(texts))
+    assert stored.vocabulary.words == corpus_words(documents)
+    assert stored.manifest.vocabulary == len(stored.vocabulary.words) > 0
+    words = list(stored.vocabulary.words)
+    np.testing.assert_array_equal(stored.vocabulary.vectors, fake_embedder.embed_passages(words))
 
 
 def test_chunk_text_is_not_stored_twice(index_path: Path) -> None:
@@ -190,7 +198,11 @@ def test_no_index_is_not_found(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    "name", [DOCUMENTS, CHUNKS, VECTORS, "bm25/params.index.json", SENTENCES, SENTENCE_VECTORS]
+    "name",
+    [
+        *(DOCUMENTS, CHUNKS, VECTORS, "bm25/params.index.json", SENTENCES, SENTENCE_VECTORS),
+        *(VOCABULARY, VOCABULARY_VECTORS),
+    ],
 )
 def test_a_truncated_file_is_named(index_path: Path, name: str) -> None:
     damaged = index_path / name
@@ -203,7 +215,9 @@ def test_a_truncated_file_is_named(index_path: Path, name: str) -> None:
     assert "rag index sources --out" in message  # the sources the index was built from
 
 
-@pytest.mark.parametrize("name", [CHUNKS, VECTORS, SENTENCES, SENTENCE_VECTORS])
+@pytest.mark.parametrize(
+    "name", [CHUNKS, VECTORS, SENTENCES, SENTENCE_VECTORS, VOCABULARY, VOCABULARY_VECTORS]
+)
 def test_a_deleted_file_is_named(index_path: Path, name: str) -> None:
     (index_path / name).unlink()
     with pytest.raises(IndexCorrupt, match="mangler") as caught:
@@ -245,6 +259,30 @@ def test_a_sentence_count_other_than_the_manifests_is_refused(index_path: Path) 
     lines = (index_path / SENTENCES).read_bytes()
     rewrite_consistently(index_path, SENTENCES, lines, sentences=count + 1)
     with pytest.raises(IndexCorrupt, match=f"{count} setninger, manifestet sier {count + 1}"):
+        load_index(index_path)
+
+
+def test_word_vectors_of_the_wrong_count_or_type_are_refused(index_path: Path) -> None:
+    vectors = np.load(index_path / VOCABULARY_VECTORS)
+    for wrong in (vectors[:-1], vectors.astype(np.float64)):
+        buffer = io.BytesIO()
+        np.save(buffer, wrong)
+        rewrite_consistently(index_path, VOCABULARY_VECTORS, buffer.getvalue())
+        with pytest.raises(IndexCorrupt, match=VOCABULARY_VECTORS):
+            load_index(index_path)
+
+
+def test_a_vocabulary_that_is_not_a_list_of_words_is_refused(index_path: Path) -> None:
+    rewrite_consistently(index_path, VOCABULARY, b'{"ord": 1}')
+    with pytest.raises(IndexCorrupt, match=VOCABULARY):
+        load_index(index_path)
+
+
+def test_a_word_count_other_than_the_manifests_is_refused(index_path: Path) -> None:
+    count = read_manifest(index_path).vocabulary
+    words = (index_path / VOCABULARY).read_bytes()
+    rewrite_consistently(index_path, VOCABULARY, words, vocabulary=count + 1)
+    with pytest.raises(IndexCorrupt, match=f"{count} ord, manifestet sier {count + 1}"):
         load_index(index_path)
 
 

@@ -1,0 +1,142 @@
+"""The corpus's vocabulary: which words it holds, how close a question's words come to them,
+and how that coverage lowers the support of an answer."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pytest
+from fakes import FakeEmbedder
+from numpy.typing import NDArray
+
+from rag.bm25 import Bm25Index
+from rag.config import RetrievalSettings
+from rag.query import QueryParser, name_stems, topic_words
+from rag.retrieve import Retriever
+from rag.store import load_index
+from rag.types import NO_FILTERS, Document
+from rag.vocabulary import (
+    VOCABULARY_VECTORS,
+    Vocabulary,
+    corpus_words,
+    coverage,
+    read_vocabulary,
+    write_vocabulary,
+)
+
+if TYPE_CHECKING:
+    from conftest import Corpus
+
+
+def document(text: str, document_id: str = "d") -> Document:
+    return Document(document_id, f"{document_id}.txt", "D kommune", "kommune", "D", text, "h")
+
+
+def unit(*values: float) -> NDArray[np.float32]:
+    vector = np.array(values, dtype=np.float32)
+    normalised: NDArray[np.float32] = vector / np.linalg.norm(vector)
+    return normalised
+
+
+def test_corpus_words_are_the_distinct_content_words_without_numbers() -> None:
+    words = corpus_words(
+        [
+            document("Fastlegene i kommunen har 1200 pasienter og LIS1-stillinger."),
+            document("Kommunen og fastlegene samarbeider.", "e"),
+        ]
+    )
+    assert words == ("fastlegene", "kommunen", "pasienter", "samarbeider", "stillinger")
+
+
+def test_coverage_counts_known_words_whole_and_unknown_ones_by_their_closest_word() -> None:
+    assert coverage(4, np.array([], dtype=np.float32)) == 1.0
+    assert coverage(4, np.array([0.9, 0.8], dtype=np.float32)) == pytest.approx(3.7 / 4)
+    assert coverage(1, np.array([0.88], dtype=np.float32)) == pytest.approx(0.88)
+    assert coverage(0, np.array([], dtype=np.float32)) == 1.0  # nothing asked, nothing unknown
+
+
+def test_closest_is_the_best_cosine_to_any_corpus_word() -> None:
+    vocabulary = Vocabulary(("a", "b"), np.stack([unit(1, 0, 0), unit(0, 1, 0)]))
+    asked = np.stack([unit(1, 1, 0), unit(0, 0, 1), unit(0, 1, 0)])
+    np.testing.assert_allclose(vocabulary.closest(asked), [2**-0.5, 0.0, 1.0], atol=1e-6)
+    assert vocabulary.closest(np.empty((0, 3), dtype=np.float32)).shape == (0,)
+    empty = Vocabulary((), np.empty((0, 3), dtype=np.float32))
+    assert empty.closest(asked).tolist() == [0.0, 0.0, 0.0]
+
+
+def test_the_vocabulary_survives_writing_and_reading(tmp_path: Path) -> None:
+    vocabulary = Vocabulary(("ørken", "åsen"), np.stack([unit(1, 2), unit(2, 1)]))
+    write_vocabulary(tmp_path, vocabulary)
+    read = read_vocabulary(tmp_path)
+    assert read.words == vocabulary.words
+    np.testing.assert_array_equal(read.vectors, vocabulary.vectors)
+    np.save(tmp_path / VOCABULARY_VECTORS, vocabulary.vectors[:1])
+    with pytest.raises(ValueError, match="expected 2 float32 rows"):
+        read_vocabulary(tmp_path)
+
+
+def test_topic_words_leave_out_phrasing_scope_and_numbers() -> None:
+    asked = topic_words("Hva sier kommunene om astma og astma for barn i 2016?")
+    assert asked == ["astma", "barn"]
+
+
+class Recording:
+    """An embed function that records what it was asked and answers from a table."""
+
+    def __init__(self, vectors: dict[str, NDArray[np.float32]], dimension: int) -> None:
+        self.vectors, self.dimension = vectors, dimension
+        self.asked: list[list[str]] = []
+
+    def __call__(self, texts: Sequence[str]) -> list[NDArray[np.float32]]:
+        self.asked.append(list(texts))
+        return [self.vectors.get(t, unit(*[1.0] * self.dimension)) for t in texts]
+
+
+def test_the_parser_embeds_only_unknown_words_with_the_question_and_counts_them() -> None:
+    documents = {"d": document("Fastlegene i kommunen trenger flere legevakter.")}
+    bm25 = Bm25Index.build([documents["d"].text])
+    vocabulary = Vocabulary(
+        ("fastlegene", "legevakter"), np.stack([unit(1, 0, 0, 0), unit(0, 1, 0, 0)])
+    )
+    embed = Recording({"astma": unit(0, 0, 1, 0), "tannlegene": unit(0.6, 0, 0.8, 0)}, 4)
+    parser = QueryParser(documents, bm25, embed, 2000, name_stems(documents.values()), vocabulary)
+
+    known = parser.parse("Hva sier kommunene om fastlegene og legevakten?", NO_FILTERS)
+    assert known.vocabulary_coverage == 1.0
+    assert embed.asked[-1] == ["Hva sier kommunene om fastlegene og legevakten?"]
+
+    unknown = parser.parse("Hva sier innspillene om astma og tannlegene?", NO_FILTERS)
+    assert embed.asked[-1][1:] == ["astma", "tannlegene"]  # one call, with the question
+    # «astma» is far from every corpus word (0), «tannlegene» 0.6 from «fastlegene»
+    assert unknown.vocabulary_coverage == pytest.approx((0.0 + 0.6) / 2, abs=1e-6)
+
+
+def test_unknown_words_lower_the_support_by_the_vocabulary_weight(corpus: Corpus) -> None:
+    corpus.build()
+    index = load_index(corpus.index_path)
+    text = "Hvor lange er ventetidene på legevakten om natten?"
+    without = Retriever(index, FakeEmbedder(), RetrievalSettings(vocabulary_weight=0.0))
+    parser = QueryParser(
+        index.documents,
+        index.bm25,
+        without.embed_queries,
+        2000,
+        name_stems(index.documents.values()),
+        index.vocabulary,
+    )
+    query = parser.parse(text, NO_FILTERS)
+    half_known = dataclasses.replace(query, vocabulary_coverage=0.5)
+    plain = without.evidence(half_known, 2)
+    weighed = Retriever(index, FakeEmbedder(), RetrievalSettings(vocabulary_weight=0.3))
+    lowered = weighed.evidence(half_known, 2)
+    assert lowered.support == pytest.approx(plain.support - 0.3 * 0.5)
+    for before, after in zip(plain.documents, lowered.documents, strict=True):
+        assert after.support == pytest.approx(before.support - 0.3 * 0.5)
+        assert after.sentences == before.sentences  # what is quoted does not change
+    assert weighed.evidence(query, 2).support == pytest.approx(
+        plain.support - 0.3 * (1 - query.vocabulary_coverage)
+    )
