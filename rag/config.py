@@ -145,9 +145,10 @@ class RetrievalSettings(_Section):
 
 class AnswerSettings(_Section):
     """Thresholds of the relevance decision. `low_confidence` and `high_confidence` apply to the
-    support of an answer (`RetrievalSettings.support_sentences`, `typicality_weight`); the
-    submitter thresholds and gaps to each submitter's best quotable sentence (its similarity
-    to the question: its own cosine averaged with its chunk's, `RetrievalSettings.context_mix`).
+    support of an answer (`RetrievalSettings.support_sentences`, `typicality_weight`,
+    `vocabulary_weight`); the submitter thresholds and gaps to each submitter's best quotable
+    sentence (its similarity to the question: its own cosine averaged with its chunk's,
+    `RetrievalSettings.context_mix`).
 
     Calibrated on eval/questions.jsonl for multilingual-e5-small (`rag eval --calibrate`: the
     refusal thresholds on every question, cross-validated; the rest on the dev split); retune for

@@ -2,9 +2,9 @@
 
 One code path for `/ask` and `/matrix`. Every decision rests on semantic evidence. Whether the
 corpus answers rests on its support (the closest distinct sentences' own cosines less their
-typicality, `rag.retrieve.support`); which submitters discuss it, and what is quoted, on each
-document's closest quotable sentences (their similarity in context). Word coverage decides
-nothing.
+typicality, less a share for the question's words the corpus knows neither literally nor by a
+word close in meaning: `rag.retrieve.support`, `rag.vocabulary`); which submitters discuss it,
+and what is quoted, on each document's closest quotable sentences (their similarity in context).
 """
 
 from __future__ import annotations

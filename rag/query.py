@@ -15,6 +15,7 @@ from numpy.typing import NDArray
 from rag.bm25 import Bm25Index, content_words, stem_words, tokenize, tokenize_query
 from rag.errors import InvalidQuestion
 from rag.lexical import Term, content_terms
+from rag.store import StoredIndex
 from rag.types import Document, Filters
 from rag.vocabulary import Vocabulary, coverage, is_word
 
@@ -44,8 +45,9 @@ class Query:
     named_documents: frozenset[str]
     corpus_wide: bool
     filters: Filters
-    # how well the corpus knows the words of the question's topic (`rag.vocabulary`), 0..1
-    vocabulary_coverage: float
+    # how well the corpus knows the words of the question's topic (`rag.vocabulary`), 0..1;
+    # None when parsed for /search, which ranks passages without deciding whether to answer
+    vocabulary_coverage: float | None
 
 
 def words_of(text: str) -> set[str]:
@@ -120,7 +122,27 @@ class QueryParser:
     submitter_stems: frozenset[str]
     vocabulary: Vocabulary
 
-    def parse(self, question: str, filters: Filters, corpus_wide: bool | None = None) -> Query:
+    @classmethod
+    def of(
+        cls,
+        index: StoredIndex,
+        embed: Callable[[Sequence[str]], list[NDArray[np.float32]]],
+        max_chars: int,
+    ) -> QueryParser:
+        """The parser of questions to `index`."""
+        stems = name_stems(index.documents.values())
+        return cls(index.documents, index.bm25, embed, max_chars, stems, index.vocabulary)
+
+    def parse(
+        self,
+        question: str,
+        filters: Filters,
+        corpus_wide: bool | None = None,
+        answering: bool = True,
+    ) -> Query:
+        """The question parsed; `answering` False (for /search) leaves out its vocabulary
+        coverage, which only the decision to answer needs and which costs an embedding per
+        word the corpus does not use."""
         text = checked_text(question, self.max_chars)
         stems = tuple(tokenize_query(text))
         weights = dict(self.bm25.idf(stems))
@@ -129,11 +151,12 @@ class QueryParser:
         asked = words_of(text)
         named = named_documents(asked, self.documents.values())
         topic = without_names(text, (self.documents[d].submitter for d in named)) or text
-        words = topic_words(topic)
+        words = topic_words(topic) if answering else []
         unknown = [
             w for w, s in zip(words, stem_words(words), strict=True) if not self.bm25.in_corpus(s)
         ]
         vector, topic_vector, unknown_vectors = self.vectors(text, topic, unknown)
+        closest = self.vocabulary.closest(unknown_vectors)
         return Query(
             text=text,
             vector=vector,
@@ -144,7 +167,7 @@ class QueryParser:
             named_documents=named,
             corpus_wide=bool(asked & CORPUS_WIDE_WORDS) if corpus_wide is None else corpus_wide,
             filters=filters,
-            vocabulary_coverage=coverage(len(words), self.vocabulary.closest(unknown_vectors)),
+            vocabulary_coverage=coverage(len(words), closest) if answering else None,
         )
 
     def vectors(

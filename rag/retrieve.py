@@ -243,6 +243,8 @@ class Retriever:
         general). Support rests on the sentences' own cosines less their typicality, less
         `vocabulary_weight` × the share of the question's words the corpus does not know
         (`Query.vocabulary_coverage`)."""
+        if query.vocabulary_coverage is None:
+            raise ValueError("a question parsed for /search cannot be answered: parse it to answer")
         own: NDArray[np.float32] = self.index.sentences.vectors @ query.topic_vector
         cosines = self.sentence_similarities(query, own)
         distinctive = own - self._penalty

@@ -23,7 +23,7 @@ from rag.decide import Decision, decide
 from rag.embed import Embedder, make_embedder
 from rag.errors import DocumentNotFound, IndexNotFound, RagError
 from rag.generate import generated_answer, is_enabled
-from rag.query import Query, QueryParser, checked_text, name_stems
+from rag.query import Query, QueryParser, checked_text
 from rag.retrieve import Mode, Retriever
 from rag.store import StoredIndex, check_compatible, load_index, rebuild_hint
 from rag.types import NO_FILTERS, Answer, Document, Filters, Hit, SubmitterDecision
@@ -60,29 +60,25 @@ class Service:
         index = load_index(settings.index.path)
         check_compatible(index.manifest, settings.index.path, embedder.identity, settings.chunk)
         retriever = Retriever(index, embedder, settings.retrieval)
-        parser = QueryParser(
-            index.documents,
-            index.bm25,
-            retriever.embed_queries,
-            settings.answer.max_question_chars,
-            name_stems(index.documents.values()),
-            index.vocabulary,
-        )
+        parser = QueryParser.of(index, retriever.embed_queries, settings.answer.max_question_chars)
         return cls(index, retriever, parser, settings)
 
     def parse(
-        self, question: str, filters: Filters = NO_FILTERS, corpus_wide: bool | None = None
+        self,
+        question: str,
+        filters: Filters = NO_FILTERS,
+        corpus_wide: bool | None = None,
+        answering: bool = True,
     ) -> Query:
-        """The one place a question is validated, embedded and tokenised."""
+        """The one place a question is validated, embedded and tokenised (`QueryParser.parse`)."""
         self.retriever.check_filters(filters)
-        return self.parser.parse(question, filters, corpus_wide)
+        return self.parser.parse(question, filters, corpus_wide, answering)
 
     def search(
         self, text: str, k: int | None = None, filters: Filters = NO_FILTERS, mode: Mode = "hybrid"
     ) -> list[Hit]:
-        return self.retriever.search(
-            self.parse(text, filters), k or self.settings.retrieval.k, mode
-        )
+        query = self.parse(text, filters, answering=False)
+        return self.retriever.search(query, k or self.settings.retrieval.k, mode)
 
     def decide(self, query: Query, per_document: int | None = None) -> Decision:
         """Retrieve the evidence and decide who answers: shared by /ask and /matrix."""

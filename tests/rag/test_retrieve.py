@@ -12,7 +12,7 @@ from numpy.typing import NDArray
 from rag.config import ChunkSettings, RetrievalSettings, Settings
 from rag.errors import InvalidFilter
 from rag.lexical import weighted_overlap
-from rag.query import Query, QueryParser, name_stems
+from rag.query import Query, QueryParser
 from rag.retrieve import (
     MODES,
     Mode,
@@ -70,16 +70,7 @@ def retriever(overlapping: Corpus) -> Retriever:
 
 
 def parse(retriever: Retriever, text: str, filters: Filters = NO_FILTERS) -> Query:
-    index = retriever.index
-    parser = QueryParser(
-        index.documents,
-        index.bm25,
-        retriever.embed_queries,
-        2000,
-        name_stems(index.documents.values()),
-        index.vocabulary,
-    )
-    return parser.parse(text, filters)
+    return QueryParser.of(retriever.index, retriever.embed_queries, 2000).parse(text, filters)
 
 
 # --- the brute-force reference -------------------------------------------------------------

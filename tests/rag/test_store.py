@@ -244,45 +244,34 @@ def test_a_sentences_file_that_lost_lines_is_refused(index_path: Path) -> None:
     assert f"expected {len(lines) - 1} float32 rows" in str(caught.value)
 
 
-def test_sentence_vectors_of_the_wrong_count_or_type_are_refused(index_path: Path) -> None:
-    vectors = np.load(index_path / SENTENCE_VECTORS)
+@pytest.mark.parametrize("name", [SENTENCE_VECTORS, VOCABULARY_VECTORS])
+def test_vectors_of_the_wrong_count_or_type_are_refused(index_path: Path, name: str) -> None:
+    vectors = np.load(index_path / name)
     for wrong in (vectors[:-1], vectors.astype(np.float64)):
         buffer = io.BytesIO()
         np.save(buffer, wrong)
-        rewrite_consistently(index_path, SENTENCE_VECTORS, buffer.getvalue())
-        with pytest.raises(IndexCorrupt, match=SENTENCE_VECTORS):
+        rewrite_consistently(index_path, name, buffer.getvalue())
+        with pytest.raises(IndexCorrupt, match=name):
             load_index(index_path)
 
 
-def test_a_sentence_count_other_than_the_manifests_is_refused(index_path: Path) -> None:
-    count = read_manifest(index_path).sentences
-    lines = (index_path / SENTENCES).read_bytes()
-    rewrite_consistently(index_path, SENTENCES, lines, sentences=count + 1)
-    with pytest.raises(IndexCorrupt, match=f"{count} setninger, manifestet sier {count + 1}"):
+@pytest.mark.parametrize(
+    ("name", "field", "unit"),
+    [(SENTENCES, "sentences", "setninger"), (VOCABULARY, "vocabulary", "ord")],
+)
+def test_a_count_other_than_the_manifests_is_refused(
+    index_path: Path, name: str, field: str, unit: str
+) -> None:
+    count = getattr(read_manifest(index_path), field)
+    content = (index_path / name).read_bytes()
+    rewrite_consistently(index_path, name, content, **{field: count + 1})
+    with pytest.raises(IndexCorrupt, match=f"{count} {unit}, manifestet sier {count + 1}"):
         load_index(index_path)
-
-
-def test_word_vectors_of_the_wrong_count_or_type_are_refused(index_path: Path) -> None:
-    vectors = np.load(index_path / VOCABULARY_VECTORS)
-    for wrong in (vectors[:-1], vectors.astype(np.float64)):
-        buffer = io.BytesIO()
-        np.save(buffer, wrong)
-        rewrite_consistently(index_path, VOCABULARY_VECTORS, buffer.getvalue())
-        with pytest.raises(IndexCorrupt, match=VOCABULARY_VECTORS):
-            load_index(index_path)
 
 
 def test_a_vocabulary_that_is_not_a_list_of_words_is_refused(index_path: Path) -> None:
     rewrite_consistently(index_path, VOCABULARY, b'{"ord": 1}')
     with pytest.raises(IndexCorrupt, match=VOCABULARY):
-        load_index(index_path)
-
-
-def test_a_word_count_other_than_the_manifests_is_refused(index_path: Path) -> None:
-    count = read_manifest(index_path).vocabulary
-    words = (index_path / VOCABULARY).read_bytes()
-    rewrite_consistently(index_path, VOCABULARY, words, vocabulary=count + 1)
-    with pytest.raises(IndexCorrupt, match=f"{count} ord, manifestet sier {count + 1}"):
         load_index(index_path)
 
 

@@ -114,21 +114,17 @@ def test_the_parser_embeds_only_unknown_words_with_the_question_and_counts_them(
     # «astma» is far from every corpus word (0), «tannlegene» 0.6 from «fastlegene»
     assert unknown.vocabulary_coverage == pytest.approx((0.0 + 0.6) / 2, abs=1e-6)
 
+    searched = parser.parse("Hva sier innspillene om astma?", NO_FILTERS, answering=False)
+    assert searched.vocabulary_coverage is None
+    assert embed.asked[-1] == ["Hva sier innspillene om astma?"]  # /search embeds no words
+
 
 def test_unknown_words_lower_the_support_by_the_vocabulary_weight(corpus: Corpus) -> None:
     corpus.build()
     index = load_index(corpus.index_path)
     text = "Hvor lange er ventetidene på legevakten om natten?"
     without = Retriever(index, FakeEmbedder(), RetrievalSettings(vocabulary_weight=0.0))
-    parser = QueryParser(
-        index.documents,
-        index.bm25,
-        without.embed_queries,
-        2000,
-        name_stems(index.documents.values()),
-        index.vocabulary,
-    )
-    query = parser.parse(text, NO_FILTERS)
+    query = QueryParser.of(index, without.embed_queries, 2000).parse(text, NO_FILTERS)
     half_known = dataclasses.replace(query, vocabulary_coverage=0.5)
     plain = without.evidence(half_known, 2)
     weighed = Retriever(index, FakeEmbedder(), RetrievalSettings(vocabulary_weight=0.3))
@@ -137,6 +133,10 @@ def test_unknown_words_lower_the_support_by_the_vocabulary_weight(corpus: Corpus
     for before, after in zip(plain.documents, lowered.documents, strict=True):
         assert after.support == pytest.approx(before.support - 0.3 * 0.5)
         assert after.sentences == before.sentences  # what is quoted does not change
+    assert query.vocabulary_coverage is not None
     assert weighed.evidence(query, 2).support == pytest.approx(
         plain.support - 0.3 * (1 - query.vocabulary_coverage)
     )
+    searched = dataclasses.replace(query, vocabulary_coverage=None)
+    with pytest.raises(ValueError, match="parsed for /search"):
+        weighed.evidence(searched, 2)
