@@ -334,7 +334,13 @@ class SupportRow:
 
     @property
     def objective(self) -> float:
-        return self.negatives_refused - FALSE_REFUSAL_COST * self.false_refusals
+        return objective(self.false_refusals, self.negatives_refused)
+
+
+def objective(false_refusals: float, negatives_refused: float) -> float:
+    """What the support settings are chosen by: a false refusal costs `FALSE_REFUSAL_COST`
+    refused negatives (refusing a real question is worse than a cautious answer)."""
+    return negatives_refused - FALSE_REFUSAL_COST * false_refusals
 
 
 def halvings(
@@ -349,12 +355,12 @@ def halvings(
 
 
 def refusals(
-    support: NDArray[np.float64], answerable: NDArray[np.bool_], setting: NDArray[np.bool_]
+    support: NDArray[np.float64], answerable: NDArray[np.bool_], setter: NDArray[np.bool_]
 ) -> tuple[float, float]:
-    """(false refusals, negatives refused; nan: no negatives) outside `setting`, the half whose
+    """(false refusals, negatives refused; nan: no negatives) outside `setter`, the half whose
     answerable questions set the threshold (as `refusal_thresholds` sets it)."""
-    low = float(support[setting & answerable].min()) - REFUSAL_MARGIN
-    judged = ~setting
+    low = float(support[setter & answerable].min()) - REFUSAL_MARGIN
+    judged = ~setter
     negatives = support[judged & ~answerable]
     refused = float(np.mean(negatives < low)) if len(negatives) else float("nan")
     return float(np.mean(support[judged & answerable] < low)), refused
@@ -395,10 +401,10 @@ def chosen_then_judged(
     judged = []
     for half in halvings(answerable, seed=seed):
         inside = [
-            SupportRow(0.0, 0, 0.0, *cross_validated_refusals(s[half], answerable[half], INNER))
+            round(objective(*cross_validated_refusals(s[half], answerable[half], INNER)), 4)
             for s in supports
         ]
-        best = max(range(len(supports)), key=lambda i: (round(inside[i].objective, 4), -i))
+        best = max(range(len(supports)), key=lambda i: (inside[i], -i))
         judged.append(refusals(supports[best], answerable, half))
     return mean_of(judged)
 

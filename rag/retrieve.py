@@ -248,7 +248,7 @@ class Retriever:
         own: NDArray[np.float32] = self.index.sentences.vectors @ query.topic_vector
         cosines = self.sentence_similarities(query, own)
         distinctive = own - self._penalty
-        unknown = self.settings.vocabulary_weight * (1.0 - query.vocabulary_coverage)
+        unfamiliar = self.settings.vocabulary_weight * (1.0 - query.vocabulary_coverage)
         n = self.settings.support_sentences
         sentences = self.index.sentences.sentences
         found, picked = [], []
@@ -271,14 +271,14 @@ class Retriever:
             picked.append(best)
             found.append(
                 DocumentEvidence(
-                    document, tuple(scored[:per_document]), support(distinctive, best) - unknown
+                    document, tuple(scored[:per_document]), support(distinctive, best) - unfamiliar
                 )
             )
         found.sort(key=lambda d: -d.best)
         # The corpus's n best distinct sentences are among the documents' own n best.
         candidates = np.concatenate([NO_ROWS, *picked])
         overall = best_distinct(distinctive, self._wordings, candidates, n)
-        return Evidence(tuple(found), support(distinctive, overall) - unknown)
+        return Evidence(tuple(found), support(distinctive, overall) - unfamiliar)
 
     def sentence_similarities(self, query: Query, own: NDArray[np.float32]) -> NDArray[np.float32]:
         """Every sentence's similarity to the question in its context: its own cosine `own`
