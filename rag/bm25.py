@@ -72,11 +72,6 @@ def tokenize(text: str) -> list[str]:
     return stem_words(content_words(text))
 
 
-def tokenize_query(text: str) -> list[str]:
-    """Like `tokenize`, without the words that only say how the question is asked."""
-    return stem_words(content_words(text, query=True))
-
-
 class Bm25Index:
     """A BM25 index over chunk texts; row i is chunk i of the store."""
 

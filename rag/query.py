@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from rag.bm25 import Bm25Index, content_words, stem_words, tokenize, tokenize_query
+from rag.bm25 import Bm25Index, tokenize
 from rag.errors import InvalidQuestion
 from rag.lexical import Term, content_terms
 from rag.store import StoredIndex
@@ -73,11 +73,12 @@ def named_documents(question_words: set[str], documents: Iterable[Document]) -> 
     )
 
 
-def topic_words(topic: str) -> list[str]:
-    """The distinct words of a question's topic that say what it is about: no stopwords, no
-    question phrasing, no words that only widen it to the whole corpus, no numbers."""
-    words = content_words(topic, query=True)
-    return list(dict.fromkeys(w for w in words if w not in CORPUS_WIDE_WORDS and is_word(w)))
+def topic_terms(terms: Sequence[Term]) -> list[Term]:
+    """The distinct content words of a question's topic that say what it is about (`terms`
+    already hold no stopwords or question phrasing): no words that only widen it to the whole
+    corpus, no numbers."""
+    kept = (t for t in terms if t.word not in CORPUS_WIDE_WORDS and is_word(t.word))
+    return list({t.word: t for t in kept}.values())
 
 
 def without_names(text: str, submitters: Iterable[str]) -> str:
@@ -144,17 +145,17 @@ class QueryParser:
         coverage, which only the decision to answer needs and which costs an embedding per
         word the corpus does not use."""
         text = checked_text(question, self.max_chars)
-        stems = tuple(tokenize_query(text))
+        terms = tuple(content_terms(text, query=True))
+        stems = tuple(t.stem for t in terms)
         weights = dict(self.bm25.idf(stems))
         for stem in self.submitter_stems & weights.keys():
             weights[stem] = 0.0  # «Hva mener Bergen om ...» asks about a topic, not about Bergen
         asked = words_of(text)
         named = named_documents(asked, self.documents.values())
         topic = without_names(text, (self.documents[d].submitter for d in named)) or text
-        words = topic_words(topic) if answering else []
-        unknown = [
-            w for w, s in zip(words, stem_words(words), strict=True) if not self.bm25.in_corpus(s)
-        ]
+        asked_terms = terms if topic == text else content_terms(topic, query=True)
+        words = topic_terms(asked_terms) if answering else []
+        unknown = [t.word for t in words if not self.bm25.in_corpus(t.stem)]
         vector, topic_vector, unknown_vectors = self.vectors(text, topic, unknown)
         closest = self.vocabulary.closest(unknown_vectors)
         return Query(
@@ -162,7 +163,7 @@ class QueryParser:
             vector=vector,
             topic_vector=topic_vector,
             stems=stems,
-            terms=tuple(content_terms(text, query=True)),
+            terms=terms,
             weights=weights,
             named_documents=named,
             corpus_wide=bool(asked & CORPUS_WIDE_WORDS) if corpus_wide is None else corpus_wide,

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rag.bm25 import Bm25Index, tokenize, tokenize_query
+from rag.bm25 import Bm25Index, tokenize
 
 CORPUS = [
     "Fastlegene har for mange pasienter, og kommunene trenger flere fastleger.",
@@ -55,7 +55,7 @@ def test_inflected_forms_share_a_stem(forms: tuple[str, ...]) -> None:
     ],
 )
 def test_the_matching_document_ranks_first(index: Bm25Index, query: str, best: int) -> None:
-    scores = index.scores(tokenize_query(query))
+    scores = index.scores(tokenize(query))
     assert scores.shape == (len(CORPUS),)
     assert int(np.argmax(scores)) == best
     assert scores[best] > np.delete(scores, best).max()
@@ -63,18 +63,18 @@ def test_the_matching_document_ranks_first(index: Bm25Index, query: str, best: i
 
 @pytest.mark.parametrize("query", ["xyzzy blorp", "og det er", ""])
 def test_a_query_without_known_words_scores_zero_everywhere(index: Bm25Index, query: str) -> None:
-    scores = index.scores(tokenize_query(query))
+    scores = index.scores(tokenize(query))
     assert scores.shape == (len(CORPUS),)
     assert not scores.any()
 
 
 def test_the_empty_chunk_never_scores(index: Bm25Index) -> None:
-    assert index.scores(tokenize_query("fastlegene kommunen vei skolen"))[-1] == 0
+    assert index.scores(tokenize("fastlegene kommunen vei skolen"))[-1] == 0
 
 
 def test_save_and_load_give_the_same_scores(index: Bm25Index, tmp_path: Path) -> None:
     index.save(tmp_path / "bm25")
     loaded = Bm25Index.load(tmp_path / "bm25")
     for query in ["fastlegene i kommunene", "psykiske lidelser", "ukjentord"]:
-        stems = tokenize_query(query)
+        stems = tokenize(query)
         np.testing.assert_array_equal(loaded.scores(stems), index.scores(stems))

@@ -19,7 +19,7 @@ from fakes import FakeEmbedder
 from indexer.build import document_entry
 from indexer.chunk import chunk_document
 from indexer.clean import clean_pages
-from rag.bm25 import Bm25Index, tokenize_query
+from rag.bm25 import Bm25Index, tokenize
 from rag.config import ChunkSettings
 from rag.dense import build_faiss
 from rag.errors import IndexCorrupt, IndexMismatch, IndexNotFound
@@ -130,7 +130,7 @@ def test_round_trip_gives_back_what_was_written(
     assert any(c.page == 2 for c in stored.chunks)  # pages and sections survive
     assert any(c.section == "Digitalisering" for c in stored.chunks)
     np.testing.assert_allclose(stored_vectors(stored), vectors, rtol=0, atol=1e-7)
-    query = tokenize_query("flere fastleger i kommunene")
+    query = tokenize("flere fastleger i kommunene")
     fresh = Bm25Index.build([c.text for c in chunks]).scores(query)
     np.testing.assert_allclose(stored.bm25.scores(query), fresh, rtol=1e-6)
     assert stored.bm25.scores(query).max() > 0

@@ -15,7 +15,8 @@ from numpy.typing import NDArray
 
 from rag.bm25 import Bm25Index
 from rag.config import RetrievalSettings
-from rag.query import QueryParser, name_stems, topic_words
+from rag.lexical import content_terms
+from rag.query import QueryParser, name_stems, topic_terms
 from rag.retrieve import Retriever
 from rag.store import load_index
 from rag.types import NO_FILTERS, Document
@@ -79,9 +80,9 @@ def test_the_vocabulary_survives_writing_and_reading(tmp_path: Path) -> None:
         read_vocabulary(tmp_path)
 
 
-def test_topic_words_leave_out_phrasing_scope_and_numbers() -> None:
-    asked = topic_words("Hva sier kommunene om astma og astma for barn i 2016?")
-    assert asked == ["astma", "barn"]
+def test_topic_terms_leave_out_phrasing_scope_and_numbers() -> None:
+    question = content_terms("Hva sier kommunene om astma og astma for barn i 2016?", query=True)
+    assert [t.word for t in topic_terms(question)] == ["astma", "barn"]
 
 
 class Recording:
