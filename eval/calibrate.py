@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -179,9 +179,15 @@ def refusal_thresholds(observed: Sequence[Observed]) -> tuple[float, float]:
     negative: whatever scores like a negative is answered with a caution."""
     answerable = [o.evidence.support for o in observed if o.question.answerable]
     negatives = [o.evidence.support for o in observed if not o.question.answerable]
-    low = min(answerable) - REFUSAL_MARGIN
+    low = refusal_bar(answerable)
     high = max([low, *(n + 0.002 for n in negatives)])
     return round(low, 4), round(high, 4)
+
+
+def refusal_bar(answerable: Iterable[float]) -> float:
+    """`low_confidence` for these answerable questions' supports: `REFUSAL_MARGIN` under the
+    weakest."""
+    return float(min(answerable)) - REFUSAL_MARGIN
 
 
 @dataclass(frozen=True)
@@ -243,10 +249,10 @@ def with_refusal(observed: Sequence[Observed], base: AnswerSettings) -> AnswerSe
     return base.model_copy(update={"low_confidence": low, "high_confidence": high})
 
 
-def calibrate_submitters(observed: Sequence[Observed], base: AnswerSettings) -> AnswerSettings:
-    best = submitter_sweep(observed, base)[0]
+def with_submitters(base: AnswerSettings, row: SubmitterRow) -> AnswerSettings:
+    """`base` with the submitter threshold and corpus gap of a `submitter_sweep` row."""
     return base.model_copy(
-        update={"submitter_threshold": best.submitter_threshold, "corpus_gap": best.corpus_gap}
+        update={"submitter_threshold": row.submitter_threshold, "corpus_gap": row.corpus_gap}
     )
 
 
@@ -300,13 +306,14 @@ def context_row(
     """Evidence again with `context_mix` = mix (same parsed questions), its own submitter
     thresholds (the refusal thresholds rest on support, which `context_mix` does not touch)."""
     again = with_retrieval(service, observed, base.model_copy(update={"context_mix": mix}))
-    answers = calibrate_submitters(again, refusal)
+    best = submitter_sweep(again, refusal)[0]
+    answers = with_submitters(refusal, best)
     return ContextRow(
         mix,
         answers,
         quote_hit_rate(again, answers, len(service.index.documents)),
         refused_share(again, answers),
-        submitter_sweep(again, answers)[0],
+        best,
     )
 
 
@@ -359,7 +366,7 @@ def refusals(
 ) -> tuple[float, float]:
     """(false refusals, negatives refused; nan: no negatives) outside `setter`, the half whose
     answerable questions set the threshold (as `refusal_thresholds` sets it)."""
-    low = float(support[setter & answerable].min()) - REFUSAL_MARGIN
+    low = refusal_bar(support[setter & answerable])
     judged = ~setter
     negatives = support[judged & ~answerable]
     refused = float(np.mean(negatives < low)) if len(negatives) else float("nan")
@@ -443,8 +450,8 @@ def support_sweep(
 
 def support_preference(row: SupportRow) -> tuple[float, float, int, float]:
     """Best objective first; ties: the simpler setting (less weight, fewer sentences)."""
-    objective = -round(row.objective, 4)
-    return (objective, row.typicality_weight, row.support_sentences, row.vocabulary_weight)
+    best_first = -round(row.objective, 4)
+    return (best_first, row.typicality_weight, row.support_sentences, row.vocabulary_weight)
 
 
 # --- report ------------------------------------------------------------------------------
