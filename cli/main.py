@@ -40,7 +40,7 @@ def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
         if bar is None:
             bar = tqdm(
                 total=total,
-                desc="Embedding passages (chunks and sentences)",
+                desc="Embedding passages (chunks, sentences and words)",
                 unit="passage",
                 file=sys.stderr,
             )

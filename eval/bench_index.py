@@ -81,7 +81,7 @@ def timed_run(name: str, command: Sequence[str], env: dict[str, str]) -> IndexRu
 def parse_run(
     name: str, stdout: str, wall_s: float, cpu_s: float, peak: int | None, exit_code: int
 ) -> IndexRun:
-    """Chunks, embedded passages (chunks and sentences) and build seconds from the index
+    """Chunks, embedded passages (chunks, sentences and words) and build seconds from the index
     command's summary line."""
     built, unchanged = BUILT.search(stdout), UP_TO_DATE.search(stdout)
     if built:

@@ -43,11 +43,12 @@ def best_distinct(
     return order[np.sort(first)[:n]]
 
 
-def support(scores: NDArray[np.float32], best: NDArray[np.int64]) -> float:
+def support(scores: NDArray[np.float32], best: NDArray[np.int64], less: float = 0.0) -> float:
     """How strongly sentences support an answer: the mean score of the best distinct ones
-    (`best_distinct`). A topic the corpus discusses is said in several sentences; a question
-    it does not cover lands on one stray sentence. -1 when there is nothing to quote."""
-    return float(scores[best].mean()) if len(best) else -1.0
+    (`best_distinct`), less `less`. A topic the corpus discusses is said in several sentences;
+    a question it does not cover lands on one stray sentence. -1 when there is nothing to
+    quote."""
+    return float(scores[best].mean()) - less if len(best) else -1.0
 
 
 def wording_ids(index: StoredIndex) -> NDArray[np.int64]:
@@ -271,14 +272,14 @@ class Retriever:
             picked.append(best)
             found.append(
                 DocumentEvidence(
-                    document, tuple(scored[:per_document]), support(distinctive, best) - unfamiliar
+                    document, tuple(scored[:per_document]), support(distinctive, best, unfamiliar)
                 )
             )
         found.sort(key=lambda d: -d.best)
         # The corpus's n best distinct sentences are among the documents' own n best.
         candidates = np.concatenate([NO_ROWS, *picked])
         overall = best_distinct(distinctive, self._wordings, candidates, n)
-        return Evidence(tuple(found), support(distinctive, overall) - unfamiliar)
+        return Evidence(tuple(found), support(distinctive, overall, unfamiliar))
 
     def sentence_similarities(self, query: Query, own: NDArray[np.float32]) -> NDArray[np.float32]:
         """Every sentence's similarity to the question in its context: its own cosine `own`

@@ -382,16 +382,15 @@ def load_index(path: Path) -> StoredIndex:
             f"tekstbiter, manifestet sier {manifest.chunks}. {rebuild_hint(path, manifest)}"
         )
     log.info("loaded index %s: %d documents, %d chunks", current, len(documents), len(chunks))
-    if manifest.sentences != len(sentences.sentences):
-        raise IndexCorrupt(
-            f"Indeksen i {path} henger ikke sammen: {len(sentences.sentences)} setninger, "
-            f"manifestet sier {manifest.sentences}. {rebuild_hint(path, manifest)}"
-        )
-    if manifest.vocabulary != len(vocabulary.words):
-        raise IndexCorrupt(
-            f"Indeksen i {path} henger ikke sammen: {len(vocabulary.words)} ord, "
-            f"manifestet sier {manifest.vocabulary}. {rebuild_hint(path, manifest)}"
-        )
+    for found, expected, unit in (
+        (len(sentences.sentences), manifest.sentences, "setninger"),
+        (len(vocabulary.words), manifest.vocabulary, "ord"),
+    ):
+        if found != expected:
+            raise IndexCorrupt(
+                f"Indeksen i {path} henger ikke sammen: {found} {unit}, "
+                f"manifestet sier {expected}. {rebuild_hint(path, manifest)}"
+            )
     return StoredIndex(current, manifest, documents, chunks, vectors, bm25, sentences, vocabulary)
 
 

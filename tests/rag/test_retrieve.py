@@ -368,6 +368,9 @@ def test_support_counts_a_wording_once_and_averages_the_best() -> None:
     assert of(every, 10) == pytest.approx((0.9 + 0.7 + 0.5 + 0.1) / 4)
     assert of(np.array([4, 2], dtype=np.int64), 1) == pytest.approx(0.5)
     assert of(np.empty(0, dtype=np.int64), 3) == -1.0
+    best = best_distinct(scores, wordings, every, 2)
+    assert support(scores, best, 0.1) == pytest.approx((0.9 + 0.7) / 2 - 0.1)
+    assert support(scores, np.empty(0, dtype=np.int64), 0.1) == -1.0  # still: nothing to quote
 
 
 def test_a_typical_sentence_supports_less_than_a_specific_one_as_close(
