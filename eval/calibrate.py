@@ -24,7 +24,9 @@ sentence sets the bar lower than any dev question did):
   (`cross_validated_refusals`);
 - thresholds: `low_confidence` `REFUSAL_MARGIN` under the lowest answerable question's support
   (refusing a real question is worse than a cautious answer), `high_confidence` just above the
-  closest negative. What is reported for refusals is the cross-validated figure.
+  closest negative. What is reported for refusals is the cross-validated figure; beside it,
+  each setting's in-sample ceiling (`refusal_ceiling`), the most negatives any threshold on it
+  could refuse without refusing a real question.
 """
 
 from __future__ import annotations
@@ -338,6 +340,7 @@ class SupportRow:
     vocabulary_weight: float
     false_refusals: float  # cross-validated share of answerable questions refused
     negatives_refused: float  # cross-validated share of negatives refused
+    ceiling: float  # the most negatives any threshold could refuse refusing none (in-sample)
 
     @property
     def objective(self) -> float:
@@ -371,6 +374,14 @@ def refusals(
     negatives = support[judged & ~answerable]
     refused = float(np.mean(negatives < low)) if len(negatives) else float("nan")
     return float(np.mean(support[judged & answerable] < low)), refused
+
+
+def refusal_ceiling(support: NDArray[np.float64], answerable: NDArray[np.bool_]) -> float:
+    """The most negatives any threshold on `support` can refuse without refusing a real
+    question: the share under the weakest answerable question of all (no margin). In-sample,
+    so an upper bound and never an estimate: when it is under a target, no threshold on this
+    support reaches the target on these questions."""
+    return float(np.mean(support[~answerable] < support[answerable].min()))
 
 
 def supports_of(observed: Sequence[Observed]) -> NDArray[np.float64]:
@@ -442,7 +453,11 @@ def support_sweep(
 ) -> list[SupportRow]:
     """Every setting of `support_grid` cross-validated, best objective first."""
     rows = [
-        SupportRow(*setting, *cross_validated_refusals(support, answerable))
+        SupportRow(
+            *setting,
+            *cross_validated_refusals(support, answerable),
+            refusal_ceiling(support, answerable),
+        )
         for setting, support in supports.items()
     ]
     return sorted(rows, key=support_preference)
@@ -477,6 +492,7 @@ def support_table(rows: Sequence[SupportRow], top: int = 10) -> str:
         "vocabulary_weight",
         "false refusals (CV)",
         "negatives refused (CV)",
+        "ceiling (in-sample)",
     ]
     return markdown_table(
         header,
@@ -487,6 +503,7 @@ def support_table(rows: Sequence[SupportRow], top: int = 10) -> str:
                 f"{r.vocabulary_weight:g}",
                 r.false_refusals,
                 r.negatives_refused,
+                r.ceiling,
             ]
             for r in rows[:top]
         ],
@@ -584,7 +601,10 @@ def calibration_report(service: Service, questions: Sequence[Question]) -> str:
             f"low_confidence={answers.low_confidence:g}, "
             f"high_confidence={answers.high_confidence:g}. The whole choice (setting and "
             f"threshold chosen on one half, judged on the other): false refusals "
-            f"{found.nested[0]:.3f}, negatives refused {found.nested[1]:.3f}",
+            f"{found.nested[0]:.3f}, negatives refused {found.nested[1]:.3f}. Ceiling: no "
+            f"threshold on any of the {len(found.supports)} settings refuses more than "
+            f"{max(r.ceiling for r in found.supports):.3f} of the negatives without refusing a "
+            "real question (in-sample, an upper bound)",
             "Sentence context in /ask (dev), each with its own submitter thresholds:\n\n"
             + context_table(found.contexts),
             f"Chosen: context_mix={best.context_mix:g}, "

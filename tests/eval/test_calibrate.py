@@ -19,6 +19,7 @@ from eval.calibrate import (
     cross_validated_refusals,
     fusion_table,
     quote_hit_rate,
+    refusal_ceiling,
     refusal_thresholds,
     refused_share,
     submitter_preference,
@@ -83,9 +84,20 @@ def test_the_nested_choice_picks_on_one_half_and_judges_on_the_other() -> None:
     assert chosen_then_judged([useless, useless], answerable) == (0.0, 0.0)
 
 
+def test_the_ceiling_counts_the_negatives_under_the_weakest_real_question() -> None:
+    kinds = ["paraphrase"] * 4 + ["negative"] * 4
+    answerable = answerable_of([observed(k, 0.0) for k in kinds])
+    support = np.array([0.90, 0.88, 0.86, 0.87, 0.80, 0.85, 0.857, 0.89])
+    # Under the weakest real question (0.86), with no margin: all but 0.89.
+    assert refusal_ceiling(support, answerable) == 0.75
+    weaker = support.copy()
+    weaker[2] = 0.79  # one weak real question lowers the bar for every negative
+    assert refusal_ceiling(weaker, answerable) == 0.0
+
+
 def test_support_rows_trade_a_false_refusal_for_several_refused_negatives() -> None:
-    careful = SupportRow(0.25, 3, 0.2, false_refusals=0.0, negatives_refused=0.5)
-    eager = SupportRow(0.5, 3, 0.2, false_refusals=0.02, negatives_refused=0.6)
+    careful = SupportRow(0.25, 3, 0.2, false_refusals=0.0, negatives_refused=0.5, ceiling=0.6)
+    eager = SupportRow(0.5, 3, 0.2, false_refusals=0.02, negatives_refused=0.6, ceiling=0.7)
     assert careful.objective == 0.5
     assert eager.objective == pytest.approx(0.6 - FALSE_REFUSAL_COST * 0.02)
     assert careful.objective > eager.objective
