@@ -23,6 +23,7 @@ from eval.calibrate import (
     refusal_thresholds,
     refused_share,
     submitter_preference,
+    support_table,
     supports_of,
 )
 from eval.gold import LocatedGold, Span
@@ -93,6 +94,13 @@ def test_the_ceiling_counts_the_negatives_under_the_weakest_real_question() -> N
     weaker = support.copy()
     weaker[2] = 0.79  # one weak real question lowers the bar for every negative
     assert refusal_ceiling(weaker, answerable) == 0.0
+
+
+def test_the_support_table_shows_the_ceiling_beside_the_cross_validated_figures() -> None:
+    row = SupportRow(1.0, 2, 0.2, false_refusals=0.0, negatives_refused=0.484, ceiling=0.568)
+    table = support_table([row])
+    assert "| ceiling (in-sample) |" in table.splitlines()[0]
+    assert "| 1 | 2 | 0.2 | 0.000 | 0.484 | 0.568 |" in table
 
 
 def test_support_rows_trade_a_false_refusal_for_several_refused_negatives() -> None:
