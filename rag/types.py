@@ -131,10 +131,6 @@ class Evidence:
     documents: tuple[DocumentEvidence, ...]
     support: float  # -1: nothing to quote
 
-    @property
-    def best(self) -> float:
-        return max((d.best for d in self.documents), default=-1.0)
-
 
 @dataclass(frozen=True)
 class Citation:
