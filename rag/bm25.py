@@ -104,11 +104,6 @@ class Bm25Index:
             return True
         return any(stem[:n] in self._vocab for n in range(MIN_HEAD, len(stem)))
 
-    def coverage(self, stems: Iterable[str]) -> float:
-        """Share of the question's content stems that the corpus contains at all."""
-        unique = set(stems)
-        return sum(map(self.in_corpus, unique)) / len(unique) if unique else 0.0
-
     def idf(self, stems: Iterable[str]) -> dict[str, float]:
         """Inverse document frequency (BM25's) of each stem; 0 for stems not in the corpus."""
         indptr = self._model.scores["indptr"]
