@@ -36,11 +36,14 @@ def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
     bar: tqdm | None = None  # type: ignore[type-arg]
 
     def progress(done: int, total: int) -> None:
+        """One bar per encoder: each embeds what its cache entries lack."""
         nonlocal bar
-        if bar is None:
+        if bar is None or done < bar.n or total != bar.total:
+            if bar is not None:
+                bar.close()
             bar = tqdm(
                 total=total,
-                desc="Embedding passages (chunks, sentences and words)",
+                desc="Embedding passages (chunks, sentences; words by the first encoder)",
                 unit="passage",
                 file=sys.stderr,
             )
@@ -111,11 +114,11 @@ def exposure_warning(host: str, port: int, settings: Settings) -> str:
 
 
 def local_service(settings: Settings, index: Path | None) -> Service:
-    from rag.embed import make_embedder
+    from rag.encoders import make_encoders
     from rag.service import Service
 
     settings = with_index(settings, index)
-    return Service.load(settings, make_embedder(settings.embedding))
+    return Service.load(settings, make_encoders(settings.embedding))
 
 
 def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
@@ -298,11 +301,25 @@ def print_matrix_score(args: argparse.Namespace, settings: Settings) -> None:
 
 
 def print_calibration(args: argparse.Namespace, settings: Settings) -> int:
-    from eval.calibrate import calibration_report
+    from eval.calibrate import calibration_report, weight_table
+    from eval.calibrate_policy import calibrate_subsets, policy_of
     from eval.questions import load_questions
+    from rag.policy import DEFAULT_POLICY, policy_path, write_policy
 
-    service = local_service(settings, args.index)
-    print(calibration_report(service, load_questions(args.questions)))
+    settings = with_index(settings, args.index)
+    service = local_service(settings, None)
+    questions = load_questions(args.questions)
+    found = calibrate_subsets(service, settings, questions, lambda s: print(s, file=sys.stderr))
+    for subset in found:
+        print(f"\n## {' + '.join(subset.names)}\n")
+        if subset.weights:
+            print("Encoder weights (dev):\n\n" + weight_table(subset.weights) + "\n")
+        print(calibration_report(subset.calibration, questions))
+    targets = [policy_path(service.settings.index.path)] if args.write else []
+    for target in targets + ([DEFAULT_POLICY] if args.write_default else []):
+        policy = policy_of(service, found, str(args.questions), any_corpus=target == DEFAULT_POLICY)
+        write_policy(target, policy)
+        print(f"\nPolicy written: {target}")
     return 0
 
 
@@ -337,9 +354,21 @@ def add_eval_parser(commands: argparse._SubParsersAction) -> None:  # type: igno
     parser.add_argument(
         "--calibrate",
         action="store_true",
-        help="Sweep the fusion, context and submitter thresholds on the dev split, and the "
-        "support and refusal thresholds on every question by cross-validation (prints the "
-        "sweeps and the chosen values; set them with RAG_RETRIEVAL__* / RAG_ANSWER__*).",
+        help="Calibrate on the dev split, for the encoders together and each alone: encoder "
+        "weights, fusion, support (cross-validated inside dev), refusal and submitter "
+        "thresholds, context. Prints the sweeps and the chosen policy.",
+    )
+    parser.add_argument(
+        "--write",
+        action="store_true",
+        help="With --calibrate: write the policy beside the index (<index>.policy.json), "
+        "which the service then uses for this corpus.",
+    )
+    parser.add_argument(
+        "--write-default",
+        action="store_true",
+        help="With --calibrate: also write it as the packaged fallback for corpora without "
+        "their own calibration (rag/models/default_policy.json).",
     )
     parser.set_defaults(handler=cmd_eval)
 

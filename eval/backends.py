@@ -18,7 +18,7 @@ from eval.metrics import Passage
 from rag.api_client import ApiError, ApiUnavailable, call, connection
 from rag.contract import Confidence
 from rag.errors import RagError
-from rag.retrieve import MODES, Mode, Retriever
+from rag.retrieve import MODES, Mode
 from rag.service import Service
 
 log = logging.getLogger(__name__)
@@ -115,8 +115,10 @@ class InProcessBackend:
     def fresh(self) -> InProcessBackend:
         """A new retriever over the same index: its query-embedding cache starts empty."""
         service = self.service
-        retriever = Retriever(service.index, service.retriever.embedder, service.settings.retrieval)
-        parser = dataclasses.replace(service.parser, embed=retriever.embed_queries)
+        retriever = service.retriever.renewed()
+        parser = dataclasses.replace(
+            service.parser, embed=retriever.embed_queries, embed_words=retriever.embed_words
+        )
         return InProcessBackend(dataclasses.replace(service, retriever=retriever, parser=parser))
 
     def ask(self, question: str) -> Reply:

@@ -32,9 +32,16 @@ from eval.bench_scale import ScaleBench, bench_scale, split_sentences
 from eval.bench_stats import load_average
 from eval.questions import DEFAULT_QUESTIONS, load_questions
 from rag.config import Settings
-from rag.embed import make_embedder
+from rag.encoders import make_encoders
 from rag.errors import RagError
-from rag.store import check_compatible, load_index, package_versions, read_manifest, stored_vectors
+from rag.store import (
+    check_compatible,
+    load_index,
+    package_versions,
+    read_manifest,
+    serving_encoders,
+    stored_vectors,
+)
 
 log = logging.getLogger(__name__)
 
@@ -118,8 +125,8 @@ def seed_index_for(request: BenchRequest, settings: Settings, tmp: Path) -> Path
 def run_scale(request: BenchRequest, settings: Settings, seed_index: Path) -> ScaleBench:
     """Load the seed vectors and sentences, embed the eval questions, run the synthetic part."""
     stored = load_index(seed_index)
-    embedder = make_embedder(settings.embedding)
-    check_compatible(stored.manifest, seed_index, embedder.identity, settings.chunk)
+    check_compatible(stored.manifest, seed_index, settings.chunk)
+    embedder = serving_encoders(stored.manifest, seed_index, make_encoders(settings.embedding))
     questions = [q.question for q in load_questions(request.questions)]
     query_vectors = np.asarray(embedder.embed_queries(questions), dtype=np.float32)
     sentences = split_sentences([d.text for d in stored.documents.values()])

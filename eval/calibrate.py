@@ -49,6 +49,7 @@ from rag.decide import decide
 from rag.query import Query
 from rag.retrieve import ChunkScores, Retriever, best_passages
 from rag.service import Service
+from rag.store import StoredIndex
 from rag.types import Evidence
 
 MIN_COVERAGE = 0.95
@@ -67,6 +68,8 @@ VOCABULARY_WEIGHTS = (0.0, 0.1, 0.2, 0.3, 0.5)
 FALSE_REFUSAL_COST = 10.0
 HALVINGS = 200
 INNER = 20  # halvings within a half when the whole choice is cross-validated
+WEIGHT_STEP = 0.1
+GRID_STEPS = 40
 
 
 @dataclass(frozen=True)
@@ -81,7 +84,11 @@ class Observed:
     evidence: Evidence
 
 
-def observe(service: Service, questions: Sequence[Question], per_document: int) -> list[Observed]:
+def observe(
+    service: Service, retriever: Retriever, questions: Sequence[Question], per_document: int
+) -> list[Observed]:
+    """Each question parsed once (its `Query` holds every encoder's vector), scored by
+    `retriever` (its encoder weights)."""
     by_source = {
         d.source: StoredText(d.document_id, d.text) for d in service.index.documents.values()
     }
@@ -95,8 +102,8 @@ def observe(service: Service, questions: Sequence[Question], per_document: int) 
                 query,
                 golds,
                 frozenset(g.document_id for g in golds if g.document_id),
-                service.retriever.chunk_scores(query),
-                service.retriever.evidence(query, per_document),
+                retriever.chunk_scores(query),
+                retriever.evidence(query, per_document),
             )
         )
     return found
@@ -226,9 +233,9 @@ def submitter_row(observed: Sequence[Observed], settings: AnswerSettings) -> Sub
 
 def submitter_sweep(observed: Sequence[Observed], base: AnswerSettings) -> list[SubmitterRow]:
     """Submitter thresholds and gaps on the aggregate questions (whose gold lists every
-    submitter that discusses the theme), best precision at coverage ≥ MIN_COVERAGE first."""
-    thresholds = np.round(np.arange(0.81, 0.89, 0.0025), 4)
-    gaps = (0.01, 0.02, 0.03, 0.04, 0.05, 0.06, 1.0)
+    submitter that discusses the theme), best precision at coverage ≥ MIN_COVERAGE first.
+    Both grids follow the observed scores (`submitter_grids`), whatever the encoders' scale."""
+    thresholds, gaps = submitter_grids(observed)
     rows = [
         submitter_row(
             observed,
@@ -238,6 +245,31 @@ def submitter_sweep(observed: Sequence[Observed], base: AnswerSettings) -> list[
         for g in gaps
     ]
     return sorted(rows, key=submitter_preference)
+
+
+def submitter_grids(
+    observed: Sequence[Observed], kinds: Sequence[str] = ("aggregate",)
+) -> tuple[list[float], list[float]]:
+    """Thresholds from under the lowest to over the highest document score of the questions
+    of `kinds`, in `GRID_STEPS` steps; gaps at the quantiles of the documents' distances to
+    their question's closest one, and no gap at all (1.0)."""
+    best, gaps = [], []
+    for item in observed:
+        if item.question.kind not in kinds:
+            continue
+        scores = [d.best for d in item.evidence.documents if d.sentences]
+        best += scores
+        gaps += [max(scores) - b for b in scores if b < max(scores)]
+    if not best:
+        return [0.0], [1.0]
+    low, high = min(best), max(best)
+    margin = (high - low) / GRID_STEPS
+    thresholds = np.linspace(low - margin, high + margin, GRID_STEPS + 3)
+    quantiles = np.quantile(gaps, np.linspace(0.05, 0.95, 10)) if gaps else np.array([])
+    return [round(float(t), 4) for t in thresholds], [
+        *sorted({round(float(g), 4) for g in quantiles}),
+        1.0,
+    ]
 
 
 def submitter_preference(row: SubmitterRow) -> tuple[bool, float]:
@@ -287,19 +319,35 @@ def refused_share(observed: Sequence[Observed], settings: AnswerSettings) -> flo
     return float(np.mean(refused)) if refused else 0.0
 
 
+@dataclass(frozen=True)
+class Scorer:
+    """What the sweeps score with: a retriever (its encoder weights) and the /ask depth."""
+
+    retriever: Retriever
+    per_document: int
+
+    @property
+    def documents(self) -> int:
+        return len(self.retriever.index.documents)
+
+    def with_settings(self, settings: RetrievalSettings) -> Retriever:
+        return self.retriever.renewed(settings)
+
+
 def with_retrieval(
-    service: Service, observed: Sequence[Observed], settings: RetrievalSettings
+    scorer: Scorer, observed: Sequence[Observed], settings: RetrievalSettings
 ) -> list[Observed]:
-    """The same parsed questions with their evidence again under other retrieval settings."""
-    retriever = Retriever(service.index, service.retriever.embedder, settings)
-    per_document = service.settings.answer.k
+    """The same parsed questions with their evidence again under other retrieval settings
+    (the same encoder weights)."""
+    retriever = scorer.with_settings(settings)
     return [
-        dataclasses.replace(o, evidence=retriever.evidence(o.query, per_document)) for o in observed
+        dataclasses.replace(o, evidence=retriever.evidence(o.query, scorer.per_document))
+        for o in observed
     ]
 
 
 def context_row(
-    service: Service,
+    scorer: Scorer,
     observed: Sequence[Observed],
     mix: float,
     base: RetrievalSettings,
@@ -307,26 +355,38 @@ def context_row(
 ) -> ContextRow:
     """Evidence again with `context_mix` = mix (same parsed questions), its own submitter
     thresholds (the refusal thresholds rest on support, which `context_mix` does not touch)."""
-    again = with_retrieval(service, observed, base.model_copy(update={"context_mix": mix}))
+    again = with_retrieval(scorer, observed, base.model_copy(update={"context_mix": mix}))
     best = submitter_sweep(again, refusal)[0]
-    answers = with_submitters(refusal, best)
+    answers = with_specific_gap(again, with_submitters(refusal, best), scorer.documents)
     return ContextRow(
         mix,
         answers,
-        quote_hit_rate(again, answers, len(service.index.documents)),
+        quote_hit_rate(again, answers, scorer.documents),
         refused_share(again, answers),
         best,
     )
 
 
+def with_specific_gap(
+    observed: Sequence[Observed], answers: AnswerSettings, documents: int
+) -> AnswerSettings:
+    """`answers` with the `specific_gap` of the best quote hit rate (ties: the narrower gap),
+    from a grid at the quantiles of the documents' distances to their question's closest one
+    (`submitter_grids`), so it follows the encoders' scale."""
+    _, gaps = submitter_grids(observed, kinds=("factual", "paraphrase", "named_paraphrase"))
+    candidates = [answers.model_copy(update={"specific_gap": g}) for g in [0.0, *gaps[:-1]]]
+    rates = [quote_hit_rate(observed, a, documents) for a in candidates]
+    return candidates[max(range(len(rates)), key=lambda i: (round(rates[i], 4), -i))]
+
+
 def context_sweep(
-    service: Service,
+    scorer: Scorer,
     observed: Sequence[Observed],
     base: RetrievalSettings,
     refusal: AnswerSettings,
 ) -> list[ContextRow]:
     """Every `CONTEXT_MIXES` value, best quote hit rate first (ties: less context)."""
-    rows = [context_row(service, observed, mix, base, refusal) for mix in CONTEXT_MIXES]
+    rows = [context_row(scorer, observed, mix, base, refusal) for mix in CONTEXT_MIXES]
     return sorted(rows, key=lambda r: (-r.quote_hit, r.context_mix))
 
 
@@ -431,7 +491,7 @@ SupportSetting = tuple[float, int, float]  # typicality_weight, support_sentence
 
 
 def support_grid(
-    service: Service, observed: Sequence[Observed], base: RetrievalSettings
+    scorer: Scorer, observed: Sequence[Observed], base: RetrievalSettings
 ) -> dict[SupportSetting, NDArray[np.float64]]:
     """The questions' supports under every `TYPICALITY_WEIGHTS` × `SUPPORT_SENTENCES` ×
     `VOCABULARY_WEIGHTS`, simplest setting first."""
@@ -443,7 +503,7 @@ def support_grid(
             "support_sentences": sentences,
             "vocabulary_weight": vocabulary,
         }
-        again = with_retrieval(service, observed, base.model_copy(update=update))
+        again = with_retrieval(scorer, observed, base.model_copy(update=update))
         supports[(weight, sentences, vocabulary)] = supports_of(again)
     return supports
 
@@ -535,8 +595,10 @@ def context_table(rows: Sequence[ContextRow]) -> str:
 
 @dataclass(frozen=True)
 class Calibration:
+    weights: tuple[float, ...]  # of the encoders in ranking, in the index's block order
+    support_weights: tuple[float, ...]  # of the encoders in the support
     fusion: list[FusionRow]  # dev
-    supports: list[SupportRow]  # every question, cross-validated
+    supports: list[SupportRow]  # dev, cross-validated
     nested: tuple[float, float]  # (false refusals, negatives refused) of the whole choice
     contexts: list[ContextRow]  # dev; their answers carry the refusal thresholds (every question)
 
@@ -557,14 +619,28 @@ class Calibration:
         return self.contexts[0].answers
 
 
-def calibrate(service: Service, questions: Sequence[Question]) -> Calibration:
-    """Every sweep, each on its questions (see the module's docstring)."""
-    everyone = observe(service, questions, service.settings.answer.k)
-    dev = [o for o in everyone if o.question.split == "dev"]
+def calibrate(
+    service: Service,
+    questions: Sequence[Question],
+    weights: Sequence[float] | None = None,
+    support_weights: Sequence[float] | None = None,
+) -> Calibration:
+    """Every sweep on the dev split, with the encoders weighted `weights` in ranking and
+    `support_weights` in the support (the service's when None); see the module's
+    docstring."""
+    base = (
+        service.retriever
+        if weights is None
+        else Retriever(
+            service.index, service.encoders, service.settings.retrieval, weights, support_weights
+        )
+    )
+    scorer = Scorer(base, service.settings.answer.k)
+    dev = observe(service, base, [q for q in questions if q.split == "dev"], scorer.per_document)
     retrieval = service.settings.retrieval
-    fusion = fusion_sweep(service.retriever, dev, retrieval)
-    grid = support_grid(service, everyone, retrieval)
-    answerable = answerable_of(everyone)
+    fusion = fusion_sweep(base, dev, retrieval)
+    grid = support_grid(scorer, dev, retrieval)
+    answerable = answerable_of(dev)
     supports = support_sweep(grid, answerable)
     nested = chosen_then_judged(list(grid.values()), answerable)
     chosen = {
@@ -572,26 +648,141 @@ def calibrate(service: Service, questions: Sequence[Question]) -> Calibration:
         "support_sentences": supports[0].support_sentences,
         "vocabulary_weight": supports[0].vocabulary_weight,
     }
-    with_support = retrieval.model_copy(update=chosen)
-    refusal = with_refusal(with_retrieval(service, everyone, with_support), service.settings.answer)
-    contexts = context_sweep(service, dev, with_support, refusal)
-    return Calibration(fusion, supports, nested, contexts)
+    with_support = retrieval.model_copy(update=chosen | fusion[0].settings)
+    refusal = with_refusal(with_retrieval(scorer, dev, with_support), service.settings.answer)
+    contexts = context_sweep(scorer, dev, with_support, refusal)
+    return Calibration(
+        tuple(base.encoder_weights.tolist()),
+        tuple(base.support_weights.tolist()),
+        fusion,
+        supports,
+        nested,
+        contexts,
+    )
 
 
-def calibration_report(service: Service, questions: Sequence[Question]) -> str:
+# --- encoder weights -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class WeightRow:
+    weights: tuple[float, ...]
+    fusion: FusionRow  # ranking at the service's fusion settings
+    refusals: tuple[float, float]  # (false, negatives) cross-validated at its support settings
+    ceiling: float  # refusal ceiling of that support (in-sample)
+
+    @property
+    def support_objective(self) -> float:
+        return objective(*self.refusals)
+
+
+def weight_grid(present: Sequence[bool], spreads: Sequence[float]) -> list[tuple[float, ...]]:
+    """Weights of the encoders present (the others 0). For two, the second's share of the
+    fused similarity in steps of `WEIGHT_STEP`, where a share is of each encoder's cosine
+    divided by its spread (`encoder_spreads`): cosines of one model vary several times more
+    than another's, and an equal share means an equal say. One alone gets everything."""
+    on = [i for i, p in enumerate(present) if p]
+    if len(on) == 1:
+        return [tuple(1.0 if i == on[0] else 0.0 for i in range(len(present)))]
+    if len(on) != 2:
+        raise ValueError("weights are calibrated for one or two encoders")
+    grid = []
+    for share in np.arange(0.0, 1.0 + 1e-9, WEIGHT_STEP):
+        row = [0.0] * len(present)
+        row[on[0]], row[on[1]] = (1 - share) / spreads[on[0]], share / spreads[on[1]]
+        grid.append(tuple(round(w / sum(row), 4) for w in row))
+    return grid
+
+
+def encoder_spreads(index: StoredIndex, queries: Sequence[Query]) -> list[float]:
+    """Per encoder, the standard deviation of its cosines between the questions and every
+    sentence."""
+    blocks = np.cumsum([0, *(e.dimension for e in index.manifest.encoders)])
+    topics = np.stack([q.topic_vector for q in queries])
+    spreads = []
+    for start, end in itertools.pairwise(blocks.tolist()):
+        cosines = index.sentences.vectors[:, start:end] @ topics[:, start:end].T
+        spreads.append(float(np.std(cosines)) or 1.0)
+    return spreads
+
+
+def weight_sweep(
+    service: Service, questions: Sequence[Question], present: Sequence[bool]
+) -> list[WeightRow]:
+    """Every weighting of `weight_grid` on the dev split, in grid order. Ranking and support
+    each take the best row by their own objective (`ranking_weights`, `support_weights`)."""
+    dev_questions = [q for q in questions if q.split == "dev"]
+    queries = [service.parse(q.question) for q in dev_questions]
+    rows = []
+    for weights in weight_grid(present, encoder_spreads(service.index, queries)):
+        retriever = Retriever(service.index, service.encoders, service.settings.retrieval, weights)
+        dev = observe(service, retriever, dev_questions, service.settings.answer.k)
+        support, answerable = supports_of(dev), answerable_of(dev)
+        rows.append(
+            WeightRow(
+                weights,
+                fusion_row(retriever, dev, service.settings.retrieval),
+                cross_validated_refusals(support, answerable),
+                refusal_ceiling(support, answerable),
+            )
+        )
+    return rows
+
+
+def ranking_weights(rows: Sequence[WeightRow]) -> tuple[float, ...]:
+    """The weights whose ranking scores best on dev (ties: the first in grid order)."""
+    return max(rows, key=lambda r: round(r.fusion.objective, 4)).weights
+
+
+def support_weights(rows: Sequence[WeightRow]) -> tuple[float, ...]:
+    """The weights whose support refuses best on dev, cross-validated (ties: first)."""
+    return max(rows, key=lambda r: round(r.support_objective, 4)).weights
+
+
+def weight_table(rows: Sequence[WeightRow]) -> str:
+    header = [
+        "weights",
+        "paraphrase R@10",
+        "factual R@5",
+        "MRR@10",
+        "ranking objective",
+        "false refusals (CV)",
+        "negatives refused (CV)",
+        "ceiling",
+    ]
+    return markdown_table(
+        header,
+        [
+            [
+                " / ".join(f"{w:g}" for w in r.weights),
+                r.fusion.paraphrase_recall,
+                r.fusion.factual_recall,
+                r.fusion.answerable_mrr,
+                r.fusion.objective,
+                *r.refusals,
+                r.ceiling,
+            ]
+            for r in rows
+        ],
+    )
+
+
+def calibration_report(found: Calibration, questions: Sequence[Question]) -> str:
     """Sweeps and thresholds (see the module's docstring), as Markdown."""
-    found = calibrate(service, questions)
     dev = sum(q.split == "dev" for q in questions)
     best, support, answers = found.contexts[0], found.supports[0], found.answers
     chosen = ", ".join(f"{k}={v:g}" for k, v in found.fusion[0].settings.items())
     return "\n\n".join(
         [
-            f"Calibration: fusion, context and submitters on the dev split ({dev} questions); "
-            f"support and refusal thresholds on all {len(questions)} questions, "
-            "cross-validated",
+            f"Calibration on the dev split ({dev} questions; the support and refusal "
+            "cross-validated inside it), encoder weights "
+            + " / ".join(f"{w:g}" for w in found.weights)
+            + " in ranking, "
+            + " / ".join(f"{w:g}" for w in found.support_weights)
+            + " in the support",
             "Fusion sweep (dev, best 15 of the grid):\n\n" + fusion_table(found.fusion),
             f"Chosen fusion: {chosen}",
-            f"Support sweep (all questions, best 10; each figure measured on the half that did "
+            f"Support sweep (dev, best 10; each figure measured on the half that did "
             f"not set the threshold, over {HALVINGS} halvings; a false refusal counted "
             f"{FALSE_REFUSAL_COST:g} times):\n\n" + support_table(found.supports),
             f"Chosen support: typicality_weight={support.typicality_weight:g}, "
@@ -609,7 +800,8 @@ def calibration_report(service: Service, questions: Sequence[Question]) -> str:
             + context_table(found.contexts),
             f"Chosen: context_mix={best.context_mix:g}, "
             f"submitter_threshold={answers.submitter_threshold:g}, "
-            f"corpus_gap={answers.corpus_gap:g} (quote hit {best.quote_hit:.3f}, aggregate "
+            f"corpus_gap={answers.corpus_gap:g}, specific_gap={answers.specific_gap:g} "
+            f"(quote hit {best.quote_hit:.3f}, aggregate "
             f"submitter precision {best.submitters.precision:.3f}, coverage "
             f"{best.submitters.coverage:.3f} on dev)",
         ]

@@ -235,11 +235,13 @@ class Outcome:
     paths: ReportPaths
 
 
-def settings_snapshot(settings: Settings, manifest: Manifest) -> dict[str, Any]:
-    """What the numbers depend on: the index build and the retrieval and answer settings."""
+def settings_snapshot(settings: Settings, manifest: Manifest, policy: str) -> dict[str, Any]:
+    """What the numbers depend on: the index build, the policy and the retrieval and answer
+    settings in force."""
     return {
         "index": str(settings.index.path),
         "embedding_model": manifest.embedding_model,
+        "policy": policy,
         "built_at": manifest.built_at.isoformat(),
         "chunk": manifest.chunk_settings.model_dump(),
         "retrieval": settings.retrieval.model_dump(),
@@ -248,11 +250,12 @@ def settings_snapshot(settings: Settings, manifest: Manifest) -> dict[str, Any]:
 
 
 def in_process(settings: Settings) -> tuple[InProcessBackend, dict[str, Any]]:
-    from rag.embed import make_embedder
+    from rag.encoders import make_encoders
     from rag.service import Service
 
-    service = Service.load(settings, make_embedder(settings.embedding))
-    return InProcessBackend(service), settings_snapshot(settings, service.index.manifest)
+    service = Service.load(settings, make_encoders(settings.embedding))
+    snapshot = settings_snapshot(service.settings, service.index.manifest, service.policy.source)
+    return InProcessBackend(service), snapshot
 
 
 def evaluate(request: EvalRequest, settings: Settings) -> Outcome:

@@ -21,7 +21,8 @@ from eval.report import markdown_table, write_report
 from eval.runner import EvalRequest, Outcome, run_eval, settings_snapshot
 from eval.summary import ANSWERABLE, EvalResult, ask_metric, retrieval_metric
 from rag.config import ChunkSettings, RetrievalSettings, Settings, with_index
-from rag.embed import Embedder, make_embedder
+from rag.embed import Embedder
+from rag.encoders import make_encoders
 from rag.retrieve import MODES, Mode
 
 log = logging.getLogger(__name__)
@@ -150,7 +151,7 @@ def evaluate_config(
     from rag.service import Service
 
     service = Service.load(configured(settings, config, index), embedder)
-    snapshot = settings_snapshot(service.settings, service.index.manifest)
+    snapshot = settings_snapshot(service.settings, service.index.manifest, service.policy.source)
     result = run_eval(InProcessBackend(service), questions, config.modes, settings=snapshot)
     row = SweepRow(
         name=config.name,
@@ -175,7 +176,7 @@ def run_sweep(
     on_config: Progress | None = None,
 ) -> list[tuple[SweepRow, EvalResult]]:
     """Evaluate every configuration; the first one's chunk settings are built first."""
-    embedder = embedder or make_embedder(settings.embedding)
+    embedder = embedder or make_encoders(settings.embedding)
     results = []
     for number, config in enumerate(configs, start=1):
         if on_config:

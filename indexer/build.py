@@ -31,12 +31,14 @@ from indexer.metadata import (
     suggested_metadata,
 )
 from indexer.sources import RawDocument, discover, load_file
-from rag.config import Settings
+from rag.config import GEMMA_MODEL, Settings
 from rag.dense import build_faiss, choose_faiss_type
-from rag.embed import Embedder, make_embedder
+from rag.embed import Embedder
 from rag.embed_cache import EmbeddingCache, embed_with_cache
+from rag.encoders import EncoderSet, as_encoder_set, make_encoders
 from rag.errors import IndexCorrupt, IndexMismatch, IndexNotFound, NothingIndexed, SourceError
-from rag.manifest import DocumentEntry, DuplicateEntry, Manifest, SkippedEntry
+from rag.manifest import DocumentEntry, DuplicateEntry, EncoderEntry, Manifest, SkippedEntry
+from rag.model_fetch import fetched_folder
 from rag.sentence_layer import SentenceLayer, led_by_context, sentence_passage, split_sentences
 from rag.store import read_manifest, verify_files, write_index
 from rag.types import Chunk, Document, SkippedFile
@@ -175,6 +177,8 @@ def fingerprint(
     """Everything the index depends on: source bytes, their metadata, chunk and model settings."""
     # how vectors are computed (engine, precision, threads, batch size) does not change them
     vectors_from = settings.embedding.model_dump(mode="json", exclude=RUNTIME_EMBEDDING_FIELDS)
+    # a model fetched since the last build changes what the build can embed with
+    vectors_from["obtainable"] = [obtainable(m, settings) for m in settings.embedding.models]
     parts: list[Any] = [settings.chunk.model_dump(), vectors_from]
     for raw in sorted(raws, key=lambda r: str(r.path)):
         row = meta.get(raw.source)
@@ -186,6 +190,14 @@ def fingerprint(
             ]
         )
     return hashlib.sha256(json.dumps(parts, ensure_ascii=False).encode()).hexdigest()
+
+
+def obtainable(model: str, settings: Settings) -> bool:
+    """Whether the build can load `model` as far as a cheap check tells: EmbeddingGemma only
+    from its fetched folder."""
+    if model != GEMMA_MODEL:
+        return True
+    return fetched_folder(settings.embedding.models_dir) is not None
 
 
 def intact_manifest(out: Path) -> Manifest | None:
@@ -229,31 +241,31 @@ def build_index(
         )
     documents, duplicates = make_documents(raws, meta)
     chunks = [c for d in documents for c in chunk_document(d, settings.chunk)]
-    embedder = (embedder_factory or (lambda: make_embedder(settings.embedding)))()
+    encoders = as_encoder_set((embedder_factory or (lambda: make_encoders(settings.embedding)))())
+    for model, reason in encoders.unavailable.items():
+        log.warning("built without %s: %s", model, reason)
     sentences = split_sentences(documents, chunks)
     words = corpus_words(documents)
     by_id = {d.document_id: d for d in documents}
-    texts = [
+    passages = [
         *(passage_text(c, by_id, settings.chunk.context) for c in chunks),
         *(
             sentence_passage(s, by_id[s.document_id], settings.chunk.sentence_context)
             for s in sentences
         ),
-        *words,
     ]
-    all_vectors, embedded, passages = embed_texts(texts, embedder, settings, on_progress)
-    vectors, sentence_vectors, word_vectors = np.split(
-        all_vectors, [len(chunks), len(chunks) + len(sentences)]
-    )
+    embedded = embed_texts(passages, words, encoders, settings, on_progress)
+    vectors, sentence_vectors = np.split(embedded.passages, [len(chunks)])
     faiss_type = choose_faiss_type(
         settings.index.faiss_type, len(chunks), settings.index.ann_threshold
     )
     manifest = Manifest(
-        embedding_model=embedder.model_name,
-        embedding_engine=embedder.backend,
-        embedding_precision=embedder.precision,
-        embedding_identity=embedder.identity,
-        dimension=embedder.dimension,
+        embedding_model=encoders.model_name,
+        embedding_engine=encoders.backend,
+        embedding_precision=encoders.precision,
+        embedding_identity=encoders.identity,
+        dimension=encoders.dimension,
+        encoders=tuple(encoder_entry(m) for m in encoders.members),
         faiss_type=faiss_type,
         chunk_settings=settings.chunk,
         fingerprint=corpus_print,
@@ -266,16 +278,16 @@ def build_index(
         skipped=skipped_entries,
     )
     suggested = {SUGGESTED_FILE_NAME: suggested_metadata(manifest.documents)}
-    layer = SentenceLayer.of(tuple(sentences), sentence_vectors)
-    vocabulary = Vocabulary(words, word_vectors)
+    layer = SentenceLayer.of(tuple(sentences), sentence_vectors, encoders.blocks())
+    vocabulary = Vocabulary(words, embedded.words)
     faiss_index = build_faiss(vectors, faiss_type)
     write_index(out, documents, chunks, faiss_index, layer, vocabulary, manifest, suggested)
     return BuildReport(
         out,
         manifest.documents,
         len(chunks),
-        embedded=embedded,
-        cached=passages - embedded,
+        embedded=embedded.new,
+        cached=embedded.distinct - embedded.new,
         skipped=skipped_entries,
         duplicates=manifest.duplicates,
         seconds=time.perf_counter() - started,
@@ -290,19 +302,46 @@ def passage_text(chunk: Chunk, documents: dict[str, Document], with_context: boo
     return led_by_context(chunk.text, documents[chunk.document_id], chunk.section)
 
 
+@dataclass(frozen=True)
+class Embedded:
+    passages: np.ndarray  # type: ignore[type-arg]  # every encoder's blocks side by side
+    words: np.ndarray  # type: ignore[type-arg]  # in the first encoder's space
+    new: int  # passages embedded now, summed over the encoders
+    distinct: int  # distinct passages to embed, summed over the encoders
+
+
 def embed_texts(
-    texts: Sequence[str],
-    embedder: Embedder,
+    passages: Sequence[str],
+    words: Sequence[str],
+    encoders: EncoderSet,
     settings: Settings,
     on_progress: ProgressCallback | None,
-) -> tuple[Any, int, int]:
-    """(vectors, passages embedded now, distinct passages) of the chunks, sentences and words;
-    only texts not in the cache are embedded."""
+) -> Embedded:
+    """The chunks' and sentences' vectors from every encoder, the words' from the first; only
+    texts not in the cache are embedded (each encoder has its own entries)."""
     cache = EmbeddingCache(settings.index.cache_dir / "embeddings.sqlite")
+    blocks, new, distinct = [], 0, 0
+    first = encoders.members[0]
     try:
-        vectors, embedded = embed_with_cache(
-            embedder, texts, cache, settings.embedding.batch_size, on_progress
-        )
+        for member in encoders.members:
+            texts = [*passages, *words] if member is first else list(passages)
+            vectors, embedded = embed_with_cache(
+                member, texts, cache, settings.embedding.batch_size, on_progress
+            )
+            blocks.append(vectors)
+            new, distinct = new + embedded, distinct + len(set(texts))
     finally:
         cache.close()
-    return vectors, embedded, len(set(texts))
+    word_vectors = blocks[0][len(passages) :]
+    blocks[0] = blocks[0][: len(passages)]
+    return Embedded(np.hstack(blocks).astype(np.float32), word_vectors, new, distinct)
+
+
+def encoder_entry(encoder: Embedder) -> EncoderEntry:
+    return EncoderEntry(
+        model=encoder.model_name,
+        engine=encoder.backend,
+        precision=encoder.precision,
+        identity=encoder.identity,
+        dimension=encoder.dimension,
+    )

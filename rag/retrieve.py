@@ -62,11 +62,15 @@ def wording_ids(index: StoredIndex) -> NDArray[np.int64]:
 
 
 def typicality_penalty(
-    index: StoredIndex, quotable: dict[str, NDArray[np.int64]], weight: float
+    index: StoredIndex,
+    quotable: dict[str, NDArray[np.int64]],
+    weight: float,
+    encoder_weights: NDArray[np.float64],
 ) -> NDArray[np.float32]:
-    """What `support` takes off each sentence's cosine: `weight` × its typicality above the
-    median of the quotable sentences (`quotable_rows`; a typical sentence loses nothing)."""
-    typical = index.sentences.typicality
+    """What `support` takes off each sentence's cosine: `weight` × its typicality (each
+    encoder's, weighted as the encoders' cosines are) above the median of the quotable
+    sentences (`quotable_rows`; a typical sentence loses nothing)."""
+    typical = (index.sentences.typicality @ encoder_weights).astype(np.float32)
     every = np.concatenate([NO_ROWS, *quotable.values()])
     centre = float(np.median(typical[every])) if len(every) else 0.0
     return (weight * (typical - centre)).astype(np.float32)
@@ -132,21 +136,59 @@ def best_passages(
     return order[keep], fused[keep], rankings
 
 
+def weights_of(index: StoredIndex, weights: Sequence[float] | None) -> NDArray[np.float64]:
+    count = len(index.manifest.encoders)
+    chosen = np.array(weights if weights is not None else [1.0] + [0.0] * (count - 1))
+    if chosen.shape != (count,) or (chosen < 0).any() or chosen.sum() <= 0:
+        raise ValueError(f"encoder weights {weights!r} do not fit the {count} encoders")
+    return (chosen / chosen.sum()).astype(np.float64)
+
+
 class Retriever:
     """Searches one loaded index; cheap to call concurrently (read-only state)."""
 
-    def __init__(self, index: StoredIndex, embedder: Embedder, settings: RetrievalSettings) -> None:
+    def __init__(
+        self,
+        index: StoredIndex,
+        embedder: Embedder,
+        settings: RetrievalSettings,
+        encoder_weights: Sequence[float] | None = None,
+        support_weights: Sequence[float] | None = None,
+    ) -> None:
+        """`encoder_weights`: each encoder's share of the fused similarity that ranks and
+        quotes, in the index's block order (`rag.policy`; None: all of it to the first);
+        `support_weights` the same for the support that decides whether to answer (None: the
+        same)."""
         self.index = index
         self.embedder = embedder
         self.settings = settings
+        self.encoder_weights = weights_of(index, encoder_weights)
+        self.support_weights = weights_of(index, support_weights or encoder_weights)
+        widths = [e.dimension for e in index.manifest.encoders]
+        self._query_weights = np.repeat(self.encoder_weights, widths).astype(np.float32)
+        self._support_weights = np.repeat(self.support_weights, widths).astype(np.float32)
+        self._word_block = slice(0, index.manifest.encoders[0].dimension)
         self._vectors = stored_vectors(index)
         self._query_cache: dict[str, NDArray[np.float32]] = {}
         self._cache_lock = threading.Lock()
         self._doc_of_row = np.array([c.document_id for c in index.chunks], dtype=object)
         self._quotable_rows = quotable_rows(index)
         self._wordings = wording_ids(index)
-        self._penalty = typicality_penalty(index, self._quotable_rows, settings.typicality_weight)
+        self._penalty = typicality_penalty(
+            index, self._quotable_rows, settings.typicality_weight, self.support_weights
+        )
         self._sentence_terms: dict[int, list[Term]] = {}
+
+    def renewed(self, settings: RetrievalSettings | None = None) -> Retriever:
+        """A new retriever over the same index and encoder weights (other settings if given),
+        its question cache empty."""
+        return Retriever(
+            self.index,
+            self.embedder,
+            settings or self.settings,
+            self.encoder_weights.tolist(),
+            self.support_weights.tolist(),
+        )
 
     # --- filters ---------------------------------------------------------------------------
 
@@ -180,9 +222,29 @@ class Retriever:
 
     # --- embedding ---------------------------------------------------------------------------
 
+    def fused(self, vector: NDArray[np.float32]) -> NDArray[np.float32]:
+        """A question's vector with each encoder's block weighted (`rag.encoders`): its inner
+        product with a stored vector is the fused similarity."""
+        weighted: NDArray[np.float32] = vector * self._query_weights
+        return weighted
+
+    def supporting(self, query: Query) -> NDArray[np.float32]:
+        """Every sentence's own cosine to the question's topic under the support weights (what
+        the refusal rests on may weigh the encoders otherwise than the ranking)."""
+        if np.array_equal(self.support_weights, self.encoder_weights):
+            return self.index.sentences.vectors @ self.fused(query.topic_vector)
+        weighted = query.topic_vector * self._support_weights
+        cosines: NDArray[np.float32] = self.index.sentences.vectors @ weighted
+        return cosines
+
+    def embed_words(self, texts: Sequence[str]) -> list[NDArray[np.float32]]:
+        """Vectors of single words in the first encoder's space, where the vocabulary is."""
+        return [vector[self._word_block] for vector in self.embed_queries(texts)]
+
     def embed_queries(self, texts: Sequence[str]) -> list[NDArray[np.float32]]:
-        """Vectors of several questions: cached ones from the cache (repeated questions: shared
-        links, UI reruns), the rest in one call."""
+        """Every encoder's unit vector side by side for each text (a `Query` holds these; the
+        weights apply when it is scored, `fused`): cached ones from the cache (repeated
+        questions: shared links, UI reruns), the rest in one call."""
         with self._cache_lock:
             known = {q: self._query_cache[q] for q in texts if q in self._query_cache}
         missing = list(dict.fromkeys(q for q in texts if q not in known))
@@ -198,9 +260,10 @@ class Retriever:
     # --- chunks: /search ---------------------------------------------------------------------
 
     def chunk_scores(self, query: Query) -> ChunkScores:
-        cosines: NDArray[np.float32] = self.index.sentences.vectors @ query.vector
+        vector = self.fused(query.vector)
+        cosines: NDArray[np.float32] = self.index.sentences.vectors @ vector
         best, which = self.index.sentences.best_per_chunk(cosines, len(self.index.chunks))
-        dense: NDArray[np.float32] = self._vectors @ query.vector
+        dense: NDArray[np.float32] = self._vectors @ vector
         return ChunkScores(dense, best, which, self.index.bm25.scores(query.stems))
 
     def search(self, query: Query, k: int, mode: Mode = "hybrid") -> list[Hit]:
@@ -246,9 +309,10 @@ class Retriever:
         (`Query.vocabulary_coverage`)."""
         if query.vocabulary_coverage is None:
             raise ValueError("a question parsed for /search cannot be answered: parse it to answer")
-        own: NDArray[np.float32] = self.index.sentences.vectors @ query.topic_vector
-        cosines = self.sentence_similarities(query, own)
-        distinctive = own - self._penalty
+        topic = self.fused(query.topic_vector)
+        own: NDArray[np.float32] = self.index.sentences.vectors @ topic
+        cosines = self.sentence_similarities(topic, own)
+        distinctive = self.supporting(query) - self._penalty
         unfamiliar = self.settings.vocabulary_weight * (1.0 - query.vocabulary_coverage)
         n = self.settings.support_sentences
         sentences = self.index.sentences.sentences
@@ -281,15 +345,17 @@ class Retriever:
         overall = best_distinct(distinctive, self._wordings, candidates, n)
         return Evidence(tuple(found), support(distinctive, overall, unfamiliar))
 
-    def sentence_similarities(self, query: Query, own: NDArray[np.float32]) -> NDArray[np.float32]:
-        """Every sentence's similarity to the question in its context: its own cosine `own`
-        averaged, with weight `context_mix`, with the cosine of the closest chunk that holds
-        it."""
+    def sentence_similarities(
+        self, topic: NDArray[np.float32], own: NDArray[np.float32]
+    ) -> NDArray[np.float32]:
+        """Every sentence's similarity to the question's `topic` (its fused vector) in its
+        context: its own cosine `own` averaged, with weight `context_mix`, with the cosine of
+        the closest chunk that holds it."""
         mix = self.settings.context_mix
         if mix == 0:
             return own
         layer = self.index.sentences
-        chunks = self._vectors @ query.topic_vector
+        chunks = self._vectors @ topic
         chunk = np.full(len(own), -np.inf, dtype=np.float32)
         np.maximum.at(chunk, layer.pair_sentence, chunks[layer.pair_chunk])
         chunk = np.where(np.isfinite(chunk), chunk, own)  # a sentence in no chunk: its own

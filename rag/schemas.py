@@ -176,11 +176,20 @@ class DocumentOut(DocumentSummary):
 
 class Health(BaseModel):
     status: Literal["ok", "degraded"] = Field(
-        description="degraded: the newest build could not be loaded; the previous one is served."
+        description="degraded: the newest build could not be loaded (the previous one is "
+        "served), or an encoder the index was built with is missing (`degraded_reasons`)."
     )
     documents: int
     chunks: int
     embedding_model: str
+    encoders: list[str] = Field(
+        default_factory=list, description="The encoders answering questions now."
+    )
+    degraded_reasons: list[str] = Field(
+        default_factory=list,
+        description="What the service answers without, e.g. an encoder that is not fetched.",
+    )
+    policy: str = Field("", description="Where the relevance policy in force comes from.")
     index_built_at: str
     last_reload_error: str | None = Field(
         None, description="Why the newest build could not be loaded, or null."

@@ -7,7 +7,8 @@ in other words. Files in a build:
 
     sentences.jsonl          one sentence a line: document, offsets, chunk rows that hold it
     sentence_vectors.npy     float32, one L2-normalised row per sentence (no pickle)
-    sentence_typicality.npy  float32, how generic each sentence is in this corpus (`typicality`)
+    sentence_typicality.npy  float32, how generic each sentence is in this corpus, one column per
+                             encoder (`typicality`)
 """
 
 from __future__ import annotations
@@ -61,6 +62,14 @@ def sentence_passage(sentence: Sentence, doc: Document, with_context: bool) -> s
     return led_by_context(text, doc, section_at(doc, sentence.start)) if with_context else text
 
 
+def typicality_per_encoder(
+    vectors: NDArray[np.float32], blocks: Sequence[slice]
+) -> NDArray[np.float32]:
+    """`typicality` in each encoder's block of the vectors (rag/encoders.py), one column each."""
+    columns = [typicality(np.ascontiguousarray(vectors[:, b])) for b in blocks]
+    return np.stack(columns, axis=1).astype(np.float32).reshape(len(vectors), len(blocks))
+
+
 def typicality(
     vectors: NDArray[np.float32], neighbours: int = TYPICAL_NEIGHBOURS
 ) -> NDArray[np.float32]:
@@ -109,12 +118,12 @@ def read_sentences(folder: Path) -> SentenceLayer:
             f"expected {len(sentences)} float32 rows"
         )
     typical = np.load(folder / SENTENCE_TYPICALITY, allow_pickle=False)
-    if typical.dtype != np.float32 or typical.shape != (len(sentences),):
+    if typical.dtype != np.float32 or typical.ndim != 2 or len(typical) != len(sentences):
         raise ValueError(
             f"{SENTENCE_TYPICALITY} holds {typical.shape} {typical.dtype}, "
-            f"expected {len(sentences)} float32 values"
+            f"expected {len(sentences)} float32 rows"
         )
-    return SentenceLayer.of(sentences, vectors, typical)
+    return SentenceLayer.of(sentences, vectors, typical=typical)
 
 
 @dataclass(frozen=True)
@@ -123,7 +132,7 @@ class SentenceLayer:
 
     sentences: tuple[Sentence, ...]
     vectors: NDArray[np.float32]
-    typicality: NDArray[np.float32]  # per sentence, see `typicality`
+    typicality: NDArray[np.float32]  # per sentence and encoder, see `typicality`
     # Every (chunk row, sentence row) pair where the sentence overlaps the chunk.
     pair_chunk: NDArray[np.int64]
     pair_sentence: NDArray[np.int64]
@@ -133,12 +142,15 @@ class SentenceLayer:
         cls,
         sentences: tuple[Sentence, ...],
         vectors: NDArray[np.float32],
+        blocks: Sequence[slice] = (),
         typical: NDArray[np.float32] | None = None,
     ) -> SentenceLayer:
-        """The layer of `sentences` and their vectors; `typical` as stored, else computed."""
+        """The layer of `sentences` and their vectors; `typical` as stored, else computed in
+        each of the encoders' `blocks` (all columns as one encoder when none are given)."""
         pairs = [(row, i) for i, s in enumerate(sentences) for row in s.chunk_rows]
         table = np.array(pairs, dtype=np.int64).reshape(-1, 2)
-        typical = typicality(vectors) if typical is None else typical
+        if typical is None:
+            typical = typicality_per_encoder(vectors, blocks or [slice(None)])
         return cls(sentences, vectors, typical, table[:, 0].copy(), table[:, 1].copy())
 
     def best_per_chunk(

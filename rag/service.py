@@ -20,12 +20,14 @@ from threadpoolctl import threadpool_limits
 from rag.answer import compose, literal_with_markers
 from rag.config import Settings
 from rag.decide import Decision, decide
-from rag.embed import Embedder, make_embedder
+from rag.embed import Embedder
+from rag.encoders import EncoderSet, as_encoder_set, make_encoders
 from rag.errors import DocumentNotFound, IndexNotFound, RagError
 from rag.generate import generated_answer, is_enabled
+from rag.policy import Resolved, resolve
 from rag.query import Query, QueryParser, checked_text
 from rag.retrieve import Mode, Retriever
-from rag.store import StoredIndex, check_compatible, load_index, rebuild_hint
+from rag.store import StoredIndex, check_compatible, load_index, rebuild_hint, serving_encoders
 from rag.types import NO_FILTERS, Answer, Document, Filters, Hit, SubmitterDecision
 
 log = logging.getLogger(__name__)
@@ -52,16 +54,43 @@ class Service:
     index: StoredIndex
     retriever: Retriever
     parser: QueryParser
-    settings: Settings
+    settings: Settings  # with the policy's values (`rag.policy`)
+    encoders: EncoderSet  # arranged as the index was built; a missing one is `Missing`
+    policy: Resolved
 
     @classmethod
     def load(cls, settings: Settings, embedder: Embedder) -> Service:
         single_threaded_blas()
-        index = load_index(settings.index.path)
-        check_compatible(index.manifest, settings.index.path, embedder.identity, settings.chunk)
-        retriever = Retriever(index, embedder, settings.retrieval)
-        parser = QueryParser.of(index, retriever.embed_queries, settings.answer.max_question_chars)
-        return cls(index, retriever, parser, settings)
+        path = settings.index.path
+        index = load_index(path)
+        check_compatible(index.manifest, path, settings.chunk)
+        encoders = serving_encoders(index.manifest, path, as_encoder_set(embedder))
+        present = tuple(m.identity for m in encoders.present)
+        policy = resolve(index.manifest, path, present, settings.retrieval, settings.answer)
+        settings = settings.model_copy(
+            update={"retrieval": policy.retrieval, "answer": policy.answer}
+        )
+        retriever = Retriever(
+            index,
+            encoders,
+            settings.retrieval,
+            policy.weights.tolist(),
+            policy.support_weights.tolist(),
+        )
+        parser = QueryParser.of(
+            index,
+            retriever.embed_queries,
+            retriever.embed_words,
+            settings.answer.max_question_chars,
+        )
+        for missing in encoders.missing:
+            log.warning("serving without %s: %s", missing.model_name, missing.reason)
+        return cls(index, retriever, parser, settings, encoders, policy)
+
+    @property
+    def degraded_reasons(self) -> list[str]:
+        """Why the service answers with less than its index was built with."""
+        return [f"{m.model_name} mangler ({m.reason})" for m in self.encoders.missing]
 
     def parse(
         self,
@@ -152,7 +181,7 @@ def serving_embedder(settings: Settings) -> Embedder:
     """The configured embedder, with concurrent questions embedded together."""
     from rag.query_batcher import QueryBatcher
 
-    return QueryBatcher(make_embedder(settings.embedding))
+    return make_encoders(settings.embedding, wrap=QueryBatcher)
 
 
 class IndexHolder:

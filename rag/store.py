@@ -40,6 +40,7 @@ from numpy.typing import NDArray
 from rag import manifest as manifest_file
 from rag.bm25 import Bm25Index
 from rag.config import ChunkSettings
+from rag.encoders import EncoderSet
 from rag.errors import IndexCorrupt, IndexMismatch, IndexNotFound
 from rag.manifest import Manifest
 from rag.sentence_layer import SENTENCES, SentenceLayer, read_sentences, write_sentences
@@ -331,17 +332,8 @@ def verify_files(path: Path, manifest: Manifest) -> None:
             )
 
 
-def check_compatible(
-    manifest: Manifest, path: Path, embedding_identity: str, chunking: ChunkSettings
-) -> None:
-    """Refuse an index built with another model or other chunk settings."""
-    built_with = manifest.embedding_identity
-    if built_with != embedding_identity:
-        raise IndexMismatch(
-            f"Indeksen i {path} er bygget med vektorer fra {built_with}, men innstillingene "
-            f"bruker {embedding_identity}. Sett RAG_EMBEDDING__MODEL / RAG_EMBEDDING__BACKEND "
-            f"til det den ble bygget med, eller bygg den på nytt. {rebuild_hint(path, manifest)}"
-        )
+def check_compatible(manifest: Manifest, path: Path, chunking: ChunkSettings) -> None:
+    """Refuse an index built with other chunk settings (the encoders: `EncoderSet.serving`)."""
     if manifest.chunk_settings != chunking:
         built = manifest.chunk_settings.model_dump()
         raise IndexMismatch(
@@ -349,6 +341,43 @@ def check_compatible(
             f"{built}, innstillingene nå er {chunking.model_dump()}. "
             f"{rebuild_hint(path, manifest)}"
         )
+
+
+def serving_encoders(manifest: Manifest, path: Path, configured: EncoderSet) -> EncoderSet:
+    """The configured encoders arranged as the index was built; IndexMismatch with the
+    rebuild hint when none of them built it or one gives vectors of another width."""
+    try:
+        return configured.serving(manifest.built_with)
+    except IndexMismatch as exc:
+        raise IndexMismatch(
+            f"{exc}. Sett RAG_EMBEDDING__MODELS / RAG_EMBEDDING__BACKEND til det den ble "
+            f"bygget med, eller bygg den på nytt. {rebuild_hint(path, manifest)}"
+        ) from exc
+
+
+def vector_widths(index: StoredIndex) -> list[tuple[str, int, int]]:
+    """(file, width found, width the manifest says) of every vector file."""
+    manifest = index.manifest
+    return [
+        (VECTORS, index.vectors.d, manifest.dimension),
+        ("sentence_vectors.npy", index.sentences.vectors.shape[1], manifest.dimension),
+        ("sentence_typicality.npy", index.sentences.typicality.shape[1], len(manifest.encoders)),
+        (
+            "vocabulary_vectors.npy",
+            index.vocabulary.vectors.shape[1],
+            manifest.encoders[0].dimension,
+        ),
+    ]
+
+
+def check_widths(index: StoredIndex, path: Path) -> None:
+    """Every vector file as wide as the manifest's encoders make it (IndexCorrupt if not)."""
+    for name, found, expected in vector_widths(index):
+        if found != expected:
+            raise IndexCorrupt(
+                f"Indeksfilen {name} har {found} kolonner, manifestet sier {expected}. "
+                f"{rebuild_hint(path, index.manifest)}"
+            )
 
 
 def load_index(path: Path) -> StoredIndex:
@@ -391,7 +420,9 @@ def load_index(path: Path) -> StoredIndex:
                 f"Indeksen i {path} henger ikke sammen: {found} {unit}, "
                 f"manifestet sier {expected}. {rebuild_hint(path, manifest)}"
             )
-    return StoredIndex(current, manifest, documents, chunks, vectors, bm25, sentences, vocabulary)
+    index = StoredIndex(current, manifest, documents, chunks, vectors, bm25, sentences, vocabulary)
+    check_widths(index, path)
+    return index
 
 
 def stored_vectors(index: StoredIndex) -> NDArray[np.float32]:
