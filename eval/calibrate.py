@@ -1,40 +1,36 @@
-"""Choose the retrieval fusion and the answer thresholds; never judge a setting on what chose it.
+"""Choose the relevance policy (`rag.policy`) on the dev split; never judge a setting on what
+chose it.
 
-Retrieval and the relevance decision are pure functions of per-question evidence, so the
-evidence is computed once per question (one embedding each) and every candidate setting is
-scored on it without touching the model again.
+Each dev question is parsed and embedded once (`observe`): every sentence's and chunk's cosine to
+it per encoder, and every document's quotable sentences with their features (`rag.retrieve`,
+`Retriever.evidence` with no narrowing). Ranking and the decision are pure functions of these
+(`rag.scoring`, `rag.decide`), so every candidate policy is scored without the model. In order:
 
-On the dev split:
+1. ranking: the encoders' weights (each encoder's share of the fused cosine, in steps, over
+   cosines scaled by each encoder's spread), then the fusion of /search (`FUSION_GRID`), by the
+   mean of paraphrase recall@10, factual recall@5 and MRR@10;
+2. support: the encoders' weights in the support, `typicality_weight`, `support_sentences` and
+   `vocabulary_weight`, for the most negatives refused with a false refusal counted
+   `FALSE_REFUSAL_COST` times, cross-validated inside dev (threshold set on one half of the
+   questions, counted on the other, `HALVINGS` times); the whole choice is also cross-validated
+   nested (`chosen_then_judged`), and each setting's in-sample ceiling is shown;
+3. thresholds: `low_confidence` a margin under the weakest answerable dev question (the margin,
+   in standard deviations of the answerable supports, chosen by the same cross-validation),
+   `high_confidence` just above the closest negative;
+4. submitters: `context_mix` with `submitter_threshold` / `corpus_gap` for the best submitter
+   precision at coverage ≥ `MIN_COVERAGE` on the aggregate questions, then `specific_gap` for the
+   best quote hit rate.
 
-- fusion: recall@10 of paraphrase questions and MRR@10 of all answerable ones, for every
-  combination of `FUSION_GRID` (the sweep the README and closing note report);
-- context: `context_mix` (how much a sentence's chunk counts in its /ask similarity) for the
-  best quote hit rate on the answerable questions;
-- submitters: `submitter_threshold` / `corpus_gap` for the best submitter precision at
-  coverage ≥ `MIN_COVERAGE` on the aggregate questions (the best F1 where no setting reaches
-  that coverage).
-
-On every question (dev and test), by cross-validation, because the refusal bar is set by the
-weakest real questions and dev alone holds too few kinds of them (a fact named in a single
-sentence sets the bar lower than any dev question did):
-
-- support: `typicality_weight`, `support_sentences` and `vocabulary_weight` (what the refusal
-  rests on) for the most negatives refused, a false refusal counted `FALSE_REFUSAL_COST` times,
-  both measured on the half of the questions that did not set the threshold
-  (`cross_validated_refusals`);
-- thresholds: `low_confidence` `REFUSAL_MARGIN` under the lowest answerable question's support
-  (refusing a real question is worse than a cautious answer), `high_confidence` just above the
-  closest negative. What is reported for refusals is the cross-validated figure; beside it,
-  each setting's in-sample ceiling (`refusal_ceiling`), the most negatives any threshold on it
-  could refuse without refusing a real question.
+A chosen value on the edge of its grid widens the grid (`widened`) until it is inside or the
+grid reaches its bound. The test split is never read here.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -42,19 +38,28 @@ from numpy.typing import NDArray
 from eval import metrics
 from eval.gold import LocatedGold, StoredText, locate_all
 from eval.questions import Question
-from eval.report import markdown_table
 from rag.answer import compose
-from rag.config import AnswerSettings, RetrievalSettings
-from rag.decide import decide
+from rag.decide import (
+    Decision,
+    Scored,
+    chosen_documents,
+    confidence_of,
+    corpus_support,
+    decide,
+    narrow,
+    score_document,
+)
+from rag.policy import Fusion, Policy, Support, Thresholds
 from rag.query import Query
-from rag.retrieve import ChunkScores, Retriever, best_passages
+from rag.retrieve import ChunkScores, best_passages
+from rag.scoring import best_distinct, distinctiveness
+from rag.sentence_layer import SentenceLayer
 from rag.service import Service
-from rag.store import StoredIndex
 from rag.types import Evidence
 
 MIN_COVERAGE = 0.95
-REFUSAL_MARGIN = 0.005
 DEPTH = 10
+WEIGHT_STEPS = 10  # the second encoder's share in tenths
 FUSION_GRID: dict[str, tuple[float, ...]] = {
     "sentence_weight": (0.0, 1.0, 2.0, 3.0),
     "dense_weight": (0.0, 1.0, 2.0),
@@ -65,30 +70,35 @@ CONTEXT_MIXES = (0.0, 0.25, 0.5, 1.0)
 TYPICALITY_WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0, 1.5)
 SUPPORT_SENTENCES = (1, 2, 3, 4, 5)
 VOCABULARY_WEIGHTS = (0.0, 0.1, 0.2, 0.3, 0.5)
+MARGINS = (0.0, 0.1, 0.25, 0.5, 1.0)  # in standard deviations of the answerable supports
+GAP_QUANTILES = np.linspace(0.05, 0.95, 10)
+THRESHOLD_STEPS = 40
 FALSE_REFUSAL_COST = 10.0
 HALVINGS = 200
 INNER = 20  # halvings within a half when the whole choice is cross-validated
-WEIGHT_STEP = 0.1
-GRID_STEPS = 40
+GRID_BOUNDS = {"context_mix": 8.0, "typicality_weight": 4.0, "support_sentences": 20.0}
+GRID_BOUNDS |= {"vocabulary_weight": 2.0, "margin": 4.0}
+Values = NDArray[np.float64]
+Mask = NDArray[np.bool_]
 
 
 @dataclass(frozen=True)
 class Observed:
-    """One question with everything the decisions are made from."""
+    """One dev question with everything a policy is judged on."""
 
     question: Question
     query: Query
     golds: tuple[LocatedGold, ...]
     gold_documents: frozenset[str]
-    scores: ChunkScores
-    evidence: Evidence
+    sentence_cosines: NDArray[np.float32]  # each sentence's cosine to the question, per encoder
+    chunk_cosines: NDArray[np.float32]  # each chunk's, per encoder
+    bm25: NDArray[np.float32]
+    evidence: Evidence  # every document's quotable sentences, not narrowed
 
 
-def observe(
-    service: Service, retriever: Retriever, questions: Sequence[Question], per_document: int
-) -> list[Observed]:
-    """Each question parsed once (its `Query` holds every encoder's vector), scored by
-    `retriever` (its encoder weights)."""
+def observe(service: Service, questions: Sequence[Question]) -> list[Observed]:
+    """Each question parsed and embedded once, with its features."""
+    retriever = service.retriever
     by_source = {
         d.source: StoredText(d.document_id, d.text) for d in service.index.documents.values()
     }
@@ -96,41 +106,122 @@ def observe(
     for question in questions:
         query = service.parse(question.question)
         golds = locate_all(question.relevant, by_source)
+        sentences, chunks = retriever.cosines(query.vector)
         found.append(
             Observed(
                 question,
                 query,
                 golds,
                 frozenset(g.document_id for g in golds if g.document_id),
-                retriever.chunk_scores(query),
-                retriever.evidence(query, per_document),
+                sentences,
+                chunks,
+                service.index.bm25.scores(query.stems),
+                retriever.evidence(query, None),
             )
         )
     return found
 
 
-# --- fusion ------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Corpus:
+    """What scoring the observations needs of the index."""
+
+    service: Service
+
+    @property
+    def documents(self) -> int:
+        return len(self.service.index.documents)
+
+    @property
+    def encoders(self) -> tuple[str, ...]:
+        return self.service.retriever.encoders
+
+
+# --- grids ---------------------------------------------------------------------------------
+
+
+def widen(name: str, grid: Sequence[float]) -> tuple[float, ...] | None:
+    """`grid` extended past its top (by one step and to double the top, the bound
+    `GRID_BOUNDS[name]` at most), or None when it already reaches the bound. The bottom of
+    every grid is its value's natural bound (0 or 1)."""
+    top = grid[-1]
+    bound = GRID_BOUNDS.get(name, top)
+    step = top - grid[-2] if len(grid) > 1 else top
+    more = [min(v, bound) for v in (top + step, top * 2) if top < min(v, bound)]
+    return tuple(sorted({*grid, *more})) if more else None
+
+
+def widened(
+    name: str, grid: Sequence[float], chosen: Callable[[Sequence[float]], float]
+) -> tuple[float, tuple[float, ...]]:
+    """The value `chosen` picks from `grid`, the grid widened (`widen`) while the pick sits
+    on its top edge. Returns the pick and the grid it was picked from."""
+    values: tuple[float, ...] | None = tuple(grid)
+    while True:
+        assert values is not None
+        pick = chosen(values)
+        wider = widen(name, values) if pick >= values[-1] else None
+        if wider is None:
+            return pick, values
+        values = wider
+
+
+def encoder_spreads(observed: Sequence[Observed]) -> NDArray[np.float32]:
+    """Per encoder, the standard deviation of its cosines between the questions and every
+    sentence: an equal share of the fused cosine is an equal say whatever the model's scale."""
+    stacked = np.concatenate([o.sentence_cosines for o in observed])
+    spreads = stacked.std(axis=0)
+    result: NDArray[np.float32] = np.where(spreads > 0, spreads, 1.0).astype(np.float32)
+    return result
+
+
+def weight_grid(present: Sequence[bool], spreads: NDArray[np.float32]) -> list[tuple[float, ...]]:
+    """Weights of the encoders present (the others 0), summing to 1: for two, the second's
+    share of the spread-scaled cosine in steps of a tenth; one alone gets everything."""
+    on = [i for i, p in enumerate(present) if p]
+    if len(on) == 1:
+        return [tuple(1.0 if i == on[0] else 0.0 for i in range(len(present)))]
+    if len(on) != 2:
+        raise ValueError("weights are calibrated for one or two encoders")
+    grid = []
+    for step in range(WEIGHT_STEPS + 1):
+        share = step / WEIGHT_STEPS
+        row = [0.0] * len(present)
+        row[on[0]], row[on[1]] = (1 - share) / spreads[on[0]], share / spreads[on[1]]
+        grid.append(tuple(round(w / sum(row), 4) for w in row))
+    return grid
+
+
+def as_weights(encoders: Sequence[str], weights: Sequence[float]) -> dict[str, float]:
+    return {e: float(w) for e, w in zip(encoders, weights, strict=True) if w > 0}
+
+
+# --- 1. ranking ----------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
-class FusionRow:
-    settings: dict[str, float]
+class RankingRow:
+    weights: tuple[float, ...]
+    fusion: Fusion
     paraphrase_recall: float  # recall@10
     factual_recall: float  # recall@5
-    answerable_mrr: float
-    answerable_recall: float  # recall@10
+    mrr: float  # MRR@10 of every answerable question
 
     @property
     def objective(self) -> float:
-        """What the fusion is chosen by: meaning (paraphrases), facts and ranking, equally."""
-        return (self.paraphrase_recall + self.factual_recall + self.answerable_mrr) / 3
+        return round((self.paraphrase_recall + self.factual_recall + self.mrr) / 3, 4)
 
 
 def ranked_passages(
-    retriever: Retriever, observed: Observed, settings: RetrievalSettings
+    corpus: Corpus, item: Observed, weights: NDArray[np.float32], fusion: Fusion
 ) -> list[metrics.Passage]:
-    rows = retriever.allowed_rows(observed.query.filters)
-    order, _, _ = best_passages(observed.scores, rows, settings, "hybrid", DEPTH)
+    """The top `DEPTH` chunks /search returns for the question under these weights."""
+    retriever = corpus.service.retriever
+    scores = chunk_scores(retriever.index.sentences, item, weights, len(retriever.index.chunks))
+    rows = retriever.allowed_rows(item.query.filters)
+    order, _, _ = best_passages(
+        scores, rows, fusion, corpus.service.settings.retrieval.rrf_k, "hybrid", DEPTH
+    )
     chunks = retriever.index.chunks
     return [
         metrics.Passage(chunks[r].document_id, chunks[r].start, chunks[r].end, chunks[r].text)
@@ -138,671 +229,477 @@ def ranked_passages(
     ]
 
 
-def fusion_row(
-    retriever: Retriever, observed: Sequence[Observed], settings: RetrievalSettings
-) -> FusionRow:
-    recall: dict[str, list[float]] = {"paraphrase": [], "factual": [], "answerable": []}
-    ranks: list[float] = []
+def chunk_scores(
+    layer: SentenceLayer, item: Observed, weights: NDArray[np.float32], n_chunks: int
+) -> ChunkScores:
+    """The question's chunk scores under these weights (as `Retriever.chunk_scores`)."""
+    best, which = layer.best_per_chunk(item.sentence_cosines @ weights, n_chunks)
+    return ChunkScores(item.chunk_cosines @ weights, best, which, item.bm25)
+
+
+def ranking_row(
+    corpus: Corpus, observed: Sequence[Observed], weights: tuple[float, ...], fusion: Fusion
+) -> RankingRow:
+    vector = np.array(weights, dtype=np.float32)
+    paraphrase, factual, ranks = [], [], []
     for item in observed:
-        if not item.golds:
+        if not item.question.answerable or not item.golds:
             continue
-        hits = metrics.gold_hit_sets(ranked_passages(retriever, item, settings), item.golds)
-        recall["answerable"].append(metrics.recall_at_k(hits, len(item.golds), DEPTH))
+        passages = ranked_passages(corpus, item, vector, fusion)
+        hits = metrics.gold_hit_sets(passages, item.golds)
         if item.question.kind == "paraphrase":
-            recall["paraphrase"].append(metrics.recall_at_k(hits, len(item.golds), DEPTH))
+            paraphrase.append(metrics.recall_at_k(hits, len(item.golds), DEPTH))
         if item.question.kind == "factual":
-            recall["factual"].append(metrics.recall_at_k(hits, len(item.golds), 5))
+            factual.append(metrics.recall_at_k(hits, len(item.golds), 5))
         ranks.append(metrics.reciprocal_rank(hits, DEPTH))
-    chosen = {name: float(getattr(settings, name)) for name in FUSION_GRID}
-    return FusionRow(
-        chosen,
-        float(np.mean(recall["paraphrase"] or [0.0])),
-        float(np.mean(recall["factual"] or [0.0])),
-        float(np.mean(ranks or [0.0])),
-        float(np.mean(recall["answerable"] or [0.0])),
+    return RankingRow(weights, fusion, mean(paraphrase), mean(factual), mean(ranks))
+
+
+def mean(values: Sequence[float]) -> float:
+    return float(np.mean(values)) if len(values) else 0.0
+
+
+def fusions() -> Iterator[Fusion]:
+    for values in itertools.product(*FUSION_GRID.values()):
+        fusion = Fusion(**dict(zip(FUSION_GRID, values, strict=True)))
+        if fusion.sentence_weight + fusion.dense_weight + fusion.bm25_weight > 0:
+            yield fusion
+
+
+def best_ranking(rows: Sequence[RankingRow]) -> RankingRow:
+    """Best objective; ties: the first in grid order."""
+    return max(rows, key=lambda r: r.objective)
+
+
+def ranking_sweeps(
+    corpus: Corpus, observed: Sequence[Observed], present: Sequence[bool]
+) -> tuple[list[RankingRow], list[RankingRow]]:
+    """The weights at the default fusion, then every fusion at the best weights."""
+    weights = [
+        ranking_row(corpus, observed, w, Fusion())
+        for w in weight_grid(present, encoder_spreads(observed))
+    ]
+    chosen = best_ranking(weights).weights
+    fusion = [ranking_row(corpus, observed, chosen, f) for f in fusions()]
+    return weights, sorted(fusion, key=lambda r: -r.objective)
+
+
+# --- 2. support and refusal ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Pooled:
+    """One question's quotable sentences pooled over the documents, for the support."""
+
+    own: NDArray[np.float32]
+    typical: NDArray[np.float32]
+    wording: NDArray[np.int64]
+    coverage: float
+    answerable: bool
+
+
+def pooled(item: Observed) -> Pooled:
+    parts = [d.candidates for d in item.evidence.documents]
+    return Pooled(
+        np.concatenate([c.own for c in parts]),
+        np.concatenate([c.typical for c in parts]),
+        np.concatenate([c.wording for c in parts]),
+        item.evidence.coverage,
+        item.question.answerable,
     )
 
 
-def fusion_sweep(
-    retriever: Retriever, observed: Sequence[Observed], base: RetrievalSettings
-) -> list[FusionRow]:
-    """Every fusion in the grid, best objective first."""
-    rows = []
-    for values in itertools.product(*FUSION_GRID.values()):
-        update = dict(zip(FUSION_GRID, values, strict=True))
-        if update["sentence_weight"] + update["dense_weight"] + update["bm25_weight"] == 0:
-            continue
-        rows.append(fusion_row(retriever, observed, base.model_copy(update=update)))
-    return sorted(rows, key=lambda r: -r.objective)
+def supports(pools: Sequence[Pooled], weights: NDArray[np.float32], support: Support) -> Values:
+    """Each question's support (`rag.scoring.support`) under the support weights."""
+    values = []
+    for pool in pools:
+        distinct = distinctiveness(pool.own, pool.typical, weights, support.typicality_weight)
+        best = best_distinct(distinct, pool.wording, support.support_sentences)
+        unfamiliar = support.vocabulary_weight * (1.0 - pool.coverage)
+        values.append(float(distinct[best].mean()) - unfamiliar if len(best) else -1.0)
+    return np.array(values, dtype=np.float64)
 
 
-# --- thresholds --------------------------------------------------------------------------
+def objective(false_refusals: Any, negatives_refused: Any) -> Any:
+    """A false refusal costs `FALSE_REFUSAL_COST` refused negatives (refusing a real question is
+    worse than a cautious answer); of numbers or of arrays of them."""
+    return negatives_refused - FALSE_REFUSAL_COST * false_refusals
 
 
-def refusal_thresholds(observed: Sequence[Observed]) -> tuple[float, float]:
-    """(low_confidence, high_confidence) from the questions' support.
-
-    Refusing a real question is worse than a cautious answer: `low_confidence` sits
-    `REFUSAL_MARGIN` under the lowest answerable question, so an unseen question a little
-    weaker still gets a cautious answer. `high_confidence` sits just above the closest
-    negative: whatever scores like a negative is answered with a caution."""
-    answerable = [o.evidence.support for o in observed if o.question.answerable]
-    negatives = [o.evidence.support for o in observed if not o.question.answerable]
-    low = refusal_bar(answerable)
-    high = max([low, *(n + 0.002 for n in negatives)])
-    return round(low, 4), round(high, 4)
+def halvings(answerable: Mask, rounds: int, seed: int = 0) -> Mask:
+    """`rounds` random halves of the questions (one row each), each with answerable questions
+    on both sides."""
+    rng = np.random.default_rng(seed)
+    halves = rng.random((rounds, len(answerable))) < 0.5
+    both = (halves & answerable).any(axis=1) & (~halves & answerable).any(axis=1)
+    chosen: Mask = halves[both]
+    return chosen
 
 
-def refusal_bar(answerable: Iterable[float]) -> float:
-    """`low_confidence` for these answerable questions' supports: `REFUSAL_MARGIN` under the
-    weakest."""
-    return float(min(answerable)) - REFUSAL_MARGIN
+def refusal_bars(answerable_supports: Values, margin: float) -> Values:
+    """Along the last axis, answerable questions' supports (nan: not among them): the
+    `low_confidence` they set, `margin` standard deviations under the weakest of them."""
+    spread = np.nan_to_num(np.nanstd(answerable_supports, axis=-1))
+    bars: Values = np.nanmin(answerable_supports, axis=-1) - margin * spread
+    return bars
+
+
+def refusal_bar(answerable_supports: Values, margin: float) -> float:
+    return float(refusal_bars(answerable_supports, margin))
+
+
+def refusals(
+    supports: Values, answerable: Mask, setters: Mask, margin: float
+) -> tuple[Values, Values]:
+    """For each setting (a row of `supports`, one column per question) and halving (a row of
+    `setters`: the half whose answerable questions set the threshold, as `refusal_bar` sets
+    it), the share of the other half's answerable questions refused and of its negatives
+    refused (nan: none in it). Arrays of settings × halvings."""
+    table = np.atleast_2d(supports)[:, None, :]  # settings × 1 × questions
+    setting = (setters & answerable)[None, :, :]
+    low = refusal_bars(np.where(setting, table, np.nan), margin)  # settings × halvings
+    refused = table < low[:, :, None]
+    judged = ~setters[None, :, :]
+    return share(refused, judged & answerable), share(refused, judged & ~answerable)
+
+
+def share(hits: Mask, within: Mask) -> Values:
+    """Along the last axis, the share of `within` that `hits` (nan where `within` is empty)."""
+    counts = within.sum(axis=-1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        result: Values = (hits & within).sum(axis=-1) / np.where(counts, counts, np.nan)
+    return result
+
+
+def cross_validated_all(
+    supports: Values, answerable: Mask, margin: float, rounds: int = HALVINGS, seed: int = 0
+) -> tuple[Values, Values]:
+    """Per setting (a row of `supports`): (false refusals, negatives refused), each the mean
+    over random halvings: the threshold set on one half, the refusals counted on the other."""
+    false, refused = refusals(supports, answerable, halvings(answerable, rounds, seed), margin)
+    return nanmeans(false), nanmeans(refused)
+
+
+def cross_validated(
+    support: Values, answerable: Mask, margin: float, rounds: int = HALVINGS, seed: int = 0
+) -> tuple[float, float]:
+    """`cross_validated_all` of one setting."""
+    false, refused = cross_validated_all(support[None, :], answerable, margin, rounds, seed)
+    return float(false[0]), float(refused[0])
+
+
+def nanmeans(values: Values) -> Values:
+    """Row means ignoring nan (0 for a row of nan only)."""
+    counts = np.isfinite(values).sum(axis=-1)
+    totals = np.nansum(values, axis=-1)
+    means: Values = np.where(counts > 0, totals / np.maximum(counts, 1), 0.0)
+    return means
+
+
+def refusal_ceiling(support: Values, answerable: Mask) -> float:
+    """The most negatives any threshold can refuse without refusing a real question (in-sample:
+    an upper bound, never an estimate)."""
+    return float(np.mean(support[~answerable] < support[answerable].min()))
+
+
+@dataclass(frozen=True)
+class SupportRow:
+    weights: tuple[float, ...]
+    support: Support
+    false_refusals: float  # cross-validated
+    negatives_refused: float  # cross-validated
+    ceiling: float
+
+    @property
+    def objective(self) -> float:
+        return round(float(objective(self.false_refusals, self.negatives_refused)), 4)
+
+
+def support_settings(
+    typicality: Sequence[float], sentences: Sequence[float], vocabulary: Sequence[float]
+) -> list[Support]:
+    return [
+        Support(typicality_weight=t, support_sentences=int(n), vocabulary_weight=v)
+        for t, n, v in itertools.product(typicality, sentences, vocabulary)
+    ]
+
+
+def support_sweep(
+    pools: Sequence[Pooled],
+    weights: Sequence[tuple[float, ...]],
+    settings: Sequence[Support],
+    margin: float,
+) -> tuple[list[SupportRow], Values]:
+    """Every support weighting × setting, best cross-validated objective first (ties: simpler
+    settings, as listed), and the questions' supports under each (rows in the same order)."""
+    answerable = np.array([p.answerable for p in pools])
+    grid = list(itertools.product(weights, settings))
+    table = np.stack([supports(pools, np.array(w, dtype=np.float32), s) for w, s in grid])
+    false, refused = cross_validated_all(table, answerable, margin)
+    rows = [
+        SupportRow(w, s, float(f), float(r), refusal_ceiling(values, answerable))
+        for (w, s), f, r, values in zip(grid, false, refused, table, strict=True)
+    ]
+    order = sorted(range(len(rows)), key=lambda i: -rows[i].objective)
+    return [rows[i] for i in order], table[order]
+
+
+def chosen_then_judged(
+    candidates: Values, answerable: Mask, margin: float, seed: int = 1
+) -> tuple[float, float]:
+    """The whole choice cross-validated (nested): per halving, the setting (a row of the
+    questions' supports each, ties to the first) chosen on one half by the cross-validated
+    objective within it, its threshold set on that half, both judged on the other."""
+    false, refused = [], []
+    for half in halvings(answerable, HALVINGS, seed):
+        inside = cross_validated_all(candidates[:, half], answerable[half], margin, INNER)
+        scores = np.round(objective(*inside), 4)
+        best = int(np.argmax(scores))  # the first of the best
+        f, r = refusals(candidates[best], answerable, half[None, :], margin)
+        false.append(float(f[0, 0]))
+        refused.append(float(r[0, 0]))
+    return float(nanmeans(np.array(false))), float(nanmeans(np.array(refused)))
+
+
+@dataclass(frozen=True)
+class Refusal:
+    rows: list[SupportRow]  # best first
+    margin: float
+    margins: tuple[tuple[float, float, float], ...]  # (margin, false refusals, refused) CV
+    nested: tuple[float, float]  # the whole choice, cross-validated
+    thresholds: tuple[float, float]  # (low_confidence, high_confidence)
+
+    @property
+    def best(self) -> SupportRow:
+        return self.rows[0]
+
+
+def calibrate_refusal(pools: Sequence[Pooled], weights: Sequence[tuple[float, ...]]) -> Refusal:
+    """Support weights and setting (a grid widened while the best row sits on its top edge),
+    then the margin of `low_confidence`, both cross-validated inside dev."""
+    grids = {
+        "typicality_weight": TYPICALITY_WEIGHTS,
+        "support_sentences": tuple(float(n) for n in SUPPORT_SENTENCES),
+        "vocabulary_weight": VOCABULARY_WEIGHTS,
+    }
+    while True:
+        rows, table = support_sweep(pools, weights, support_settings(*grids.values()), MARGINS[1])
+        chosen = rows[0].support
+        wider = {
+            name: widen(name, grid)
+            for name, grid in grids.items()
+            if float(getattr(chosen, name)) >= grid[-1]
+        }
+        if not any(wider.values()):
+            break
+        grids |= {name: grid for name, grid in wider.items() if grid is not None}
+    answerable = np.array([p.answerable for p in pools])
+    values = table[0]
+    margins = tuple((m, *cross_validated(values, answerable, m)) for m in MARGINS)
+    margin = max(margins, key=lambda r: (round(objective(r[1], r[2]), 4), r[0]))[0]
+    nested = chosen_then_judged(table, answerable, margin)
+    low = refusal_bar(values[answerable], margin)
+    negatives = values[~answerable]
+    high = max(low, float(negatives.max()) + 1e-3) if len(negatives) else low
+    return Refusal(rows, margin, margins, nested, (round(low, 4), round(high, 4)))
+
+
+# --- 3. submitters and context -----------------------------------------------------------
 
 
 @dataclass(frozen=True)
 class SubmitterRow:
+    context_mix: float
     submitter_threshold: float
     corpus_gap: float
     specific_gap: float
-    precision: float
+    precision: float  # aggregate questions
     coverage: float
+    quote_hit: float  # answerable questions
 
     @property
-    def f1(self) -> float:
-        total = self.precision + self.coverage
-        return 2 * self.precision * self.coverage / total if total else 0.0
+    def preference(self) -> tuple[bool, float, float]:
+        """Best precision among the rows with coverage ≥ MIN_COVERAGE, then quote hits."""
+        return (self.coverage >= MIN_COVERAGE, self.precision, self.quote_hit)
 
 
-def submitter_row(observed: Sequence[Observed], settings: AnswerSettings) -> SubmitterRow:
-    precision, coverage = [], []
-    for item in observed:
-        if item.question.kind != "aggregate" or not item.gold_documents:
-            continue
-        decision = decide(item.query, item.evidence, settings)
-        cited = frozenset(s.document.document_id for s in decision.quoted)
-        precision.append(metrics.submitter_precision(cited, item.gold_documents) or 0.0)
-        coverage.append(metrics.submitter_coverage(cited, item.gold_documents) or 0.0)
-    return SubmitterRow(
-        settings.submitter_threshold,
-        settings.corpus_gap,
-        settings.specific_gap,
-        float(np.mean(precision or [0.0])),
-        float(np.mean(coverage or [0.0])),
-    )
+def with_thresholds(policy: Policy, **values: float) -> Policy:
+    return policy.model_copy(update={"thresholds": policy.thresholds.model_copy(update=values)})
 
 
-def submitter_sweep(observed: Sequence[Observed], base: AnswerSettings) -> list[SubmitterRow]:
-    """Submitter thresholds and gaps on the aggregate questions (whose gold lists every
-    submitter that discusses the theme), best precision at coverage ≥ MIN_COVERAGE first.
-    Both grids follow the observed scores (`submitter_grids`), whatever the encoders' scale."""
-    thresholds, gaps = submitter_grids(observed)
-    rows = [
-        submitter_row(
-            observed,
-            base.model_copy(update={"submitter_threshold": float(t), "corpus_gap": g}),
+def decisions(
+    corpus: Corpus, observed: Sequence[Observed], policy: Policy
+) -> list[tuple[Observed, Decision]]:
+    """Each question decided under `policy` exactly as the service decides it."""
+    service = corpus.service
+    depth = service.settings.answer.k
+    return [
+        (
+            o,
+            decide(o.query, narrow(o.evidence, policy, depth), policy, service.settings.answer),
         )
-        for t in thresholds
-        for g in gaps
+        for o in observed
     ]
-    return sorted(rows, key=submitter_preference)
 
 
-def submitter_grids(
-    observed: Sequence[Observed], kinds: Sequence[str] = ("aggregate",)
-) -> tuple[list[float], list[float]]:
-    """Thresholds from under the lowest to over the highest document score of the questions
-    of `kinds`, in `GRID_STEPS` steps; gaps at the quantiles of the documents' distances to
-    their question's closest one, and no gap at all (1.0)."""
-    best, gaps = [], []
+def is_aggregate(item: Observed) -> bool:
+    return item.question.kind == "aggregate" and bool(item.gold_documents)
+
+
+def quote_hit_rate(corpus: Corpus, observed: Sequence[Observed], policy: Policy) -> float:
+    hits = []
+    answerable = [o for o in observed if o.question.answerable and o.golds]
+    for item, decision in decisions(corpus, answerable, policy):
+        _, citations = compose(item.query, decision, corpus.documents)
+        quoted = [metrics.Passage(c.document_id, c.start, c.end, c.quote) for c in citations]
+        hits.append(metrics.quote_hit(quoted, item.golds))
+    return mean(hits)
+
+
+@dataclass(frozen=True)
+class Ranked:
+    """One aggregate question's documents scored under a policy, closest first, and whether
+    the policy answers it at all (its support reaches `low_confidence`)."""
+
+    item: Observed
+    documents: list[Scored]
+    answered: bool
+
+
+def ranked(corpus: Corpus, observed: Sequence[Observed], policy: Policy) -> list[Ranked]:
+    """The aggregate questions scored once; thresholds are then tried on the scores alone."""
+    settings = corpus.service.settings.answer
+    found = []
     for item in observed:
-        if item.question.kind not in kinds:
-            continue
-        scores = [d.best for d in item.evidence.documents if d.sentences]
-        best += scores
-        gaps += [max(scores) - b for b in scores if b < max(scores)]
-    if not best:
-        return [0.0], [1.0]
-    low, high = min(best), max(best)
-    margin = (high - low) / GRID_STEPS
-    thresholds = np.linspace(low - margin, high + margin, GRID_STEPS + 3)
-    quantiles = np.quantile(gaps, np.linspace(0.05, 0.95, 10)) if gaps else np.array([])
+        evidence = narrow(item.evidence, policy, settings.k)
+        scored = [score_document(d, evidence, policy, settings) for d in evidence.documents]
+        scored.sort(key=lambda d: -d.best)
+        support = corpus_support(scored, policy, evidence.coverage)
+        found.append(Ranked(item, scored, confidence_of(support, policy) != "none"))
+    return found
+
+
+def submitter_figures(questions: Sequence[Ranked], policy: Policy) -> tuple[float, float]:
+    """(precision, coverage) of the submitters `rag.decide` quotes on the aggregate questions."""
+    precision, coverage = [], []
+    for question in questions:
+        chosen = (
+            chosen_documents(question.item.query, question.documents, policy)
+            if question.answered
+            else frozenset()
+        )
+        gold = question.item.gold_documents
+        precision.append(metrics.submitter_precision(chosen, gold) or 0.0)
+        coverage.append(metrics.submitter_coverage(chosen, gold) or 0.0)
+    return mean(precision), mean(coverage)
+
+
+def threshold_grids(questions: Sequence[Sequence[Scored]]) -> tuple[list[float], list[float]]:
+    """Thresholds from under the lowest to over the highest document score, in
+    `THRESHOLD_STEPS`; gaps at quantiles of the documents' distances to their question's
+    closest, and no gap (1.0)."""
+    scores = [np.array([d.best for d in q if len(d.order)]) for q in questions]
+    scores = [s for s in scores if len(s)]
+    best = np.concatenate(scores) if scores else np.array([0.0])
+    gaps = np.concatenate([s.max() - s[s < s.max()] for s in scores]) if scores else best[:0]
+    low, high = float(best.min()), float(best.max())
+    margin = (high - low) / THRESHOLD_STEPS
+    thresholds = np.linspace(low - margin, high + margin, THRESHOLD_STEPS + 3)
+    quantiles = np.quantile(gaps, GAP_QUANTILES) if len(gaps) else np.array([])
     return [round(float(t), 4) for t in thresholds], [
         *sorted({round(float(g), 4) for g in quantiles}),
         1.0,
     ]
 
 
-def submitter_preference(row: SubmitterRow) -> tuple[bool, float]:
-    """Best precision among the settings with coverage ≥ MIN_COVERAGE; if none has, best F1."""
-    feasible = row.coverage >= MIN_COVERAGE
-    return (not feasible, -(row.precision if feasible else row.f1))
-
-
-def with_refusal(observed: Sequence[Observed], base: AnswerSettings) -> AnswerSettings:
-    low, high = refusal_thresholds(observed)
-    return base.model_copy(update={"low_confidence": low, "high_confidence": high})
-
-
-def with_submitters(base: AnswerSettings, row: SubmitterRow) -> AnswerSettings:
-    """`base` with the submitter threshold and corpus gap of a `submitter_sweep` row."""
-    return base.model_copy(
-        update={"submitter_threshold": row.submitter_threshold, "corpus_gap": row.corpus_gap}
-    )
-
-
-# --- context of a sentence in /ask ---------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ContextRow:
-    context_mix: float
-    answers: AnswerSettings  # submitter thresholds calibrated for this context_mix
-    quote_hit: float  # share of answerable questions whose answer quotes a gold sentence
-    negatives_refused: float
-    submitters: SubmitterRow
-
-
-def quote_hit_rate(observed: Sequence[Observed], settings: AnswerSettings, documents: int) -> float:
-    hits = []
-    for item in observed:
-        if not item.question.answerable or not item.golds:
-            continue
-        _, citations = compose(item.query, decide(item.query, item.evidence, settings), documents)
-        quoted = [metrics.Passage(c.document_id, c.start, c.end, c.quote) for c in citations]
-        hits.append(metrics.quote_hit(quoted, item.golds))
-    return float(np.mean(hits)) if hits else 0.0
-
-
-def refused_share(observed: Sequence[Observed], settings: AnswerSettings) -> float:
-    negatives = [o for o in observed if not o.question.answerable]
-    refused = [decide(o.query, o.evidence, settings).confidence == "none" for o in negatives]
-    return float(np.mean(refused)) if refused else 0.0
-
-
-@dataclass(frozen=True)
-class Scorer:
-    """What the sweeps score with: a retriever (its encoder weights) and the /ask depth."""
-
-    retriever: Retriever
-    per_document: int
-
-    @property
-    def documents(self) -> int:
-        return len(self.retriever.index.documents)
-
-    def with_settings(self, settings: RetrievalSettings) -> Retriever:
-        return self.retriever.renewed(settings)
-
-
-def with_retrieval(
-    scorer: Scorer, observed: Sequence[Observed], settings: RetrievalSettings
-) -> list[Observed]:
-    """The same parsed questions with their evidence again under other retrieval settings
-    (the same encoder weights)."""
-    retriever = scorer.with_settings(settings)
-    return [
-        dataclasses.replace(o, evidence=retriever.evidence(o.query, scorer.per_document))
-        for o in observed
-    ]
-
-
-def context_row(
-    scorer: Scorer,
-    observed: Sequence[Observed],
-    mix: float,
-    base: RetrievalSettings,
-    refusal: AnswerSettings,
-) -> ContextRow:
-    """Evidence again with `context_mix` = mix (same parsed questions), its own submitter
-    thresholds (the refusal thresholds rest on support, which `context_mix` does not touch)."""
-    again = with_retrieval(scorer, observed, base.model_copy(update={"context_mix": mix}))
-    best = submitter_sweep(again, refusal)[0]
-    answers = with_specific_gap(again, with_submitters(refusal, best), scorer.documents)
-    return ContextRow(
-        mix,
-        answers,
-        quote_hit_rate(again, answers, scorer.documents),
-        refused_share(again, answers),
-        best,
-    )
-
-
-def with_specific_gap(
-    observed: Sequence[Observed], answers: AnswerSettings, documents: int
-) -> AnswerSettings:
-    """`answers` with the `specific_gap` of the best quote hit rate (ties: the narrower gap),
-    from a grid at the quantiles of the documents' distances to their question's closest one
-    (`submitter_grids`), so it follows the encoders' scale."""
-    _, gaps = submitter_grids(observed, kinds=("factual", "paraphrase", "named_paraphrase"))
-    candidates = [answers.model_copy(update={"specific_gap": g}) for g in [0.0, *gaps[:-1]]]
-    rates = [quote_hit_rate(observed, a, documents) for a in candidates]
-    return candidates[max(range(len(rates)), key=lambda i: (round(rates[i], 4), -i))]
-
-
-def context_sweep(
-    scorer: Scorer,
-    observed: Sequence[Observed],
-    base: RetrievalSettings,
-    refusal: AnswerSettings,
-) -> list[ContextRow]:
-    """Every `CONTEXT_MIXES` value, best quote hit rate first (ties: less context)."""
-    rows = [context_row(scorer, observed, mix, base, refusal) for mix in CONTEXT_MIXES]
-    return sorted(rows, key=lambda r: (-r.quote_hit, r.context_mix))
-
-
-# --- support: what the refusal rests on ------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class SupportRow:
-    typicality_weight: float
-    support_sentences: int
-    vocabulary_weight: float
-    false_refusals: float  # cross-validated share of answerable questions refused
-    negatives_refused: float  # cross-validated share of negatives refused
-    ceiling: float  # the most negatives any threshold could refuse refusing none (in-sample)
-
-    @property
-    def objective(self) -> float:
-        return objective(self.false_refusals, self.negatives_refused)
-
-
-def objective(false_refusals: float, negatives_refused: float) -> float:
-    """What the support settings are chosen by: a false refusal costs `FALSE_REFUSAL_COST`
-    refused negatives (refusing a real question is worse than a cautious answer)."""
-    return negatives_refused - FALSE_REFUSAL_COST * false_refusals
-
-
-def halvings(
-    answerable: NDArray[np.bool_], rounds: int = HALVINGS, seed: int = 0
-) -> Iterator[NDArray[np.bool_]]:
-    """`rounds` random halves of the questions, each with answerable questions on both sides."""
-    rng = np.random.default_rng(seed)
-    for _ in range(rounds):
-        half = rng.random(len(answerable)) < 0.5
-        if (half & answerable).any() and (~half & answerable).any():
-            yield half
-
-
-def refusals(
-    support: NDArray[np.float64], answerable: NDArray[np.bool_], setter: NDArray[np.bool_]
-) -> tuple[float, float]:
-    """(false refusals, negatives refused; nan: no negatives) outside `setter`, the half whose
-    answerable questions set the threshold (as `refusal_thresholds` sets it)."""
-    low = refusal_bar(support[setter & answerable])
-    judged = ~setter
-    negatives = support[judged & ~answerable]
-    refused = float(np.mean(negatives < low)) if len(negatives) else float("nan")
-    return float(np.mean(support[judged & answerable] < low)), refused
-
-
-def refusal_ceiling(support: NDArray[np.float64], answerable: NDArray[np.bool_]) -> float:
-    """The most negatives any threshold on `support` can refuse without refusing a real
-    question: the share under the weakest answerable question of all (no margin). In-sample,
-    so an upper bound and never an estimate: when it is under a target, no threshold on this
-    support reaches the target on these questions."""
-    return float(np.mean(support[~answerable] < support[answerable].min()))
-
-
-def supports_of(observed: Sequence[Observed]) -> NDArray[np.float64]:
-    return np.array([o.evidence.support for o in observed], dtype=np.float64)
-
-
-def answerable_of(observed: Sequence[Observed]) -> NDArray[np.bool_]:
-    return np.array([o.question.answerable for o in observed], dtype=np.bool_)
-
-
-def cross_validated_refusals(
-    support: NDArray[np.float64], answerable: NDArray[np.bool_], rounds: int = HALVINGS
-) -> tuple[float, float]:
-    """(false refusals, negatives refused), each the mean over `rounds` random halvings of
-    the questions: the refusal threshold set on one half, the refusals counted on the other.
-    A threshold is never judged on what set it."""
-    judged = [refusals(support, answerable, h) for h in halvings(answerable, rounds)]
-    return mean_of(judged)
-
-
-def mean_of(judged: Sequence[tuple[float, float]]) -> tuple[float, float]:
-    """(false refusals, negatives refused) averaged over halvings (no negatives: not counted)."""
-    false = [f for f, _ in judged]
-    refused = [r for _, r in judged if not np.isnan(r)]
-    return float(np.mean(false or [0.0])), float(np.mean(refused or [0.0]))
-
-
-def chosen_then_judged(
-    supports: Sequence[NDArray[np.float64]], answerable: NDArray[np.bool_], seed: int = 1
-) -> tuple[float, float]:
-    """The whole choice cross-validated (nested): per halving, the support setting (one array
-    of question supports each, simplest first: ties go to it) is chosen on one half by the same
-    cross-validated objective the sweep uses, within that half, and its threshold set on that
-    half; both are judged on the other. Guards the sweep's best row against luck."""
-    judged = []
-    for half in halvings(answerable, seed=seed):
-        inside = [
-            round(objective(*cross_validated_refusals(s[half], answerable[half], INNER)), 4)
-            for s in supports
-        ]
-        best = max(range(len(supports)), key=lambda i: (inside[i], -i))
-        judged.append(refusals(supports[best], answerable, half))
-    return mean_of(judged)
-
-
-SupportSetting = tuple[float, int, float]  # typicality_weight, support_sentences, vocabulary_weight
-
-
-def support_grid(
-    scorer: Scorer, observed: Sequence[Observed], base: RetrievalSettings
-) -> dict[SupportSetting, NDArray[np.float64]]:
-    """The questions' supports under every `TYPICALITY_WEIGHTS` × `SUPPORT_SENTENCES` ×
-    `VOCABULARY_WEIGHTS`, simplest setting first."""
-    grid = itertools.product(TYPICALITY_WEIGHTS, SUPPORT_SENTENCES, VOCABULARY_WEIGHTS)
-    supports = {}
-    for weight, sentences, vocabulary in grid:
-        update = {
-            "typicality_weight": weight,
-            "support_sentences": sentences,
-            "vocabulary_weight": vocabulary,
-        }
-        again = with_retrieval(scorer, observed, base.model_copy(update=update))
-        supports[(weight, sentences, vocabulary)] = supports_of(again)
-    return supports
-
-
-def support_sweep(
-    supports: dict[SupportSetting, NDArray[np.float64]], answerable: NDArray[np.bool_]
-) -> list[SupportRow]:
-    """Every setting of `support_grid` cross-validated, best objective first."""
-    rows = [
-        SupportRow(
-            *setting,
-            *cross_validated_refusals(support, answerable),
-            refusal_ceiling(support, answerable),
+def submitter_sweep(
+    corpus: Corpus, observed: Sequence[Observed], policy: Policy, mixes: Sequence[float]
+) -> list[SubmitterRow]:
+    """Per `context_mix`: the threshold and corpus gap by the aggregate questions' submitter
+    precision at coverage, then the specific gap by the quote hit rate; best row first."""
+    aggregate = [o for o in observed if is_aggregate(o)]
+    specific = [o for o in observed if o.question.answerable and not is_aggregate(o)]
+    rows = []
+    for mix in mixes:
+        mixed = policy.model_copy(update={"context_mix": mix})
+        questions = ranked(corpus, aggregate, mixed)
+        thresholds, gaps = threshold_grids([q.documents for q in questions])
+        trials = []
+        for threshold, gap in itertools.product(thresholds, gaps):
+            trial = with_thresholds(mixed, submitter_threshold=threshold, corpus_gap=gap)
+            trials.append((trial, *submitter_figures(questions, trial)))
+        chosen, precision, coverage = max(
+            trials, key=lambda t: (t[2] >= MIN_COVERAGE, round(t[1], 4), round(t[2], 4))
         )
-        for setting, support in supports.items()
-    ]
-    return sorted(rows, key=support_preference)
+        _, specific_gaps = threshold_grids([q.documents for q in ranked(corpus, specific, chosen)])
+        hits = [
+            (g, quote_hit_rate(corpus, observed, with_thresholds(chosen, specific_gap=g)))
+            for g in [0.0, *specific_gaps[:-1]]
+        ]
+        gap, hit = max(hits, key=lambda h: (round(h[1], 4), -h[0]))
+        t = chosen.thresholds
+        rows.append(
+            SubmitterRow(mix, t.submitter_threshold, t.corpus_gap, gap, precision, coverage, hit)
+        )
+    return sorted(rows, key=lambda r: r.preference, reverse=True)
 
 
-def support_preference(row: SupportRow) -> tuple[float, float, int, float]:
-    """Best objective first; ties: the simpler setting (less weight, fewer sentences)."""
-    best_first = -round(row.objective, 4)
-    return (best_first, row.typicality_weight, row.support_sentences, row.vocabulary_weight)
-
-
-# --- report ------------------------------------------------------------------------------
-
-
-def fusion_table(rows: Sequence[FusionRow], top: int = 15) -> str:
-    names = list(FUSION_GRID)
-    header = [*names, "paraphrase R@10", "factual R@5", "MRR@10", "objective"]
-    return markdown_table(
-        header,
-        [
-            [f"{row.settings[n]:g}" for n in names]
-            + [row.paraphrase_recall, row.factual_recall, row.answerable_mrr, row.objective]
-            for row in rows[:top]
-        ],
-    )
-
-
-def support_table(rows: Sequence[SupportRow], top: int = 10) -> str:
-    header = [
-        "typicality_weight",
-        "support_sentences",
-        "vocabulary_weight",
-        "false refusals (CV)",
-        "negatives refused (CV)",
-        "ceiling (in-sample)",
-    ]
-    return markdown_table(
-        header,
-        [
-            [
-                f"{r.typicality_weight:g}",
-                str(r.support_sentences),
-                f"{r.vocabulary_weight:g}",
-                r.false_refusals,
-                r.negatives_refused,
-                r.ceiling,
-            ]
-            for r in rows[:top]
-        ],
-    )
-
-
-def context_table(rows: Sequence[ContextRow]) -> str:
-    header = [
-        "context_mix",
-        "submitter threshold / corpus gap",
-        "quote hit",
-        "negatives refused",
-        "aggregate precision / coverage",
-    ]
-    return markdown_table(
-        header,
-        [
-            [
-                f"{r.context_mix:g}",
-                f"{r.answers.submitter_threshold:g} / {r.answers.corpus_gap:g}",
-                r.quote_hit,
-                r.negatives_refused,
-                f"{r.submitters.precision:.3f} / {r.submitters.coverage:.3f}",
-            ]
-            for r in rows
-        ],
-    )
+# --- the whole calibration -----------------------------------------------------------------
 
 
 @dataclass(frozen=True)
 class Calibration:
-    weights: tuple[float, ...]  # of the encoders in ranking, in the index's block order
-    support_weights: tuple[float, ...]  # of the encoders in the support
-    fusion: list[FusionRow]  # dev
-    supports: list[SupportRow]  # dev, cross-validated
-    nested: tuple[float, float]  # (false refusals, negatives refused) of the whole choice
-    contexts: list[ContextRow]  # dev; their answers carry the refusal thresholds (every question)
+    """Everything chosen for one set of encoders, and the sweeps that chose it."""
 
-    @property
-    def retrieval(self) -> dict[str, float]:
-        """The retrieval settings chosen (fusion, support, context_mix)."""
-        support, context = self.supports[0], self.contexts[0]
-        return self.fusion[0].settings | {
-            "typicality_weight": support.typicality_weight,
-            "support_sentences": support.support_sentences,
-            "vocabulary_weight": support.vocabulary_weight,
-            "context_mix": context.context_mix,
-        }
-
-    @property
-    def answers(self) -> AnswerSettings:
-        """The answer settings chosen (refusal thresholds and submitter thresholds)."""
-        return self.contexts[0].answers
+    present: tuple[bool, ...]
+    weights: list[RankingRow]
+    fusion: list[RankingRow]
+    refusal: Refusal
+    submitters: list[SubmitterRow]
+    mixes: tuple[float, ...]
+    policy: Policy
 
 
-def calibrate(
-    service: Service,
-    questions: Sequence[Question],
-    weights: Sequence[float] | None = None,
-    support_weights: Sequence[float] | None = None,
-) -> Calibration:
-    """Every sweep on the dev split, with the encoders weighted `weights` in ranking and
-    `support_weights` in the support (the service's when None); see the module's
-    docstring."""
-    base = (
-        service.retriever
-        if weights is None
-        else Retriever(
-            service.index, service.encoders, service.settings.retrieval, weights, support_weights
-        )
+def calibrate(corpus: Corpus, observed: Sequence[Observed], present: Sequence[bool]) -> Calibration:
+    """The policy for the encoders `present` (the others weigh 0), chosen on `observed`."""
+    dev = [o for o in observed if o.question.split == "dev"]
+    weight_rows, fusion_rows = ranking_sweeps(corpus, dev, present)
+    ranking = best_ranking(weight_rows).weights
+    pools = [pooled(o) for o in dev]
+    refusal = calibrate_refusal(pools, weight_grid(present, encoder_spreads(dev)))
+    low, high = refusal.thresholds
+    encoders = corpus.encoders
+    base = Policy(
+        weights=as_weights(encoders, ranking),
+        support_weights=as_weights(encoders, refusal.best.weights),
+        fusion=fusion_rows[0].fusion,
+        support=refusal.best.support,
+        thresholds=Thresholds(
+            low_confidence=low,
+            high_confidence=high,
+            submitter_threshold=low,
+            corpus_gap=1.0,
+            specific_gap=0.0,
+        ),
     )
-    scorer = Scorer(base, service.settings.answer.k)
-    dev = observe(service, base, [q for q in questions if q.split == "dev"], scorer.per_document)
-    retrieval = service.settings.retrieval
-    fusion = fusion_sweep(base, dev, retrieval)
-    grid = support_grid(scorer, dev, retrieval)
-    answerable = answerable_of(dev)
-    supports = support_sweep(grid, answerable)
-    nested = chosen_then_judged(list(grid.values()), answerable)
-    chosen = {
-        "typicality_weight": supports[0].typicality_weight,
-        "support_sentences": supports[0].support_sentences,
-        "vocabulary_weight": supports[0].vocabulary_weight,
-    }
-    with_support = retrieval.model_copy(update=chosen | fusion[0].settings)
-    refusal = with_refusal(with_retrieval(scorer, dev, with_support), service.settings.answer)
-    contexts = context_sweep(scorer, dev, with_support, refusal)
-    return Calibration(
-        tuple(base.encoder_weights.tolist()),
-        tuple(base.support_weights.tolist()),
-        fusion,
-        supports,
-        nested,
-        contexts,
-    )
+    found: list[SubmitterRow] = []
+
+    def pick(mixes: Sequence[float]) -> float:
+        nonlocal found
+        found = submitter_sweep(corpus, dev, base, mixes)
+        return found[0].context_mix
+
+    _, mixes = widened("context_mix", CONTEXT_MIXES, pick)
+    best = found[0]
+    policy = replace_policy(base, best)
+    return Calibration(tuple(present), weight_rows, fusion_rows, refusal, found, mixes, policy)
 
 
-# --- encoder weights -------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class WeightRow:
-    weights: tuple[float, ...]
-    fusion: FusionRow  # ranking at the service's fusion settings
-    refusals: tuple[float, float]  # (false, negatives) cross-validated at its support settings
-    ceiling: float  # refusal ceiling of that support (in-sample)
-
-    @property
-    def support_objective(self) -> float:
-        return objective(*self.refusals)
-
-
-def weight_grid(present: Sequence[bool], spreads: Sequence[float]) -> list[tuple[float, ...]]:
-    """Weights of the encoders present (the others 0). For two, the second's share of the
-    fused similarity in steps of `WEIGHT_STEP`, where a share is of each encoder's cosine
-    divided by its spread (`encoder_spreads`): cosines of one model vary several times more
-    than another's, and an equal share means an equal say. One alone gets everything."""
-    on = [i for i, p in enumerate(present) if p]
-    if len(on) == 1:
-        return [tuple(1.0 if i == on[0] else 0.0 for i in range(len(present)))]
-    if len(on) != 2:
-        raise ValueError("weights are calibrated for one or two encoders")
-    grid = []
-    for share in np.arange(0.0, 1.0 + 1e-9, WEIGHT_STEP):
-        row = [0.0] * len(present)
-        row[on[0]], row[on[1]] = (1 - share) / spreads[on[0]], share / spreads[on[1]]
-        grid.append(tuple(round(w / sum(row), 4) for w in row))
-    return grid
-
-
-def encoder_spreads(index: StoredIndex, queries: Sequence[Query]) -> list[float]:
-    """Per encoder, the standard deviation of its cosines between the questions and every
-    sentence."""
-    blocks = np.cumsum([0, *(e.dimension for e in index.manifest.encoders)])
-    topics = np.stack([q.topic_vector for q in queries])
-    spreads = []
-    for start, end in itertools.pairwise(blocks.tolist()):
-        cosines = index.sentences.vectors[:, start:end] @ topics[:, start:end].T
-        spreads.append(float(np.std(cosines)) or 1.0)
-    return spreads
-
-
-def weight_sweep(
-    service: Service, questions: Sequence[Question], present: Sequence[bool]
-) -> list[WeightRow]:
-    """Every weighting of `weight_grid` on the dev split, in grid order. Ranking and support
-    each take the best row by their own objective (`ranking_weights`, `support_weights`)."""
-    dev_questions = [q for q in questions if q.split == "dev"]
-    queries = [service.parse(q.question) for q in dev_questions]
-    rows = []
-    for weights in weight_grid(present, encoder_spreads(service.index, queries)):
-        retriever = Retriever(service.index, service.encoders, service.settings.retrieval, weights)
-        dev = observe(service, retriever, dev_questions, service.settings.answer.k)
-        support, answerable = supports_of(dev), answerable_of(dev)
-        rows.append(
-            WeightRow(
-                weights,
-                fusion_row(retriever, dev, service.settings.retrieval),
-                cross_validated_refusals(support, answerable),
-                refusal_ceiling(support, answerable),
-            )
-        )
-    return rows
-
-
-def ranking_weights(rows: Sequence[WeightRow]) -> tuple[float, ...]:
-    """The weights whose ranking scores best on dev (ties: the first in grid order)."""
-    return max(rows, key=lambda r: round(r.fusion.objective, 4)).weights
-
-
-def support_weights(rows: Sequence[WeightRow]) -> tuple[float, ...]:
-    """The weights whose support refuses best on dev, cross-validated (ties: first)."""
-    return max(rows, key=lambda r: round(r.support_objective, 4)).weights
-
-
-def weight_table(rows: Sequence[WeightRow]) -> str:
-    header = [
-        "weights",
-        "paraphrase R@10",
-        "factual R@5",
-        "MRR@10",
-        "ranking objective",
-        "false refusals (CV)",
-        "negatives refused (CV)",
-        "ceiling",
-    ]
-    return markdown_table(
-        header,
-        [
-            [
-                " / ".join(f"{w:g}" for w in r.weights),
-                r.fusion.paraphrase_recall,
-                r.fusion.factual_recall,
-                r.fusion.answerable_mrr,
-                r.fusion.objective,
-                *r.refusals,
-                r.ceiling,
-            ]
-            for r in rows
-        ],
-    )
-
-
-def calibration_report(found: Calibration, questions: Sequence[Question]) -> str:
-    """Sweeps and thresholds (see the module's docstring), as Markdown."""
-    dev = sum(q.split == "dev" for q in questions)
-    best, support, answers = found.contexts[0], found.supports[0], found.answers
-    chosen = ", ".join(f"{k}={v:g}" for k, v in found.fusion[0].settings.items())
-    return "\n\n".join(
-        [
-            f"Calibration on the dev split ({dev} questions; the support and refusal "
-            "cross-validated inside it), encoder weights "
-            + " / ".join(f"{w:g}" for w in found.weights)
-            + " in ranking, "
-            + " / ".join(f"{w:g}" for w in found.support_weights)
-            + " in the support",
-            "Fusion sweep (dev, best 15 of the grid):\n\n" + fusion_table(found.fusion),
-            f"Chosen fusion: {chosen}",
-            f"Support sweep (dev, best 10; each figure measured on the half that did "
-            f"not set the threshold, over {HALVINGS} halvings; a false refusal counted "
-            f"{FALSE_REFUSAL_COST:g} times):\n\n" + support_table(found.supports),
-            f"Chosen support: typicality_weight={support.typicality_weight:g}, "
-            f"support_sentences={support.support_sentences}, "
-            f"vocabulary_weight={support.vocabulary_weight:g} (cross-validated: false refusals "
-            f"{support.false_refusals:.3f}, negatives refused {support.negatives_refused:.3f}); "
-            f"low_confidence={answers.low_confidence:g}, "
-            f"high_confidence={answers.high_confidence:g}. The whole choice (setting and "
-            f"threshold chosen on one half, judged on the other): false refusals "
-            f"{found.nested[0]:.3f}, negatives refused {found.nested[1]:.3f}. Ceiling: no "
-            f"threshold on any of the {len(found.supports)} settings refuses more than "
-            f"{max(r.ceiling for r in found.supports):.3f} of the negatives without refusing a "
-            "real question (in-sample, an upper bound)",
-            "Sentence context in /ask (dev), each with its own submitter thresholds:\n\n"
-            + context_table(found.contexts),
-            f"Chosen: context_mix={best.context_mix:g}, "
-            f"submitter_threshold={answers.submitter_threshold:g}, "
-            f"corpus_gap={answers.corpus_gap:g}, specific_gap={answers.specific_gap:g} "
-            f"(quote hit {best.quote_hit:.3f}, aggregate "
-            f"submitter precision {best.submitters.precision:.3f}, coverage "
-            f"{best.submitters.coverage:.3f} on dev)",
-        ]
+def replace_policy(base: Policy, row: SubmitterRow) -> Policy:
+    chosen = base.model_copy(update={"context_mix": row.context_mix})
+    return with_thresholds(
+        chosen,
+        submitter_threshold=row.submitter_threshold,
+        corpus_gap=row.corpus_gap,
+        specific_gap=row.specific_gap,
     )

@@ -1,102 +1,163 @@
-"""`rag eval --calibrate`: calibrate every set of encoders that may serve, and write the policy.
+"""`rag eval --calibrate`: calibrate every set of encoders that may serve an index, report the
+sweeps, and write the policy (`rag.policy`).
 
-For an index built with two encoders the policy has three entries: both (their weights chosen
-on dev, `weight_sweep`), and each alone (what the service uses when the other cannot be loaded).
-`--write` puts it beside the index (`rag.policy.policy_path`), keyed to the encoders and the
-corpus fingerprint; `--write-default` also makes it the packaged fallback for corpora without
-their own calibration.
+An index built with e5-small and EmbeddingGemma gets two policies: both encoders, and e5-small
+alone (what the service uses when EmbeddingGemma cannot be loaded; the first encoder always can,
+and the vocabulary lives in its space). `--write` puts the file beside the index, keyed to the
+encoders and the corpus fingerprint; `--write-default` also makes it the shipped fallback for
+corpora without their own calibration.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 
 from eval.calibrate import (
+    FALSE_REFUSAL_COST,
+    HALVINGS,
     Calibration,
-    WeightRow,
+    Corpus,
+    RankingRow,
     calibrate,
-    ranking_weights,
-    support_weights,
-    weight_sweep,
+    observe,
 )
 from eval.questions import Question
-from rag.encoders import EncoderSet, Missing
-from rag.policy import (
-    CALIBRATED_ANSWER,
-    CALIBRATED_RETRIEVAL,
-    EncoderPolicy,
-    PolicyFile,
-    subset_key,
-)
-from rag.config import Settings
+from eval.report import markdown_table
+from rag.policy import PolicyFile, subset_key
 from rag.service import Service
 
 
-@dataclass(frozen=True)
-class SubsetCalibration:
-    key: str
-    names: tuple[str, ...]  # the models present
-    weights: tuple[WeightRow, ...]  # the weight sweep (two encoders), else empty
-    calibration: Calibration
-
-
-def subsets(present: Sequence[bool]) -> list[tuple[bool, ...]]:
-    """All the encoders present together first, then each alone (when there are several)."""
-    on = [i for i, p in enumerate(present) if p]
-    alone = [tuple(i == j for i in range(len(present))) for j in on] if len(on) > 1 else []
-    return [tuple(present), *alone]
+def subsets(count: int) -> list[tuple[bool, ...]]:
+    """Every encoder together, then the first alone (when there are several)."""
+    together = tuple(True for _ in range(count))
+    return [together] if count == 1 else [together, tuple(i == 0 for i in range(count))]
 
 
 def calibrate_subsets(
-    service: Service,
-    settings: Settings,
-    questions: Sequence[Question],
-    on_step: Callable[[str], None] = print,
-) -> list[SubsetCalibration]:
-    """Each set served as the service would serve it with only those encoders (a question's
-    other blocks, and the vocabulary signal when the first encoder is missing, as served).
-    `settings` are the ones `service` was loaded with (before its policy was applied)."""
-    members = service.encoders.members
-    present = [not isinstance(m, Missing) for m in members]
+    service: Service, questions: Sequence[Question], on_step: Callable[[str], None]
+) -> list[Calibration]:
+    """Each set of encoders calibrated on the same observations of the dev questions: an encoder
+    left out weighs 0, exactly as the service serves without it."""
+    dev = [q for q in questions if q.split == "dev"]
+    on_step(f"embedding {len(dev)} dev questions")
+    observed = observe(service, dev)
+    corpus = Corpus(service)
+    names = [e.model for e in service.index.manifest.encoders]
     found = []
-    for subset in subsets(present):
-        chosen = [m for m, on in zip(members, subset, strict=True) if on]
-        names = tuple(m.model_name for m in chosen)
-        on_step(f"calibrating {' + '.join(names)}")
-        served = Service.load(settings, EncoderSet(chosen))
-        rows = weight_sweep(served, questions, subset) if sum(subset) > 1 else []
-        alone = tuple(float(on) for on in subset)
-        weights = ranking_weights(rows) if rows else alone
-        supporting = support_weights(rows) if rows else alone
-        identities = tuple(m.identity for m in chosen)
-        calibration = calibrate(served, questions, weights, supporting)
-        found.append(SubsetCalibration(subset_key(identities), names, tuple(rows), calibration))
+    for present in subsets(len(names)):
+        on_step("calibrating " + " + ".join(n for n, p in zip(names, present, strict=True) if p))
+        found.append(calibrate(corpus, observed, present))
     return found
 
 
-def entry_of(service: Service, found: Calibration) -> EncoderPolicy:
-    identities = [m.identity for m in service.encoders.members]
-    answers = found.answers
-    retrieval = {k: float(v) for k, v in found.retrieval.items() if k in CALIBRATED_RETRIEVAL}
-    return EncoderPolicy(
-        weights={i: w for i, w in zip(identities, found.weights, strict=True) if w > 0},
-        support_weights={
-            i: w for i, w in zip(identities, found.support_weights, strict=True) if w > 0
-        },
-        retrieval=retrieval,
-        answer={k: float(getattr(answers, k)) for k in CALIBRATED_ANSWER},
+def policy_file(service: Service, found: Sequence[Calibration], source: str) -> PolicyFile:
+    manifest = service.index.manifest
+    identities = tuple(e.identity for e in manifest.encoders)
+    policies = {}
+    for calibration in found:
+        present = tuple(i for i, p in zip(identities, calibration.present, strict=True) if p)
+        policies[subset_key(present)] = calibration.policy
+    return PolicyFile(
+        encoders=identities,
+        fingerprint=manifest.fingerprint,
+        calibrated_on=f"{source}, dev",
+        policies=policies,
     )
 
 
-def policy_of(
-    service: Service, found: Sequence[SubsetCalibration], questions_file: str, any_corpus: bool
-) -> PolicyFile:
-    manifest = service.index.manifest
-    dev = "dev split"
-    return PolicyFile(
-        encoders=tuple(e.identity for e in manifest.encoders),
-        fingerprint="" if any_corpus else manifest.fingerprint,
-        calibrated_on=f"{questions_file}, {dev}",
-        subsets={f.key: entry_of(service, f.calibration) for f in found},
+# --- report ------------------------------------------------------------------------------
+
+
+def ranking_table(rows: Sequence[RankingRow], top: int | None = None) -> str:
+    header = ["weights", "fusion", "paraphrase R@10", "factual R@5", "MRR@10", "objective"]
+    shown = rows[:top] if top else rows
+    return markdown_table(
+        header,
+        [
+            [
+                " / ".join(f"{w:g}" for w in r.weights),
+                "s{sentence_weight:g} d{dense_weight:g} b{bm25_weight:g} mix{chunk_mix:g}".format(
+                    **r.fusion.model_dump()
+                ),
+                r.paraphrase_recall,
+                r.factual_recall,
+                r.mrr,
+                r.objective,
+            ]
+            for r in shown
+        ],
+    )
+
+
+def support_table(found: Calibration, top: int = 10) -> str:
+    header = [
+        "support weights",
+        "typicality",
+        "sentences",
+        "vocabulary",
+        "false refusals (CV)",
+        "negatives refused (CV)",
+        "ceiling (in-sample)",
+    ]
+    rows = [
+        [
+            " / ".join(f"{w:g}" for w in r.weights),
+            f"{r.support.typicality_weight:g}",
+            str(r.support.support_sentences),
+            f"{r.support.vocabulary_weight:g}",
+            r.false_refusals,
+            r.negatives_refused,
+            r.ceiling,
+        ]
+        for r in found.refusal.rows[:top]
+    ]
+    return markdown_table(header, rows)
+
+
+def submitter_table(found: Calibration) -> str:
+    header = [
+        "context_mix",
+        "submitter threshold / corpus gap",
+        "specific gap",
+        "aggregate precision / coverage",
+        "quote hit",
+    ]
+    rows = [
+        [
+            f"{r.context_mix:g}",
+            f"{r.submitter_threshold:g} / {r.corpus_gap:g}",
+            f"{r.specific_gap:g}",
+            f"{r.precision:.3f} / {r.coverage:.3f}",
+            r.quote_hit,
+        ]
+        for r in found.submitters
+    ]
+    return markdown_table(header, rows)
+
+
+def calibration_report(found: Calibration, names: Sequence[str]) -> str:
+    """The sweeps and the chosen policy of one set of encoders, as Markdown."""
+    present = " + ".join(n for n, p in zip(names, found.present, strict=True) if p)
+    refusal = found.refusal
+    margins = markdown_table(
+        ["margin (sd)", "false refusals (CV)", "negatives refused (CV)"],
+        [[f"{m:g}", f, r] for m, f, r in refusal.margins],
+    )
+    nested_false, nested_refused = refusal.nested
+    return "\n\n".join(
+        [
+            f"## {present}",
+            "Encoder weights in the ranking (dev, default fusion):\n\n"
+            + ranking_table(found.weights),
+            "Fusion at the chosen weights (dev, best 10):\n\n" + ranking_table(found.fusion, 10),
+            f"Support (dev, best 10; each figure on the half that did not set the threshold, "
+            f"{HALVINGS} halvings; a false refusal counts {FALSE_REFUSAL_COST:g} negatives):"
+            "\n\n" + support_table(found),
+            "Margin of the refusal threshold under the weakest answerable question:\n\n" + margins,
+            f"The whole choice cross-validated (nested): false refusals {nested_false:.3f}, "
+            f"negatives refused {nested_refused:.3f}. Context mixes tried: "
+            + ", ".join(f"{m:g}" for m in found.mixes),
+            "Submitters (dev):\n\n" + submitter_table(found),
+            "Chosen policy:\n\n```json\n" + found.policy.model_dump_json(indent=2) + "\n```",
+        ]
     )

@@ -35,8 +35,15 @@ class LocatedGold:
     source: str
     quote: str
     document_id: str | None
-    span: Span | None
+    span: Span | None  # the first place it occurs
     method: Method
+    # every place the same text occurs in the document (a paragraph a submission repeats is
+    # the same quote wherever it stands); `span` first
+    repeats: tuple[Span, ...] = ()
+
+    @property
+    def spans(self) -> tuple[Span, ...]:
+        return () if self.span is None else (self.span, *self.repeats)
 
 
 def collapse_whitespace(text: str) -> tuple[str, list[int]]:
@@ -88,12 +95,23 @@ def locate(gold: GoldQuote, document_id: str | None, text: str | None) -> Locate
     if document_id is None or text is None:
         return LocatedGold(gold.source, gold.quote, None, None, "unlocated")
     span = locate_by_whitespace(text, gold.quote)
-    if span is not None:
-        return LocatedGold(gold.source, gold.quote, document_id, span, "whitespace")
-    span = locate_by_words(text, gold.quote)
-    if span is not None:
-        return LocatedGold(gold.source, gold.quote, document_id, span, "words")
-    return LocatedGold(gold.source, gold.quote, document_id, None, "unlocated")
+    method: Method = "whitespace"
+    if span is None:
+        span, method = locate_by_words(text, gold.quote), "words"
+    if span is None:
+        return LocatedGold(gold.source, gold.quote, document_id, None, "unlocated")
+    return LocatedGold(gold.source, gold.quote, document_id, span, method, repeats(text, span))
+
+
+def repeats(text: str, span: Span) -> tuple[Span, ...]:
+    """The other places where the text at `span` occurs again, verbatim."""
+    quoted = text[span.start : span.end]
+    found = []
+    at = text.find(quoted, span.end)
+    while at >= 0:
+        found.append(Span(at, at + len(quoted)))
+        at = text.find(quoted, at + len(quoted))
+    return tuple(found)
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,8 @@
 Definitions (k counts passages, ranks start at 1):
 
 - A passage *hits* a gold quote when both lie in the same document and their character spans
-  overlap; for a quote that could not be located in the stored text, when at least
+  overlap (any place the quote's text occurs: a paragraph a submission repeats is the same
+  quote wherever it stands); for a quote that could not be located in the stored text, when at least
   `MIN_SHARED_WORDS` consecutive words of the quote occur in the passage.
 - Recall@k: the fraction of the question's gold quotes hit by any of the top k passages.
 - MRR@k: 1 / rank of the first passage that hits any gold quote (0 when none in the top k).
@@ -63,8 +64,8 @@ def spans_overlap(a_start: int, a_end: int, b_start: int, b_end: int) -> bool:
 def hits_gold(passage: Passage, gold: LocatedGold) -> bool:
     if gold.span is None:
         return shares_run_of_words(gold.quote, passage.text)
-    return passage.document_id == gold.document_id and spans_overlap(
-        passage.start, passage.end, gold.span.start, gold.span.end
+    return passage.document_id == gold.document_id and any(
+        spans_overlap(passage.start, passage.end, s.start, s.end) for s in gold.spans
     )
 
 

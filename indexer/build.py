@@ -46,7 +46,7 @@ from rag.vocabulary import Vocabulary, corpus_words
 
 log = logging.getLogger(__name__)
 
-ProgressCallback = Callable[[int, int], None]
+ProgressCallback = Callable[[int, int, str], None]  # (embedded so far, to embed, by which model)
 _UNSAFE_ID = re.compile(r"[^A-Za-z0-9_.-]+")
 
 
@@ -64,6 +64,8 @@ class BuildReport:
     seconds: float
     unchanged: bool = False
     suggested_metadata: Path | None = None
+    encoders: tuple[str, ...] = ()  # the models the index was built with
+    left_out: tuple[tuple[str, str], ...] = ()  # (model, why) configured but not loadable
 
     @property
     def chunks_per_second(self) -> float:
@@ -238,6 +240,13 @@ def build_index(
             seconds=time.perf_counter() - started,
             unchanged=True,
             suggested_metadata=out / SUGGESTED_FILE_NAME,
+            encoders=tuple(e.model for e in previous.encoders),
+            left_out=tuple(
+                (model, "ikke hentet (rag fetch-model)")
+                for model in settings.embedding.models
+                if model not in {e.model for e in previous.encoders}
+                and not obtainable(model, settings)
+            ),
         )
     documents, duplicates = make_documents(raws, meta)
     chunks = [c for d in documents for c in chunk_document(d, settings.chunk)]
@@ -292,6 +301,8 @@ def build_index(
         duplicates=manifest.duplicates,
         seconds=time.perf_counter() - started,
         suggested_metadata=out / SUGGESTED_FILE_NAME,
+        encoders=tuple(e.model for e in manifest.encoders),
+        left_out=tuple(encoders.unavailable.items()),
     )
 
 
@@ -325,8 +336,9 @@ def embed_texts(
     try:
         for member in encoders.members:
             texts = [*passages, *words] if member is first else list(passages)
+            progress = labelled(on_progress, member.model_name)
             vectors, embedded = embed_with_cache(
-                member, texts, cache, settings.embedding.batch_size, on_progress
+                member, texts, cache, settings.embedding.batch_size, progress
             )
             blocks.append(vectors)
             new, distinct = new + embedded, distinct + len(set(texts))
@@ -335,6 +347,13 @@ def embed_texts(
     word_vectors = blocks[0][len(passages) :]
     blocks[0] = blocks[0][: len(passages)]
     return Embedded(np.hstack(blocks).astype(np.float32), word_vectors, new, distinct)
+
+
+def labelled(on_progress: ProgressCallback | None, model: str) -> Callable[[int, int], None] | None:
+    """The build's progress callback, saying which model embeds."""
+    if on_progress is None:
+        return None
+    return lambda done, total: on_progress(done, total, model)
 
 
 def encoder_entry(encoder: Embedder) -> EncoderEntry:

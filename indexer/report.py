@@ -52,8 +52,16 @@ def head_line(report: BuildReport) -> str:
     )
 
 
+def encoder_lines(report: BuildReport) -> list[str]:
+    """Which models the index holds vectors of, and which configured ones it lacks and why."""
+    lines = [f"Encoders: {', '.join(report.encoders)}"] if report.encoders else []
+    for model, why in report.left_out:
+        lines.append(f"Without {model}: {why}. The service answers with the encoders above.")
+    return lines
+
+
 def format_report(report: BuildReport) -> str:
-    lines = [head_line(report), "", "Submitters:"]
+    lines = [head_line(report), *encoder_lines(report), "", "Submitters:"]
     lines += document_table(report.documents)
     shared = [d for d in report.documents if d.near_duplicates]
     if shared:

@@ -103,93 +103,25 @@ class IndexSettings(_Section):
 
 
 class RetrievalSettings(_Section):
+    """How much retrieval returns. How it ranks and weighs the encoders is calibrated data
+    (`rag.policy`), not a setting."""
+
     k: int = Field(10, ge=1, le=50, description="Hits returned by /search by default.")
     rrf_k: int = Field(60, ge=1, description="Reciprocal rank fusion constant.")
-    sentence_weight: float = Field(
-        3.0, ge=0.0, description="Weight in RRF of the ranking by each chunk's best sentence."
-    )
-    dense_weight: float = Field(
-        1.0, ge=0.0, description="Weight in RRF of the ranking by the chunk's own vector."
-    )
-    bm25_weight: float = Field(0.0, ge=0.0, description="Weight of the BM25 ranking in RRF.")
-    chunk_mix: float = Field(
-        1.0,
-        ge=0.0,
-        description="Share of the chunk's own cosine added to its best sentence's cosine in the "
-        "sentence ranking.",
-    )
-    context_mix: float = Field(
-        1.0,
-        ge=0.0,
-        description="/ask: weight of the closest chunk's cosine (the chunk vector carries the "
-        "submitter and section) averaged with a sentence's own cosine into its similarity.",
+
+
+class AnswerSettings(_Section):
+    """How much an answer shows. Whether to answer and who answers is decided by the
+    calibrated policy (`rag.policy`, `rag.decide`)."""
+
+    k: int = Field(
+        3, ge=1, le=50, description="Closest sentences /ask considers per submitter by default."
     )
     lexical_tiebreak: float = Field(
         0.01,
         ge=0.0,
         description="Weight of the question's IDF-weighted word overlap added to a sentence's "
-        "cosine when quotes are chosen (breaks near-ties only).",
-    )
-    typicality_weight: float = Field(
-        1.0,
-        ge=0.0,
-        description="/ask support: share of a sentence's typicality (its mean cosine to its 5 "
-        "closest other sentences, relative to the corpus median) taken off its own cosine, so "
-        "that a generic sentence close to every question does not make one look answered.",
-    )
-    support_sentences: int = Field(
-        2,
-        ge=1,
-        le=20,
-        description="/ask support: how many of the closest distinct sentences (by own cosine "
-        "less typicality) are averaged into the support that decides whether to answer.",
-    )
-    vocabulary_weight: float = Field(
-        0.2,
-        ge=0.0,
-        description="/ask support: weight of the share of the question's words the corpus does "
-        "not know (each unknown word counted by its closest corpus word in meaning, "
-        "rag/vocabulary.py) taken off the support; a question about a topic the corpus never "
-        "mentions names words it never uses.",
-    )
-
-
-class AnswerSettings(_Section):
-    """Thresholds of the relevance decision. `low_confidence` and `high_confidence` apply to the
-    support of an answer (`RetrievalSettings.support_sentences`, `typicality_weight`,
-    `vocabulary_weight`); the submitter thresholds and gaps to each submitter's best quotable
-    sentence (its similarity to the question: its own cosine averaged with its chunk's,
-    `RetrievalSettings.context_mix`).
-
-    Calibrated on eval/questions.jsonl for multilingual-e5-small (`rag eval --calibrate`: the
-    refusal thresholds on every question, cross-validated; the rest on the dev split); retune for
-    another model."""
-
-    k: int = Field(
-        3, ge=1, le=50, description="Closest sentences /ask considers per submitter by default."
-    )
-    low_confidence: float = Field(
-        0.8504, description="Below this support the question is refused (no_answer)."
-    )
-    high_confidence: float = Field(
-        0.879,
-        description="From this support the answer is confident (and a submitter's own support "
-        "marks it sure); between the two it is given with a caution («Svake treff»).",
-    )
-    submitter_threshold: float = Field(
-        0.81, description="Best sentence score a submitter needs to be quoted (and counted)."
-    )
-    specific_gap: float = Field(
-        0.02,
-        ge=0.0,
-        description="For a question about one thing (not the whole corpus, no submitter named): "
-        "how far below the closest submitter's score another submitter may be.",
-    )
-    corpus_gap: float = Field(
-        0.04,
-        ge=0.0,
-        description="For every question: how far below the closest submitter's score another "
-        "submitter may be and still be quoted (1.0: no limit beyond submitter_threshold).",
+        "similarity when quotes are chosen (breaks near-ties only).",
     )
     quote_gap: float = Field(
         0.015, ge=0.0, description="How far below a submitter's best sentence more quotes may be."

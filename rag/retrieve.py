@@ -1,13 +1,16 @@
 """Retrieval by meaning and by words: chunk vectors, sentence vectors and Norwegian BM25.
 
-A chunk is ranked three ways for a question: by its own vector, by its best sentence's vector
-(plus a share of the chunk's, `chunk_mix`), and by BM25; the rankings are fused by weighted
-reciprocal rank fusion. `/ask` works on sentences directly: `evidence` gives every document's
-closest quotable sentences, and the support the corpus gives an answer (`support`).
+Every stored vector holds each encoder's unit vector side by side (`rag.encoders`), and the
+policy (`rag.policy`) weighs the encoders. A chunk is ranked three ways for a question: by its
+own vector, by its best sentence's vector (plus a share of the chunk's, `chunk_mix`), and by BM25;
+the rankings are fused by weighted reciprocal rank fusion (/search). `/ask` works on sentences
+directly: `evidence` gives every document's candidate sentences with the features the decision
+reads (`rag.scoring`, `rag.decide`).
 """
 
 from __future__ import annotations
 
+import itertools
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -18,37 +21,22 @@ from numpy.typing import NDArray
 
 from rag.config import RetrievalSettings
 from rag.embed import Embedder
+from rag.encoders import as_encoder_set
 from rag.errors import InvalidFilter
 from rag.fusion import Ranking, distinct_passages, rank_lookup, rrf, top_rows
 from rag.lexical import Term, content_terms, overlap_with
+from rag.policy import Fusion, Policy
 from rag.query import Query
+from rag.scoring import narrowed, weight_vector
 from rag.sentences import wording
 from rag.statements import is_statement
 from rag.store import StoredIndex, stored_vectors
-from rag.types import DocumentEvidence, Evidence, Filters, Hit, ScoredSentence
+from rag.types import Candidates, DocumentEvidence, Evidence, Filters, Hit
 
 Mode = Literal["hybrid", "dense", "sentence", "bm25"]
 MODES: tuple[Mode, ...] = ("hybrid", "dense", "sentence", "bm25")
 QUERY_CACHE_SIZE = 1024
 NO_ROWS = np.empty(0, dtype=np.int64)
-
-
-def best_distinct(
-    scores: NDArray[np.float32], wordings: NDArray[np.int64], rows: NDArray[np.int64], n: int
-) -> NDArray[np.int64]:
-    """The `n` best of `rows` by score, one per wording (a template sentence sent by several
-    submitters counts once), best first."""
-    order = rows[np.argsort(-scores[rows], kind="stable")]
-    _, first = np.unique(wordings[order], return_index=True)
-    return order[np.sort(first)[:n]]
-
-
-def support(scores: NDArray[np.float32], best: NDArray[np.int64], less: float = 0.0) -> float:
-    """How strongly sentences support an answer: the mean score of the best distinct ones
-    (`best_distinct`), less `less`. A topic the corpus discusses is said in several sentences;
-    a question it does not cover lands on one stray sentence. -1 when there is nothing to
-    quote."""
-    return float(scores[best].mean()) - less if len(best) else -1.0
 
 
 def wording_ids(index: StoredIndex) -> NDArray[np.int64]:
@@ -61,21 +49,6 @@ def wording_ids(index: StoredIndex) -> NDArray[np.int64]:
     return np.array(ids, dtype=np.int64)
 
 
-def typicality_penalty(
-    index: StoredIndex,
-    quotable: dict[str, NDArray[np.int64]],
-    weight: float,
-    encoder_weights: NDArray[np.float64],
-) -> NDArray[np.float32]:
-    """What `support` takes off each sentence's cosine: `weight` × its typicality (each
-    encoder's, weighted as the encoders' cosines are) above the median of the quotable
-    sentences (`quotable_rows`; a typical sentence loses nothing)."""
-    typical = (index.sentences.typicality @ encoder_weights).astype(np.float32)
-    every = np.concatenate([NO_ROWS, *quotable.values()])
-    centre = float(np.median(typical[every])) if len(every) else 0.0
-    return (weight * (typical - centre)).astype(np.float32)
-
-
 def quotable_rows(index: StoredIndex) -> dict[str, NDArray[np.int64]]:
     """Per document, the rows of its sentences that can be quoted (statements)."""
     rows: dict[str, list[int]] = {}
@@ -85,12 +58,37 @@ def quotable_rows(index: StoredIndex) -> dict[str, NDArray[np.int64]]:
     return {doc: np.array(r, dtype=np.int64) for doc, r in rows.items()}
 
 
+def centred_typicality(
+    typicality: NDArray[np.float32], quotable: dict[str, NDArray[np.int64]]
+) -> NDArray[np.float32]:
+    """Each encoder's typicality less its median over the quotable sentences (a typical
+    sentence loses nothing)."""
+    every = np.concatenate([NO_ROWS, *quotable.values()])
+    centre = np.median(typicality[every], axis=0) if len(every) else 0.0
+    centred: NDArray[np.float32] = (typicality - centre).astype(np.float32)
+    return centred
+
+
+def encoder_blocks(index: StoredIndex) -> list[slice]:
+    """Each encoder's columns in a stored vector."""
+    edges = np.cumsum([0, *(e.dimension for e in index.manifest.encoders)]).tolist()
+    return [slice(a, b) for a, b in itertools.pairwise(edges)]
+
+
+def per_encoder(
+    vectors: NDArray[np.float32], query: NDArray[np.float32], blocks: Sequence[slice]
+) -> NDArray[np.float32]:
+    """Each row's cosine to `query` in every encoder's block: one column per encoder."""
+    columns = [vectors[:, b] @ query[b] for b in blocks]
+    return np.stack(columns, axis=1).astype(np.float32).reshape(len(vectors), len(blocks))
+
+
 @dataclass(frozen=True)
 class ChunkScores:
     """Every chunk row scored for one question."""
 
-    dense: NDArray[np.float32]  # cosine of the chunk's own vector
-    sentence: NDArray[np.float32]  # cosine of its best sentence
+    dense: NDArray[np.float32]  # fused cosine of the chunk's own vector
+    sentence: NDArray[np.float32]  # fused cosine of its best sentence
     best_sentence: NDArray[np.int64]  # that sentence's row (-1: none)
     bm25: NDArray[np.float32]
 
@@ -110,85 +108,84 @@ def rank_chunks(
 
 
 def fuse(
-    rankings: dict[Mode, Ranking], settings: RetrievalSettings
+    rankings: dict[Mode, Ranking], fusion: Fusion, rrf_k: int
 ) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
     """Weighted reciprocal rank fusion of the rankings with a weight above zero."""
     weights: dict[Mode, float] = {
-        "sentence": settings.sentence_weight,
-        "dense": settings.dense_weight,
-        "bm25": settings.bm25_weight,
+        "sentence": fusion.sentence_weight,
+        "dense": fusion.dense_weight,
+        "bm25": fusion.bm25_weight,
     }
     chosen = [(rankings[mode], w) for mode, w in weights.items() if w > 0]
-    return rrf(chosen, settings.rrf_k)
+    return rrf(chosen, rrf_k)
 
 
 def best_passages(
-    scores: ChunkScores, rows: NDArray[np.int64], settings: RetrievalSettings, mode: Mode, k: int
+    scores: ChunkScores,
+    rows: NDArray[np.int64],
+    fusion: Fusion,
+    rrf_k: int,
+    mode: Mode,
+    k: int,
 ) -> tuple[NDArray[np.int64], NDArray[np.float64], dict[Mode, Ranking]]:
     """The k best of `rows` by `mode` (hybrid: fused), with their scores and every ranking;
     overlapping chunks that share their best sentence count once."""
-    rankings = rank_chunks(scores, rows, settings.chunk_mix)
+    rankings = rank_chunks(scores, rows, fusion.chunk_mix)
     if mode == "hybrid":
-        order, fused = fuse(rankings, settings)
+        order, fused = fuse(rankings, fusion, rrf_k)
     else:
         order, fused = rankings[mode].rows, rankings[mode].scores.astype(np.float64)
     keep = distinct_passages(order, scores.best_sentence, k)
     return order[keep], fused[keep], rankings
 
 
-def weights_of(index: StoredIndex, weights: Sequence[float] | None) -> NDArray[np.float64]:
-    count = len(index.manifest.encoders)
-    chosen = np.array(weights if weights is not None else [1.0] + [0.0] * (count - 1))
-    if chosen.shape != (count,) or (chosen < 0).any() or chosen.sum() <= 0:
-        raise ValueError(f"encoder weights {weights!r} do not fit the {count} encoders")
-    return (chosen / chosen.sum()).astype(np.float64)
+def remember(
+    cache: dict[str, NDArray[np.float32]],
+    found: dict[str, NDArray[np.float32]],
+    keys: Sequence[str],
+    vectors: NDArray[np.float32],
+) -> None:
+    """`keys`' `vectors` into `found` and the cache (the oldest entry out when it is full)."""
+    for key, vector in zip(keys, vectors, strict=True):
+        found[key] = vector
+        if len(cache) >= QUERY_CACHE_SIZE:
+            cache.pop(next(iter(cache)))
+        cache[key] = vector
 
 
 class Retriever:
-    """Searches one loaded index; cheap to call concurrently (read-only state)."""
+    """Searches one loaded index under one policy; cheap to call concurrently (read-only)."""
 
     def __init__(
         self,
         index: StoredIndex,
         embedder: Embedder,
+        policy: Policy,
         settings: RetrievalSettings,
-        encoder_weights: Sequence[float] | None = None,
-        support_weights: Sequence[float] | None = None,
     ) -> None:
-        """`encoder_weights`: each encoder's share of the fused similarity that ranks and
-        quotes, in the index's block order (`rag.policy`; None: all of it to the first);
-        `support_weights` the same for the support that decides whether to answer (None: the
-        same)."""
         self.index = index
-        self.embedder = embedder
+        self.embedder = as_encoder_set(embedder)
+        self.policy = policy
         self.settings = settings
-        self.encoder_weights = weights_of(index, encoder_weights)
-        self.support_weights = weights_of(index, support_weights or encoder_weights)
-        widths = [e.dimension for e in index.manifest.encoders]
-        self._query_weights = np.repeat(self.encoder_weights, widths).astype(np.float32)
-        self._support_weights = np.repeat(self.support_weights, widths).astype(np.float32)
-        self._word_block = slice(0, index.manifest.encoders[0].dimension)
+        self.encoders = tuple(e.identity for e in index.manifest.encoders)
+        self.blocks = encoder_blocks(index)
+        self.ranking_weights = weight_vector(policy, self.encoders, support=False)
+        self.support_weights = weight_vector(policy, self.encoders, support=True)
+        widths = [b.stop - b.start for b in self.blocks]
+        self._query_weights = np.repeat(self.ranking_weights, widths).astype(np.float32)
         self._vectors = stored_vectors(index)
         self._query_cache: dict[str, NDArray[np.float32]] = {}
+        self._word_cache: dict[str, NDArray[np.float32]] = {}
         self._cache_lock = threading.Lock()
         self._doc_of_row = np.array([c.document_id for c in index.chunks], dtype=object)
         self._quotable_rows = quotable_rows(index)
         self._wordings = wording_ids(index)
-        self._penalty = typicality_penalty(
-            index, self._quotable_rows, settings.typicality_weight, self.support_weights
-        )
+        self._typical = centred_typicality(index.sentences.typicality, self._quotable_rows)
         self._sentence_terms: dict[int, list[Term]] = {}
 
-    def renewed(self, settings: RetrievalSettings | None = None) -> Retriever:
-        """A new retriever over the same index and encoder weights (other settings if given),
-        its question cache empty."""
-        return Retriever(
-            self.index,
-            self.embedder,
-            settings or self.settings,
-            self.encoder_weights.tolist(),
-            self.support_weights.tolist(),
-        )
+    def under(self, policy: Policy) -> Retriever:
+        """A retriever over the same index under another policy, its question cache empty."""
+        return Retriever(self.index, self.embedder, policy, self.settings)
 
     # --- filters ---------------------------------------------------------------------------
 
@@ -223,41 +220,43 @@ class Retriever:
     # --- embedding ---------------------------------------------------------------------------
 
     def fused(self, vector: NDArray[np.float32]) -> NDArray[np.float32]:
-        """A question's vector with each encoder's block weighted (`rag.encoders`): its inner
-        product with a stored vector is the fused similarity."""
+        """A question's vector with each encoder's block weighted: its inner product with a
+        stored vector is the fused similarity Σ w_e cos_e."""
         weighted: NDArray[np.float32] = vector * self._query_weights
         return weighted
 
-    def supporting(self, query: Query) -> NDArray[np.float32]:
-        """Every sentence's own cosine to the question's topic under the support weights (what
-        the refusal rests on may weigh the encoders otherwise than the ranking)."""
-        if np.array_equal(self.support_weights, self.encoder_weights):
-            return self.index.sentences.vectors @ self.fused(query.topic_vector)
-        weighted = query.topic_vector * self._support_weights
-        cosines: NDArray[np.float32] = self.index.sentences.vectors @ weighted
-        return cosines
-
-    def embed_words(self, texts: Sequence[str]) -> list[NDArray[np.float32]]:
-        """Vectors of single words in the first encoder's space, where the vocabulary is."""
-        return [vector[self._word_block] for vector in self.embed_queries(texts)]
-
     def embed_queries(self, texts: Sequence[str]) -> list[NDArray[np.float32]]:
-        """Every encoder's unit vector side by side for each text (a `Query` holds these; the
-        weights apply when it is scored, `fused`): cached ones from the cache (repeated
-        questions: shared links, UI reruns), the rest in one call."""
+        """Every encoder's unit vector side by side for each text (`embed_question`)."""
+        return self.embed_question(texts, ())[0]
+
+    def embed_question(
+        self, texts: Sequence[str], words: Sequence[str]
+    ) -> tuple[list[NDArray[np.float32]], list[NDArray[np.float32]]]:
+        """Every encoder's vectors of `texts` side by side, and the first encoder's of `words`
+        (where the vocabulary is), in one call (`EncoderSet.embed_with_words`); what was asked
+        before comes from the cache (repeated questions: shared links, UI reruns)."""
         with self._cache_lock:
             known = {q: self._query_cache[q] for q in texts if q in self._query_cache}
+            known_words = {w: self._word_cache[w] for w in words if w in self._word_cache}
         missing = list(dict.fromkeys(q for q in texts if q not in known))
-        if missing:
-            for text, vector in zip(missing, self.embedder.embed_queries(missing), strict=True):
-                known[text] = vector
-                with self._cache_lock:
-                    if len(self._query_cache) >= QUERY_CACHE_SIZE:
-                        self._query_cache.pop(next(iter(self._query_cache)))
-                    self._query_cache[text] = vector
-        return [known[q] for q in texts]
+        unknown = list(dict.fromkeys(w for w in words if w not in known_words))
+        if missing or unknown:
+            vectors, word_vectors = self.embedder.embed_with_words(missing, unknown)
+            with self._cache_lock:
+                remember(self._query_cache, known, missing, vectors)
+                remember(self._word_cache, known_words, unknown, word_vectors)
+        return [known[q] for q in texts], [known_words[w] for w in words]
 
     # --- chunks: /search ---------------------------------------------------------------------
+
+    def cosines(
+        self, vector: NDArray[np.float32]
+    ) -> tuple[NDArray[np.float32], NDArray[np.float32]]:
+        """Each sentence's and each chunk's cosine to `vector`, one column per encoder."""
+        return (
+            per_encoder(self.index.sentences.vectors, vector, self.blocks),
+            per_encoder(self._vectors, vector, self.blocks),
+        )
 
     def chunk_scores(self, query: Query) -> ChunkScores:
         vector = self.fused(query.vector)
@@ -273,7 +272,9 @@ class Retriever:
             raise ValueError(f"unknown retrieval mode {mode!r}; choose one of {MODES}")
         scores = self.chunk_scores(query)
         rows = self.allowed_rows(query.filters)
-        order, fused, rankings = best_passages(scores, rows, self.settings, mode, k)
+        order, fused, rankings = best_passages(
+            scores, rows, self.policy.fusion, self.settings.rrf_k, mode, k
+        )
         return self.to_hits(order, fused, rankings, scores)
 
     def to_hits(
@@ -298,69 +299,55 @@ class Retriever:
 
     # --- sentences: /ask ---------------------------------------------------------------------
 
-    def evidence(self, query: Query, per_document: int) -> Evidence:
-        """Every admitted document's closest quotable sentences, closest document first, with
-        the support of each document and of all of them together (`support`).
-
-        A sentence scores its similarity in context (`sentence_similarities`); a little lexical
-        overlap breaks near-ties («fastlegeordningen» quoted over a sentence about GPs in
-        general). Support rests on the sentences' own cosines less their typicality, less
-        `vocabulary_weight` × the share of the question's words the corpus does not know
-        (`Query.vocabulary_coverage`)."""
+    def evidence(self, query: Query, per_document: int | None) -> Evidence:
+        """Every admitted document with its candidate sentences and their features
+        (`rag.scoring.narrowed` of its quotable sentences; all of them when `per_document` is
+        None, as the calibration reads them)."""
         if query.vocabulary_coverage is None:
             raise ValueError("a question parsed for /search cannot be answered: parse it to answer")
-        topic = self.fused(query.topic_vector)
-        own: NDArray[np.float32] = self.index.sentences.vectors @ topic
-        cosines = self.sentence_similarities(topic, own)
-        distinctive = self.supporting(query) - self._penalty
-        unfamiliar = self.settings.vocabulary_weight * (1.0 - query.vocabulary_coverage)
-        n = self.settings.support_sentences
-        sentences = self.index.sentences.sentences
-        found, picked = [], []
+        own = per_encoder(self.index.sentences.vectors, query.topic_vector, self.blocks)
+        chunk = self.closest_chunks(query.topic_vector, own)
+        found = []
         for document_id in self.admitted(query.filters):
-            document = self.index.documents[document_id]
             rows = self._quotable_rows.get(document_id, NO_ROWS)
-            top = rows[np.argsort(-cosines[rows], kind="stable")[: per_document * 3]]
-            scored = [
-                ScoredSentence(
-                    sentences[r],
-                    float(cosines[r]),
-                    float(cosines[r])
-                    + self.settings.lexical_tiebreak
-                    * overlap_with(query.terms, query.weights, self.terms_of(r)),
+            if per_document is not None:
+                positions = narrowed(
+                    own[rows],
+                    chunk[rows],
+                    self._typical[rows],
+                    self.policy,
+                    self.encoders,
+                    per_document,
                 )
-                for r in top.tolist()
-            ]
-            scored.sort(key=lambda s: (-s.score, s.sentence.start))
-            best = best_distinct(distinctive, self._wordings, rows, n)
-            picked.append(best)
-            found.append(
-                DocumentEvidence(
-                    document, tuple(scored[:per_document]), support(distinctive, best, unfamiliar)
-                )
+                rows = rows[positions]
+            candidates = Candidates(
+                rows,
+                own[rows],
+                chunk[rows],
+                self._typical[rows],
+                self._wordings[rows],
+                self.overlaps(query, rows),
             )
-        found.sort(key=lambda d: -d.best)
-        # The corpus's n best distinct sentences are among the documents' own n best.
-        candidates = np.concatenate([NO_ROWS, *picked])
-        overall = best_distinct(distinctive, self._wordings, candidates, n)
-        return Evidence(tuple(found), support(distinctive, overall, unfamiliar))
+            found.append(DocumentEvidence(self.index.documents[document_id], candidates))
+        sentences = self.index.sentences.sentences
+        return Evidence(tuple(found), sentences, self.encoders, query.vocabulary_coverage)
 
-    def sentence_similarities(
+    def closest_chunks(
         self, topic: NDArray[np.float32], own: NDArray[np.float32]
     ) -> NDArray[np.float32]:
-        """Every sentence's similarity to the question's `topic` (its fused vector) in its
-        context: its own cosine `own` averaged, with weight `context_mix`, with the cosine of
-        the closest chunk that holds it."""
-        mix = self.settings.context_mix
-        if mix == 0:
-            return own
+        """Per sentence and encoder, the cosine of the closest chunk that holds it (its own
+        cosine for a sentence in no chunk)."""
         layer = self.index.sentences
-        chunks = self._vectors @ topic
-        chunk = np.full(len(own), -np.inf, dtype=np.float32)
-        np.maximum.at(chunk, layer.pair_sentence, chunks[layer.pair_chunk])
-        chunk = np.where(np.isfinite(chunk), chunk, own)  # a sentence in no chunk: its own
-        mixed: NDArray[np.float32] = ((own + mix * chunk) / (1 + mix)).astype(np.float32)
-        return mixed
+        chunks = per_encoder(self._vectors, topic, self.blocks)
+        closest = np.full(own.shape, -np.inf, dtype=np.float32)
+        np.maximum.at(closest, layer.pair_sentence, chunks[layer.pair_chunk])
+        result: NDArray[np.float32] = np.where(np.isfinite(closest), closest, own)
+        return result
+
+    def overlaps(self, query: Query, rows: NDArray[np.int64]) -> NDArray[np.float32]:
+        """The question's IDF-weighted words each sentence shares (`rag.lexical`)."""
+        values = [overlap_with(query.terms, query.weights, self.terms_of(r)) for r in rows.tolist()]
+        return np.array(values, dtype=np.float32)
 
     def terms_of(self, sentence_row: int) -> list[Term]:
         """A sentence's content words, tokenised once per loaded index."""

@@ -24,7 +24,7 @@ from rag.embed import Embedder
 from rag.encoders import EncoderSet, as_encoder_set, make_encoders
 from rag.errors import DocumentNotFound, IndexNotFound, RagError
 from rag.generate import generated_answer, is_enabled
-from rag.policy import Resolved, resolve
+from rag.policy import Policy, Resolved, resolve
 from rag.query import Query, QueryParser, checked_text
 from rag.retrieve import Mode, Retriever
 from rag.store import StoredIndex, check_compatible, load_index, rebuild_hint, serving_encoders
@@ -54,43 +54,51 @@ class Service:
     index: StoredIndex
     retriever: Retriever
     parser: QueryParser
-    settings: Settings  # with the policy's values (`rag.policy`)
+    settings: Settings
     encoders: EncoderSet  # arranged as the index was built; a missing one is `Missing`
-    policy: Resolved
+    policy: Resolved  # the calibrated policy in force (`rag.policy`)
 
     @classmethod
-    def load(cls, settings: Settings, embedder: Embedder) -> Service:
+    def load(cls, settings: Settings, embedder: Embedder, policy: Policy | None = None) -> Service:
+        """The service over the configured index, under its calibrated policy (`policy` given:
+        under that one instead, as the calibration tries its candidates)."""
         single_threaded_blas()
         path = settings.index.path
         index = load_index(path)
         check_compatible(index.manifest, path, settings.chunk)
         encoders = serving_encoders(index.manifest, path, as_encoder_set(embedder))
         present = tuple(m.identity for m in encoders.present)
-        policy = resolve(index.manifest, path, present, settings.retrieval, settings.answer)
-        settings = settings.model_copy(
-            update={"retrieval": policy.retrieval, "answer": policy.answer}
-        )
-        retriever = Retriever(
-            index,
-            encoders,
-            settings.retrieval,
-            policy.weights.tolist(),
-            policy.support_weights.tolist(),
-        )
-        parser = QueryParser.of(
-            index,
-            retriever.embed_queries,
-            retriever.embed_words,
-            settings.answer.max_question_chars,
-        )
+        resolved = resolve(index.manifest, path, present)
+        if policy is not None:
+            resolved = Resolved(policy, resolved.origin, "gitt av kalibreringen")
+        retriever = Retriever(index, encoders, resolved.policy, settings.retrieval)
+        parser = QueryParser.of(index, retriever.embed_question, settings.answer.max_question_chars)
         for missing in encoders.missing:
             log.warning("serving without %s: %s", missing.model_name, missing.reason)
-        return cls(index, retriever, parser, settings, encoders, policy)
+        log.info("relevance policy: %s", resolved.source)
+        return cls(index, retriever, parser, settings, encoders, resolved)
 
     @property
     def degraded_reasons(self) -> list[str]:
-        """Why the service answers with less than its index was built with."""
-        return [f"{m.model_name} mangler ({m.reason})" for m in self.encoders.missing]
+        """Why the service answers with less than it is configured for: an encoder the index
+        was built with that cannot be loaded now, or a configured one that an index built from
+        this configuration lacks (not fetched when it was built)."""
+        missing = [f"{m.model_name} mangler ({m.reason})" for m in self.encoders.missing]
+        built = {e.model for e in self.index.manifest.encoders}
+        configured = self.settings.embedding.models
+        if not built & set(configured):  # built with other models altogether (a test's fake)
+            return missing
+        without = [
+            f"indeksen er bygget uten {model}"
+            + (
+                f" ({self.encoders.unavailable[model]})"
+                if model in self.encoders.unavailable
+                else ""
+            )
+            for model in configured
+            if model not in built
+        ]
+        return missing + without
 
     def parse(
         self,
@@ -111,8 +119,9 @@ class Service:
 
     def decide(self, query: Query, per_document: int | None = None) -> Decision:
         """Retrieve the evidence and decide who answers: shared by /ask and /matrix."""
-        evidence = self.retriever.evidence(query, per_document or self.settings.answer.k)
-        return decide(query, evidence, self.settings.answer)
+        depth = per_document or self.settings.answer.k
+        evidence = self.retriever.evidence(query, depth)
+        return decide(query, evidence, self.retriever.policy, self.settings.answer, depth)
 
     def submitter_decisions(
         self, question: str, filters: Filters = NO_FILTERS

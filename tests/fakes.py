@@ -5,31 +5,68 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 
-from rag.config import AnswerSettings, RetrievalSettings
 from rag.embed import Embedder, Vectors, normalise_rows
+from rag.policy import (
+    Fusion,
+    Policy,
+    PolicyFile,
+    Support,
+    Thresholds,
+    policy_path,
+    subset_key,
+    write_policy,
+)
+from rag.store import read_manifest
 
 _WORD = re.compile(r"\w+")
 
-# Answer thresholds for the FakeEmbedder's bag-of-words cosines (the real model's are far
-# higher): on the submissions of tests/rag/conftest.py they give high, low and no answers.
+# The policy for the FakeEmbedder's bag-of-words cosines (the real model's are far higher): on
+# the submissions of tests/rag/conftest.py its thresholds give high, low and no answers.
 # Sentences alone in /ask: the bag-of-words cosines of whole chunks are too coarse to add as
 # context (the real model's context_mix is checked against a brute-force reference and on the
 # seeds). For the same reason support is the best sentence's cosine alone: no typicality, one
 # sentence (the real model's support is checked on hand-made vectors and on the seeds), and
 # the vocabulary does not count: a hashed word means nothing (tests/rag/test_vocabulary.py).
-FAKE_RETRIEVAL = RetrievalSettings(
-    context_mix=0.0, typicality_weight=0.0, support_sentences=1, vocabulary_weight=0.0
-)
-FAKE_THRESHOLDS = AnswerSettings(
+FAKE_THRESHOLDS = Thresholds(
     low_confidence=0.45,
     high_confidence=0.55,
     submitter_threshold=0.45,
     specific_gap=0.05,
     corpus_gap=1.0,
 )
+
+
+def fake_policy(identities: Sequence[str]) -> Policy:
+    """The fake embedder's policy for an index built by these encoders (all weighed alike)."""
+    equal = {identity: 1.0 / len(identities) for identity in identities}
+    return Policy(
+        weights=equal,
+        support_weights=equal,
+        fusion=Fusion(sentence_weight=3.0, dense_weight=1.0, bm25_weight=0.0, chunk_mix=1.0),
+        context_mix=0.0,
+        support=Support(typicality_weight=0.0, support_sentences=1, vocabulary_weight=0.0),
+        thresholds=FAKE_THRESHOLDS,
+    )
+
+
+def write_fake_policy(index: Path, policy: Policy | None = None) -> Policy:
+    """`policy` (the fake embedder's by default) written beside the index at `index`, as
+    `rag eval --calibrate --write` writes one: the service built on it then uses it."""
+    manifest = read_manifest(index)
+    identities = tuple(e.identity for e in manifest.encoders)
+    chosen = policy or fake_policy(identities)
+    written = PolicyFile(
+        encoders=identities,
+        fingerprint=manifest.fingerprint,
+        calibrated_on="tests",
+        policies={subset_key(identities): chosen},
+    )
+    write_policy(policy_path(index), written)
+    return chosen
 
 
 class FakeEmbedder(Embedder):

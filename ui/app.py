@@ -108,6 +108,10 @@ def sidebar_status(settings: UiSettings) -> None:
         f"API: {render.literal(settings.api_url)} — "
         f"{info.documents} dokumenter, {info.chunks} tekstbiter"
     )
+    if info.encoders:
+        st.sidebar.caption("Språkmodeller: " + render.literal(", ".join(info.encoders)))
+    for reason in info.degraded_reasons:
+        st.sidebar.warning("Redusert: " + render.literal(reason))
 
 
 def _set_question(question: str) -> None:

@@ -34,6 +34,9 @@ class Health:
     chunks: int
     embedding_model: str
     index_built_at: str
+    encoders: tuple[str, ...] = ()
+    degraded_reasons: tuple[str, ...] = ()
+    policy: str = ""
 
 
 @dataclass(frozen=True)

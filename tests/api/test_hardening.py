@@ -23,7 +23,7 @@ from live_server import serving
 from indexer.build import build_index
 from rag.api import create_app
 from rag.config import ApiSettings, ChunkSettings, IndexSettings, Settings
-from rag.manifest import DocumentEntry, Manifest
+from rag.manifest import DocumentEntry, EncoderEntry, Manifest
 from rag.store import point_at, rebuild_hint
 
 TOKEN = "s3kret-token-for-tests"
@@ -264,6 +264,9 @@ def manifest_of(paths: tuple[str, ...], sources: list[str]) -> Manifest:
         embedding_engine="b",
         embedding_identity="b:m",
         dimension=4,
+        encoders=(
+            EncoderEntry(model="m", engine="b", precision="fp32", identity="b:m", dimension=4),
+        ),
         faiss_type="flat",
         chunk_settings=ChunkSettings(),
         source_paths=paths,

@@ -1,170 +1,155 @@
-"""Calibration on dev: the refusal thresholds, the submitter preference, the fusion objective."""
+"""Calibration on dev: grids, cross-validated refusal, thresholds, and the policy file it writes.
+
+Each piece is checked on small hand-made numbers against a plain re-computation; the whole
+calibration runs on the fake corpus (tests/rag/conftest.py) in tests/eval/test_calibrate_corpus.py
+and on the seeds with the real encoders in tests/eval/test_calibrate_seeds.py.
+"""
 
 from __future__ import annotations
-
-from typing import Any, cast
 
 import numpy as np
 import pytest
 
 from eval.calibrate import (
     FALSE_REFUSAL_COST,
-    REFUSAL_MARGIN,
-    FusionRow,
-    Observed,
+    MARGINS,
+    Pooled,
+    RankingRow,
     SubmitterRow,
     SupportRow,
-    answerable_of,
+    calibrate_refusal,
     chosen_then_judged,
-    cross_validated_refusals,
-    fusion_table,
-    quote_hit_rate,
+    cross_validated,
+    halvings,
+    objective,
+    refusal_bar,
     refusal_ceiling,
-    refusal_thresholds,
-    refused_share,
-    submitter_preference,
-    support_table,
-    supports_of,
+    supports,
+    weight_grid,
+    widened,
 )
-from eval.gold import LocatedGold, Span
-from eval.questions import Question
-from rag.config import AnswerSettings
-from rag.query import Query
-from rag.types import Document, DocumentEvidence, Evidence, Filters, ScoredSentence, Sentence
+from rag.policy import Fusion, Support
 
 
-def observed(kind: str, support: float) -> Observed:
-    """Only what the threshold choice reads: the question's kind and its support."""
-    document = Document("d", "d.txt", "D kommune", "kommune", "D", "Tekst.", "h")
-    scored = ScoredSentence(Sentence("d", 0, 6, (0,)), 0.0, 0.0)  # support alone decides
-    question = Question(f"q-{kind}-{support}", "Spørsmål?", cast(Any, kind), ())
-    evidence = Evidence((DocumentEvidence(document, (scored,), support),), support)
-    return Observed(question, cast(Any, None), (), frozenset(), cast(Any, None), evidence)
+def test_halvings_keep_answerable_questions_on_both_sides() -> None:
+    answerable = np.array([True, False, False, False, True, False])
+    halves = halvings(answerable, 300)
+    assert 0 < len(halves) <= 300
+    assert ((halves & answerable).any(axis=1) & (~halves & answerable).any(axis=1)).all()
+    np.testing.assert_array_equal(halves, halvings(answerable, 300))  # the same draw each time
 
 
-def cross_validated(questions: list[Observed]) -> tuple[float, float]:
-    return cross_validated_refusals(supports_of(questions), answerable_of(questions))
+def test_the_refusal_bar_sits_a_margin_under_the_weakest_answerable() -> None:
+    supports_ = np.array([0.9, 0.8, 0.7])
+    assert refusal_bar(supports_, 0.0) == pytest.approx(0.7)
+    assert refusal_bar(supports_, 0.5) == pytest.approx(0.7 - 0.5 * np.std(supports_))
 
 
-def test_refusal_sits_under_the_weakest_answerable_and_caution_above_every_negative() -> None:
-    dev = [
-        observed("factual", 0.91),
-        observed("paraphrase", 0.86),
-        observed("negative", 0.84),
-        observed("negative", 0.87),
-    ]
-    low, high = refusal_thresholds(dev)
-    assert low == pytest.approx(0.86 - REFUSAL_MARGIN)
-    assert high == pytest.approx(0.872)  # just above the closest negative
-    assert low < 0.86 < high  # the weakest real question is answered, with a caution
-
-
-def test_high_confidence_never_falls_under_low() -> None:
-    low, high = refusal_thresholds([observed("factual", 0.9), observed("negative", 0.5)])
-    assert high == low == pytest.approx(0.9 - REFUSAL_MARGIN)
-
-
-def test_cross_validation_counts_refusals_on_the_half_that_did_not_set_the_threshold() -> None:
-    answerable = [observed("paraphrase", 0.9) for _ in range(8)]
-    below = [observed("negative", 0.5) for _ in range(6)]
-    above = [observed("negative", 0.95) for _ in range(6)]
-    assert cross_validated(answerable + below) == (0.0, 1.0)
-    assert cross_validated(answerable + above) == (0.0, 0.0)
-    # One weak real question: refused whenever it is in the other half (never by its own).
-    false, _ = cross_validated([*answerable, observed("paraphrase", 0.7), *below])
-    assert 0.05 < false < 0.2
-
-
-def test_the_nested_choice_picks_on_one_half_and_judges_on_the_other() -> None:
-    kinds = ["paraphrase"] * 10 + ["negative"] * 10
-    answerable = answerable_of([observed(k, 0.0) for k in kinds])
-    separating = np.array([0.9] * 10 + [0.5] * 10)  # every negative under every real question
-    useless = np.array([0.9] * 10 + [0.95] * 10)  # every negative above them
-    assert chosen_then_judged([useless, separating], answerable) == (0.0, 1.0)
-    # Ties go to the first (simplest) setting: two identical settings judge like one.
-    assert chosen_then_judged([useless, useless], answerable) == (0.0, 0.0)
+def test_cross_validation_sets_the_bar_on_one_half_and_counts_on_the_other() -> None:
+    rng = np.random.default_rng(3)
+    support = rng.normal(0.8, 0.05, 24)
+    answerable = np.arange(24) % 3 != 0
+    support[~answerable] -= 0.06  # negatives a little lower
+    margin = 0.25
+    false, refused = [], []
+    for half in halvings(answerable, 50):  # the same halvings, one at a time
+        low = refusal_bar(support[half & answerable], margin)
+        other = ~half
+        false.append(np.mean(support[other & answerable] < low))
+        if (other & ~answerable).any():
+            refused.append(np.mean(support[other & ~answerable] < low))
+    assert cross_validated(support, answerable, margin, 50) == pytest.approx(
+        (np.mean(false), np.mean(refused))
+    )
 
 
 def test_the_ceiling_counts_the_negatives_under_the_weakest_real_question() -> None:
-    kinds = ["paraphrase"] * 4 + ["negative"] * 4
-    answerable = answerable_of([observed(k, 0.0) for k in kinds])
-    support = np.array([0.90, 0.88, 0.86, 0.87, 0.80, 0.85, 0.857, 0.89])
-    # Under the weakest real question (0.86), with no margin: all but 0.89.
-    assert refusal_ceiling(support, answerable) == 0.75
-    weaker = support.copy()
-    weaker[2] = 0.79  # one weak real question lowers the bar for every negative
-    assert refusal_ceiling(weaker, answerable) == 0.0
+    support = np.array([0.9, 0.7, 0.6, 0.75, 0.65])
+    answerable = np.array([True, True, False, False, False])
+    assert refusal_ceiling(support, answerable) == pytest.approx(2 / 3)
 
 
-def test_the_support_table_shows_the_ceiling_beside_the_cross_validated_figures() -> None:
-    row = SupportRow(1.0, 2, 0.2, false_refusals=0.0, negatives_refused=0.484, ceiling=0.568)
-    table = support_table([row])
-    assert "| ceiling (in-sample) |" in table.splitlines()[0]
-    assert "| 1 | 2 | 0.2 | 0.000 | 0.484 | 0.568 |" in table
+def test_the_nested_choice_picks_the_setting_that_separates() -> None:
+    answerable = np.arange(40) % 4 != 0
+    separating = np.where(answerable, 0.9, 0.5)
+    mixed = np.where(np.arange(40) % 2 == 0, 0.9, 0.5)  # as many negatives high as real ones
+    false, refused = chosen_then_judged(np.stack([mixed, separating]), answerable, 0.0)
+    assert false == 0.0 and refused == 1.0
 
 
-def test_support_rows_trade_a_false_refusal_for_several_refused_negatives() -> None:
-    careful = SupportRow(0.25, 3, 0.2, false_refusals=0.0, negatives_refused=0.5, ceiling=0.6)
-    eager = SupportRow(0.5, 3, 0.2, false_refusals=0.02, negatives_refused=0.6, ceiling=0.7)
-    assert careful.objective == 0.5
-    assert eager.objective == pytest.approx(0.6 - FALSE_REFUSAL_COST * 0.02)
-    assert careful.objective > eager.objective
+def test_a_false_refusal_costs_several_refused_negatives() -> None:
+    assert objective(0.0, 0.5) == 0.5
+    assert objective(0.01, 0.5) == pytest.approx(0.5 - FALSE_REFUSAL_COST * 0.01)
+    row = SupportRow((1.0,), Support(), 0.02, 0.6, 0.7)
+    assert row.objective == pytest.approx(0.6 - FALSE_REFUSAL_COST * 0.02)
 
 
-def test_submitter_preference_wants_coverage_first_then_precision_else_f1() -> None:
-    rows = [
-        SubmitterRow(0.85, 0.05, 0.02, precision=1.0, coverage=0.6),
-        SubmitterRow(0.82, 0.05, 0.02, precision=0.8, coverage=1.0),
-        SubmitterRow(0.83, 0.05, 0.02, precision=0.9, coverage=0.96),
-    ]
-    best = sorted(rows, key=submitter_preference)[0]
-    assert (best.precision, best.coverage) == (0.9, 0.96)
-    infeasible = [r for r in rows if r.coverage < 0.95] + [
-        SubmitterRow(0.8, 0.05, 0.02, precision=0.7, coverage=0.9)
-    ]
-    assert sorted(infeasible, key=submitter_preference)[0].coverage == 0.9  # best F1
+def test_weights_share_the_spread_scaled_cosine() -> None:
+    spreads = np.array([0.02, 0.06], dtype=np.float32)
+    grid = weight_grid([True, True], spreads)
+    assert grid[0] == (1.0, 0.0) and grid[-1] == (0.0, 1.0) and len(grid) == 11
+    assert all(sum(w) == pytest.approx(1.0) for w in grid)
+    # half the say: the wider encoder's weight is smaller by the ratio of the spreads
+    assert grid[5][0] / grid[5][1] == pytest.approx(3.0, rel=1e-3)
+    assert weight_grid([True, False], spreads) == [(1.0, 0.0)]
 
 
-def test_fusion_objective_and_table() -> None:
-    row = FusionRow(
-        {"sentence_weight": 1.0, "dense_weight": 0.0, "bm25_weight": 0.0, "chunk_mix": 0.0},
-        paraphrase_recall=0.6,
-        factual_recall=0.9,
-        answerable_mrr=0.3,
-        answerable_recall=0.7,
-    )
-    assert row.objective == pytest.approx(0.6)
-    table = fusion_table([row])
-    assert "| 1 | 0 | 0 | 0 | 0.600 | 0.900 | 0.300 | 0.600 |" in table
+def test_a_pick_on_the_grid_edge_widens_the_grid() -> None:
+    seen: list[tuple[float, ...]] = []
+
+    def best_is_three(grid: tuple[float, ...]) -> float:
+        seen.append(grid)
+        return min(grid, key=lambda v: abs(v - 3.0))
+
+    pick, grid = widened("context_mix", (0.0, 0.5, 1.0), best_is_three)
+    assert pick < grid[-1] and pick == min(grid, key=lambda v: abs(v - 3.0))  # inside now
+    assert abs(pick - 3.0) <= 0.5 and seen[0] == (0.0, 0.5, 1.0) and len(seen) > 1
+
+    def always_the_top(grid: tuple[float, ...]) -> float:
+        return grid[-1]
+
+    pick, grid = widened("vocabulary_weight", (0.0, 0.1), always_the_top)
+    assert pick == grid[-1] == 2.0  # stops at the bound
+    inside, same = widened("typicality_weight", (0.0, 1.0, 2.0), lambda g: 1.0)
+    assert (inside, same) == (1.0, (0.0, 1.0, 2.0))
 
 
-TEXT = "Legevakten trenger flere leger om natten. Tannhelsen er god i fylket."
-FIRST, SECOND = (0, 41), (42, len(TEXT))
+def pools(count: int, seed: int = 0) -> list[Pooled]:
+    """Questions whose second encoder tells negatives apart and whose first does not."""
+    rng = np.random.default_rng(seed)
+    found = []
+    for i in range(count):
+        answerable = i % 3 != 0
+        second = 0.6 if answerable else 0.45
+        own = np.stack([rng.normal(0.8, 0.03, 12), rng.normal(second, 0.02, 12)], axis=1).astype(
+            np.float32
+        )
+        typical = np.zeros_like(own)
+        found.append(Pooled(own, typical, np.arange(12), 1.0, answerable))
+    return found
 
 
-def answered(kind: str, said: tuple[int, int], score: float) -> Observed:
-    """A question whose gold is the first sentence, and whose evidence is sentence `said`."""
-    document = Document("d", "d.txt", "D kommune", "kommune", "D", TEXT, "h")
-    scored = ScoredSentence(Sentence("d", *said, (0,)), score, score)
-    question = Question(f"q-{kind}-{said}-{score}", "Spørsmål?", cast(Any, kind), ())
-    gold = LocatedGold("d.txt", TEXT[slice(*FIRST)], "d", Span(*FIRST), "whitespace")
-    golds = (gold,) if kind != "negative" else ()
-    query = Query(
-        "Spørsmål?", np.zeros(4, np.float32), np.zeros(4, np.float32), (), (), {},
-        frozenset(), False, Filters(), 1.0,
-    )  # fmt: skip
-    evidence = Evidence((DocumentEvidence(document, (scored,), score),), score)
-    return Observed(question, query, golds, frozenset({"d"}), cast(Any, None), evidence)
+def test_supports_follow_the_support_weights_and_setting() -> None:
+    questions = pools(6)
+    setting = Support(typicality_weight=0.0, support_sentences=2, vocabulary_weight=0.0)
+    first = supports(questions, np.array([1.0, 0.0], dtype=np.float32), setting)
+    for value, question in zip(first, questions, strict=True):
+        assert value == pytest.approx(np.sort(question.own[:, 0])[-2:].mean(), abs=1e-6)
 
 
-def test_quote_hits_and_refusals_follow_the_decision() -> None:
-    settings = AnswerSettings(low_confidence=0.5, high_confidence=0.6, submitter_threshold=0.5)
-    dev = [
-        answered("factual", FIRST, 0.9),  # quotes its gold sentence
-        answered("paraphrase", SECOND, 0.9),  # quotes another
-        answered("paraphrase", FIRST, 0.4),  # refused: quotes nothing
-        answered("negative", SECOND, 0.3),  # refused
-        answered("negative", SECOND, 0.7),  # answered
-    ]
-    assert quote_hit_rate(dev, settings, documents=1) == pytest.approx(1 / 3)
-    assert refused_share(dev, settings) == pytest.approx(0.5)
+def test_the_refusal_is_calibrated_on_the_encoder_that_separates() -> None:
+    found = calibrate_refusal(pools(30), [(1.0, 0.0), (0.5, 0.5), (0.0, 1.0)])
+    assert found.best.weights[1] > 0  # the second encoder has the say
+    assert found.best.negatives_refused > 0.9
+    assert found.best.objective > 0  # refusing the negatives is worth its false refusals
+    assert found.margin in MARGINS
+    low, high = found.thresholds
+    assert low <= high
+
+
+def test_rows_are_preferred_by_their_objectives() -> None:
+    good = RankingRow((1.0,), Fusion(), 0.8, 1.0, 0.6)
+    assert good.objective == pytest.approx(round((0.8 + 1.0 + 0.6) / 3, 4))
+    covering = SubmitterRow(1.0, 0.5, 0.1, 0.02, 0.8, 0.96, 0.6)
+    precise = SubmitterRow(1.0, 0.6, 0.1, 0.02, 0.95, 0.9, 0.7)  # misses submitters
+    assert max([precise, covering], key=lambda r: r.preference) is covering

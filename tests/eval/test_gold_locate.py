@@ -78,3 +78,10 @@ def test_any_run_of_words_is_found_whatever_the_whitespace(
     span = locate_by_whitespace(text, quote)
     assert span is not None
     assert " ".join(text[span.start : span.end].split()) == quote
+
+
+def test_a_quote_the_document_repeats_is_located_at_every_place() -> None:
+    text = "Innledning. Vi trenger flere fastleger. Mellom. Vi trenger flere fastleger. Slutt."
+    found = locate(GoldQuote("a.txt", "Vi trenger flere fastleger."), "a", text)
+    assert [text[s.start : s.end] for s in found.spans] == ["Vi trenger flere fastleger."] * 2
+    assert found.span == found.spans[0] and found.spans[0].start < found.spans[1].start

@@ -198,3 +198,12 @@ def test_confidence_share_counts_only_answers_that_report_one() -> None:
     assert confidence_share(reported, "high") == 0.25
     assert confidence_share([None, None], "low") is None  # an API without the field
     assert confidence_share([], "high") is None
+
+
+def test_a_passage_holding_the_repeat_of_a_quote_hits_it() -> None:
+    repeated = LocatedGold(
+        "doc.txt", "x" * 10, "doc", Span(100, 110), "whitespace", (Span(500, 510),)
+    )
+    assert hits_gold(Passage("doc", 495, 520, "text"), repeated)
+    assert not hits_gold(Passage("doc", 200, 300, "text"), repeated)
+    assert not hits_gold(Passage("other", 495, 520, "text"), repeated)

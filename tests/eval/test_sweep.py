@@ -7,8 +7,8 @@ from pathlib import Path
 from fakes import FakeEmbedder
 
 from eval.questions import GoldQuote, Question
-from eval.sweep import SweepConfig, chunk_configs, fusion_configs, run_sweep, sweep_table
-from rag.config import ChunkSettings, IndexSettings, RetrievalSettings, Settings
+from eval.sweep import SweepConfig, chunk_configs, run_sweep, sweep_table
+from rag.config import ChunkSettings, IndexSettings, Settings
 
 MOSS = (
     "Moss kommune mener fastlegeordningen må styrkes med flere hjemler og kortere lister. "
@@ -25,15 +25,6 @@ def test_chunk_configs_put_the_base_first_and_name_each_setting_once() -> None:
     configs = chunk_configs(base, grid=((400, 50), (800, 100)))
     assert [c.name for c in configs] == ["chunk 800/100", "chunk 400/50"]
     assert configs[1].chunk == ChunkSettings(size=400, overlap=50)
-    assert all(c.retrieval == base.retrieval for c in configs)
-
-
-def test_fusion_configs_vary_rrf_k_and_weights_but_skip_the_base() -> None:
-    base = Settings(retrieval=RetrievalSettings(rrf_k=60, dense_weight=1.0, bm25_weight=1.0))
-    configs = fusion_configs(base, rrf_ks=(10, 60), weights=((2.0, 1.0),))
-    assert [c.name for c in configs] == ["rrf_k 10, dense:bm25 1:1", "rrf_k 60, dense:bm25 2:1"]
-    assert configs[1].retrieval.dense_weight == 2.0
-    assert all(c.modes == ("hybrid",) and c.chunk == base.chunk for c in configs)
 
 
 def test_sweep_builds_one_index_per_chunk_setting_and_scores_each(tmp_path: Path) -> None:
@@ -52,15 +43,15 @@ def test_sweep_builds_one_index_per_chunk_setting_and_scores_each(tmp_path: Path
         ),
         Question("n1", "Hva sier innspillene om månelandinger?", "negative", (), split="dev"),
     ]
-    small = SweepConfig("chunk 100/0", ChunkSettings(size=100, overlap=0), settings.retrieval)
-    large = SweepConfig("chunk 300/0", ChunkSettings(size=300, overlap=0), settings.retrieval)
-    fusion = SweepConfig("rrf", large.chunk, RetrievalSettings(rrf_k=5), ("hybrid",))
+    small = SweepConfig("chunk 100/0", ChunkSettings(size=100, overlap=0))
+    large = SweepConfig("chunk 300/0", ChunkSettings(size=300, overlap=0))
+    again = SweepConfig("chunk 300/0 hybrid", large.chunk, ("hybrid",))
     results = run_sweep(
-        settings, questions, [small, large, fusion], tmp_path / "work", [corpus], FakeEmbedder()
+        settings, questions, [small, large, again], tmp_path / "work", [corpus], FakeEmbedder()
     )
     rows = [row for row, _ in results]
-    assert [r.name for r in rows] == ["chunk 100/0", "chunk 300/0", "rrf"]
-    assert rows[0].chunks > rows[1].chunks == rows[2].chunks  # the fusion row reused the index
+    assert [r.name for r in rows] == ["chunk 100/0", "chunk 300/0", "chunk 300/0 hybrid"]
+    assert rows[0].chunks > rows[1].chunks == rows[2].chunks  # the same settings: one index
     assert sorted(
         p.name for p in (tmp_path / "work").iterdir() if not p.name.endswith("builds")
     ) == [
@@ -68,8 +59,7 @@ def test_sweep_builds_one_index_per_chunk_setting_and_scores_each(tmp_path: Path
         "chunk-300-0",
     ]
     assert rows[1].metrics["hybrid R@10"] == 1.0
-    assert rows[2].metrics["dense MRR@10"] is None  # fusion rows run hybrid only
-    assert rows[2].rrf_k == 5
+    assert rows[2].metrics["dense MRR@10"] is None  # that row ran hybrid only
     table = sweep_table(rows)
     assert table.splitlines()[0].startswith("| configuration | chunks | hybrid R@5 |")
     assert len(table.splitlines()) == 5

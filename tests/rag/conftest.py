@@ -12,17 +12,19 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from fakes import FAKE_RETRIEVAL, FakeEmbedder
+from fakes import FakeEmbedder, write_fake_policy
 
 from indexer.build import build_index
 from rag.config import ChunkSettings, Settings
+from rag.policy import Policy, Support, Thresholds
 from rag.query import Query
+from rag.sentences import wording
 from rag.types import (
+    Candidates,
     Document,
     DocumentEvidence,
     Evidence,
     Filters,
-    ScoredSentence,
     Section,
     Sentence,
 )
@@ -95,30 +97,87 @@ def documents() -> dict[str, Document]:
     return {doc_id: as_document(doc_id, s) for doc_id, s in SUBMISSIONS.items()}
 
 
-def scored(
-    document: Document, text: str, score: float, similarity: float | None = None
-) -> ScoredSentence:
-    """The first occurrence of `text` in the document as a scored sentence."""
+ENCODER = "test-encoder"  # the one encoder of hand-built evidence
+
+
+@dataclass(frozen=True)
+class Found:
+    """One document's hand-built evidence: sentences (by text) with their scores, best first,
+    and its support (its best score unless given)."""
+
+    document: Document
+    sentences: tuple[tuple[Sentence, float], ...]
+    support: float | None = None
+
+    @property
+    def best(self) -> float:
+        return self.sentences[0][1] if self.sentences else -1.0
+
+
+def sentence_of(document: Document, text: str) -> Sentence:
+    """The first occurrence of `text` in the document as a sentence."""
     start = document.text.index(text)
-    sentence = Sentence(document.document_id, start, start + len(text), ())
-    return ScoredSentence(sentence, score if similarity is None else similarity, score)
+    return Sentence(document.document_id, start, start + len(text), ())
 
 
 def found_in(
     document: Document, *sentences: tuple[str, float], support: float | None = None
-) -> DocumentEvidence:
-    """A document's evidence: (sentence text, score) pairs, best first; its support is its best
-    score unless given."""
-    found = tuple(scored(document, t, s) for t, s in sentences)
-    backing = support if support is not None else (found[0].score if found else -1.0)
-    return DocumentEvidence(document, found, backing)
+) -> Found:
+    return Found(document, tuple((sentence_of(document, t), s) for t, s in sentences), support)
 
 
-def evidence_of(found: Iterable[DocumentEvidence], support: float | None = None) -> Evidence:
-    """Evidence of the documents as given; its support is their best support unless given."""
+def evidence_of(
+    found: Iterable[Found], support: float | None = None, coverage: float = 1.0
+) -> Evidence:
+    """Evidence as `rag.retrieve` builds it, for the policy `hand_policy` (one encoder, no
+    context, typicality weighing 1, the best sentence as support): a sentence's own and chunk
+    cosines are its score; its typicality makes its document's support the one given; the
+    corpus's support (the best document's) is shifted to `support` when given."""
     documents = tuple(found)
-    backing = support if support is not None else max((d.support for d in documents), default=-1.0)
-    return Evidence(documents, backing)
+    supports = [f.support if f.support is not None else f.best for f in documents]
+    overall = max((s for f, s in zip(documents, supports, strict=True) if f.sentences), default=-1)
+    shift = 0.0 if support is None else overall - support
+    sentences: list[Sentence] = []
+    wordings: dict[str, int] = {}
+    built = []
+    for f, own_support in zip(documents, supports, strict=True):
+        rows = np.arange(len(sentences), len(sentences) + len(f.sentences), dtype=np.int64)
+        sentences += [s for s, _ in f.sentences]
+        scores = np.array([[score] for _, score in f.sentences], dtype=np.float32).reshape(-1, 1)
+        typical = np.full_like(scores, f.best - own_support + shift)
+        said = [
+            wordings.setdefault(wording(f.document.text[s.start : s.end]), len(wordings))
+            for s, _ in f.sentences
+        ]
+        candidates = Candidates(
+            rows,
+            scores,
+            scores.copy(),
+            typical,
+            np.array(said, dtype=np.int64),
+            np.zeros(len(rows), dtype=np.float32),
+        )
+        built.append(DocumentEvidence(f.document, candidates))
+    return Evidence(tuple(built), tuple(sentences), (ENCODER,), coverage)
+
+
+def hand_policy(**thresholds: float) -> Policy:
+    """The policy hand-built evidence is decided under (`evidence_of`), with these thresholds
+    (defaults: refuse under 0.5, confident from 0.7, quote from 0.55, specific gap 0.05)."""
+    values = {
+        "low_confidence": 0.5,
+        "high_confidence": 0.7,
+        "submitter_threshold": 0.55,
+        "specific_gap": 0.05,
+        "corpus_gap": 1.0,
+    }
+    return Policy(
+        weights={ENCODER: 1.0},
+        support_weights={ENCODER: 1.0},
+        context_mix=0.0,
+        support=Support(typicality_weight=1.0, support_sentences=1, vocabulary_weight=0.0),
+        thresholds=Thresholds(**(values | thresholds)),
+    )
 
 
 def make_query(
@@ -147,9 +206,9 @@ def make_query(
 class Builders:
     """The builders above, handed to tests as one fixture (conftest is not importable)."""
 
-    scored: Callable[..., ScoredSentence] = scored
-    found_in: Callable[..., DocumentEvidence] = found_in
+    found_in: Callable[..., Found] = found_in
     evidence: Callable[..., Evidence] = evidence_of
+    policy: Callable[..., Policy] = hand_policy
     query: Callable[..., Query] = make_query
 
 
@@ -181,6 +240,7 @@ class Corpus:
     def build(self) -> Path:
         """Index the sources into `index_path`; returns the build directory it points at."""
         build_index([self.folder], self.index_path, self.settings, FakeEmbedder)
+        write_fake_policy(self.index_path)
         return self.index_path.resolve()
 
     def append(self, doc_id: str, sentence: str) -> None:
@@ -194,6 +254,5 @@ def corpus(tmp_path: Path, tmp_settings: Settings) -> Corpus:
     settings = Settings(
         index=tmp_settings.index,
         chunk=ChunkSettings(size=150, overlap=0),
-        retrieval=FAKE_RETRIEVAL,
     )
     return Corpus(tmp_path / "sources", settings)

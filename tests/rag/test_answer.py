@@ -33,9 +33,7 @@ if TYPE_CHECKING:
     from conftest import Builders
 
 FASTLEGE = "Hva sier kommunene om fastlegeordningen?"
-SETTINGS = AnswerSettings(
-    low_confidence=0.5, high_confidence=0.7, submitter_threshold=0.55, specific_gap=0.05
-)
+SETTINGS = AnswerSettings()
 COMMONMARK = MarkdownIt("commonmark")
 TAGS = re.compile(r"<(\w+)")
 
@@ -136,7 +134,7 @@ def fastlege_decision(
             ),
         )
     )
-    return decide(make.query(FASTLEGE, corpus_wide=True), found, SETTINGS), found
+    return decide(make.query(FASTLEGE, corpus_wide=True), found, make.policy(), SETTINGS), found
 
 
 def assert_markers_match(markdown: str, citations: tuple[Citation, ...]) -> None:
@@ -150,7 +148,7 @@ def test_compose_without_confidence_has_no_answer(
     decision, _ = fastlege_decision(make, documents, best=0.45)
     assert decision.confidence == "none"
     assert compose(make.query(FASTLEGE), decision, 3) == (NO_ANSWER_TEXT, ())
-    forced = Decision("none", fastlege_decision(make, documents)[0].submitters)
+    forced = Decision("none", fastlege_decision(make, documents)[0].submitters, -1.0)
     assert compose(make.query(FASTLEGE), forced, 3) == (NO_ANSWER_TEXT, ())
 
 
@@ -199,7 +197,7 @@ def test_hostile_document_text_cannot_form_markup_or_markers(
         text=documents["bergen"].text + quote + "\n",
     )
     found = make.evidence((make.found_in(hostile, (quote, 0.9), (BERGEN[0], 0.89)),))
-    decision = decide(make.query(FASTLEGE), found, SETTINGS)
+    decision = decide(make.query(FASTLEGE), found, make.policy(), SETTINGS)
     text, citations = compose(make.query(FASTLEGE), decision, 1)
     assert [c.quote for c in citations] == [quote, BERGEN[0]]
     assert_markers_match(text, citations)  # the footnote [3] is no marker
@@ -223,7 +221,7 @@ def test_identical_quotes_from_several_submitters_are_shown_once(
             make.found_in(docs["more"], (template, 0.9)),
         )
     )
-    decision = decide(make.query(FASTLEGE, corpus_wide=True), found, SETTINGS)
+    decision = decide(make.query(FASTLEGE, corpus_wide=True), found, make.policy(), SETTINGS)
     text, citations = compose(make.query(FASTLEGE), decision, 3)
     assert text.count(template) == 1
     assert sorted(int(n) for n in MARKER.findall(text)) == [c.n for c in citations] == [1, 2, 3, 4]
@@ -251,7 +249,7 @@ def test_markers_follow_citation_order_with_template_letters(
             make.found_in(docs["moss"], (template, 0.895), (MOSS[0], 0.89)),
         )
     )
-    decision = decide(make.query(FASTLEGE, corpus_wide=True), found, SETTINGS)
+    decision = decide(make.query(FASTLEGE, corpus_wide=True), found, make.policy(), SETTINGS)
     text, citations = compose(make.query(FASTLEGE), decision, 3)
     assert_markers_match(text, citations)
 
@@ -260,11 +258,12 @@ def test_a_sentence_repeated_in_one_document_is_not_a_template_letter(
     make: Builders, documents: dict[str, Document]
 ) -> None:
     moss = replace(documents["moss"], text=documents["moss"].text + MOSS[0] + "\n")
-    first = make.scored(moss, MOSS[0], 0.9)
+    first = make.found_in(moss, (MOSS[0], 0.9))
     at = moss.text.rindex(MOSS[0])
-    again = replace(first, sentence=replace(first.sentence, start=at, end=at + len(MOSS[0])))
-    found = make.evidence((replace(make.found_in(moss, support=0.9), sentences=(first, again)),))
-    decision = decide(make.query(FASTLEGE), found, SETTINGS)
+    sentence = first.sentences[0][0]
+    again = (replace(sentence, start=at, end=at + len(MOSS[0])), 0.9)
+    found = make.evidence((replace(first, sentences=(*first.sentences, again)),))
+    decision = decide(make.query(FASTLEGE), found, make.policy(), SETTINGS)
     text, _ = compose(make.query(FASTLEGE), decision, 3)
     assert "Samme tekst" not in text
     assert text.count("Moss kommune") == 1

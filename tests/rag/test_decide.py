@@ -10,20 +10,14 @@ import pytest
 
 from rag.config import AnswerSettings
 from rag.decide import Decision, citation, confidence_of, decide
-from rag.types import Citation, Document, DocumentEvidence, Evidence, ScoredSentence, Section
+from rag.policy import Policy
+from rag.query import Query
+from rag.types import Citation, Document, Evidence, Section, Sentence
 
 if TYPE_CHECKING:
     from conftest import Builders
 
-SETTINGS = AnswerSettings(
-    low_confidence=0.5,
-    high_confidence=0.7,
-    submitter_threshold=0.55,
-    specific_gap=0.05,
-    corpus_gap=1.0,
-    quote_gap=0.02,
-    max_sentences_per_submitter=2,
-)
+SETTINGS = AnswerSettings(quote_gap=0.02, max_sentences_per_submitter=2)
 QUESTION = "Hva sier de om fastlegeordningen?"
 BERGEN = (
     "Fastlegeordningen er under sterkt press i Bergen, og mange innbyggere står uten fastlege.",
@@ -41,6 +35,17 @@ def tuned(**changes: object) -> AnswerSettings:
     return AnswerSettings.model_validate({**SETTINGS.model_dump(), **changes})
 
 
+def decided(
+    make: Builders,
+    query: Query,
+    found: Evidence,
+    policy: Policy | None = None,
+    settings: AnswerSettings = SETTINGS,
+) -> Decision:
+    """The decision under the hand-built evidence's policy (default thresholds unless given)."""
+    return decide(query, found, policy or make.policy(), settings)
+
+
 def evidence(
     make: Builders, documents: dict[str, Document], bergen: float, moss: float, more: float
 ) -> Evidence:
@@ -53,7 +58,12 @@ def evidence(
             ("more", MORE, more),
         )
     ]
-    return make.evidence(tuple(sorted(found, key=lambda f: -f.best)))
+    return make.evidence(found)
+
+
+def sentence_in(document: Document, text: str) -> Sentence:
+    start = document.text.index(text)
+    return Sentence(document.document_id, start, start + len(text), ())
 
 
 def answering(decision: Decision) -> list[str]:
@@ -62,7 +72,11 @@ def answering(decision: Decision) -> list[str]:
 
 def assert_consistent(decision: Decision, evidence: Evidence) -> None:
     """What every decision promises, whatever the evidence."""
-    assert [s.document for s in decision.submitters] == [d.document for d in evidence.documents]
+    assert {s.document.document_id for s in decision.submitters} == {
+        d.document.document_id for d in evidence.documents
+    }
+    scores = [s.score for s in decision.submitters]
+    assert scores == sorted(scores, reverse=True)  # closest document first
     numbers = [q.n for s in decision.quoted for q in s.quotes]
     assert numbers == list(range(1, len(numbers) + 1))  # consecutive, closest document first
     for row in decision.submitters:
@@ -80,9 +94,9 @@ def assert_consistent(decision: Decision, evidence: Evidence) -> None:
 def test_confidence_thresholds(
     make: Builders, documents: dict[str, Document], best: float, confidence: str
 ) -> None:
-    assert confidence_of(best, SETTINGS) == confidence
+    assert confidence_of(best, make.policy()) == confidence
     found = evidence(make, documents, bergen=best, moss=best - 0.2, more=best - 0.3)
-    decision = decide(make.query(QUESTION), found, SETTINGS)
+    decision = decided(make, make.query(QUESTION), found)
     assert decision.confidence == confidence
     assert_consistent(decision, found)
     if confidence == "none":
@@ -99,8 +113,16 @@ def test_support_decides_whether_not_the_closest_sentence(
 ) -> None:
     """A close sentence (0.9) does not make a question answered when the corpus as a whole
     gives it little support (a stray sentence); who is quoted still follows the sentences."""
-    found = replace(evidence(make, documents, bergen=0.9, moss=0.3, more=0.2), support=support)
-    decision = decide(make.query(QUESTION), found, SETTINGS)
+    found = make.evidence(
+        [
+            make.found_in(documents["bergen"], (BERGEN[0], 0.9), (BERGEN[1], 0.89)),
+            make.found_in(documents["moss"], (MOSS[0], 0.3)),
+            make.found_in(documents["more"], (MORE[0], 0.2)),
+        ],
+        support=support,
+    )
+    decision = decided(make, make.query(QUESTION), found)
+    assert decision.support == pytest.approx(support)
     assert decision.confidence == confidence
     assert answering(decision) == ([] if confidence == "none" else ["bergen"])
     assert_consistent(decision, found)
@@ -111,9 +133,9 @@ def test_a_submitter_is_sure_when_its_own_support_is(
 ) -> None:
     bergen = make.found_in(documents["bergen"], (BERGEN[0], 0.9), support=0.6)
     moss = make.found_in(documents["moss"], (MOSS[0], 0.88), support=0.75)
-    found = make.evidence((bergen, moss), support=0.8)
-    decision = decide(make.query(QUESTION), found, tuned(specific_gap=0.05))
-    assert decision.confidence == "high"
+    found = make.evidence((bergen, moss))
+    decision = decided(make, make.query(QUESTION), found)
+    assert decision.confidence == "high"  # the corpus's support is its best document's
     assert [(s.document.document_id, s.confidence) for s in decision.quoted] == [
         ("bergen", "low"),
         ("moss", "high"),
@@ -121,8 +143,8 @@ def test_a_submitter_is_sure_when_its_own_support_is(
 
 
 def test_no_evidence_is_no_answer(make: Builders, documents: dict[str, Document]) -> None:
-    empty = make.evidence(tuple(DocumentEvidence(d, (), -1.0) for d in documents.values()))
-    decision = decide(make.query(QUESTION), empty, SETTINGS)
+    empty = make.evidence(make.found_in(d) for d in documents.values())
+    decision = decided(make, make.query(QUESTION), empty)
     assert decision.confidence == "none" and decision.quoted == ()
     assert [s.score for s in decision.submitters] == [-1.0] * 3
     assert_consistent(decision, empty)
@@ -132,12 +154,12 @@ def test_a_named_submitter_is_answered_from_its_own_document_only(
     make: Builders, documents: dict[str, Document]
 ) -> None:
     found = evidence(make, documents, bergen=0.9, moss=0.8, more=0.89)
-    decision = decide(make.query(QUESTION, named=frozenset({"moss"})), found, SETTINGS)
+    decision = decided(make, make.query(QUESTION, named=frozenset({"moss"})), found)
     assert answering(decision) == ["moss"]
     assert {q.document_id for s in decision.quoted for q in s.quotes} == {"moss"}
     assert decision.confidence == "high"  # the corpus answers; Moss is the one asked about
     assert_consistent(decision, found)
-    both = decide(make.query(QUESTION, named=frozenset({"moss", "more"})), found, SETTINGS)
+    both = decided(make, make.query(QUESTION, named=frozenset({"moss", "more"})), found)
     assert answering(both) == ["more", "moss"]
 
 
@@ -145,7 +167,7 @@ def test_a_named_submitter_that_does_not_discuss_it_is_not_quoted(
     make: Builders, documents: dict[str, Document]
 ) -> None:
     found = evidence(make, documents, bergen=0.9, moss=0.88, more=0.3)
-    decision = decide(make.query(QUESTION, named=frozenset({"more"})), found, SETTINGS)
+    decision = decided(make, make.query(QUESTION, named=frozenset({"more"})), found)
     assert "more" not in answering(decision)
     assert answering(decision) == ["bergen", "moss"]
 
@@ -155,22 +177,20 @@ def test_corpus_wide_keeps_every_document_over_the_submitter_threshold(
 ) -> None:
     # Moss is far below Bergen (more than specific_gap) but over submitter_threshold
     found = evidence(make, documents, bergen=0.9, moss=0.6, more=0.5499)
-    decision = decide(make.query(QUESTION, corpus_wide=True), found, SETTINGS)
+    decision = decided(make, make.query(QUESTION, corpus_wide=True), found)
     assert answering(decision) == ["bergen", "moss"]
     assert [s.confidence for s in decision.submitters] == ["high", "low", "none"]
     assert_consistent(decision, found)
-    specific = decide(make.query(QUESTION), found, SETTINGS)
+    specific = decided(make, make.query(QUESTION), found)
     assert answering(specific) == ["bergen"]
 
 
 def test_a_document_over_the_submitter_threshold_below_low_confidence_is_counted(
     make: Builders, documents: dict[str, Document]
 ) -> None:
-    settings = AnswerSettings(
-        low_confidence=0.86, high_confidence=0.88, submitter_threshold=0.85, corpus_gap=1.0
-    )
+    policy = make.policy(low_confidence=0.86, high_confidence=0.88, submitter_threshold=0.85)
     found = evidence(make, documents, bergen=0.9, moss=0.855, more=0.5)
-    decision = decide(make.query(QUESTION, corpus_wide=True), found, settings)
+    decision = decided(make, make.query(QUESTION, corpus_wide=True), found, policy)
     assert_consistent(decision, found)
     assert answering(decision) == ["bergen", "moss"]
 
@@ -180,31 +200,32 @@ def test_corpus_gap_drops_documents_far_below_the_closest(
 ) -> None:
     found = evidence(make, documents, bergen=0.9, moss=0.86, more=0.8)
     query = make.query(QUESTION, corpus_wide=True)
-    assert answering(decide(query, found, tuned(corpus_gap=0.05))) == ["bergen", "moss"]
-    assert answering(decide(query, found, tuned(corpus_gap=0.03))) == ["bergen"]
-    assert answering(decide(query, found, tuned(corpus_gap=1.0))) == ["bergen", "moss", "more"]
+    for gap, expected in ((0.05, ["bergen", "moss"]), (0.03, ["bergen"])):
+        assert answering(decided(make, query, found, make.policy(corpus_gap=gap))) == expected
+    everyone = decided(make, query, found, make.policy(corpus_gap=1.0))
+    assert answering(everyone) == ["bergen", "moss", "more"]
 
 
 def test_a_specific_question_keeps_those_within_the_gap(
     make: Builders, documents: dict[str, Document]
 ) -> None:
     found = evidence(make, documents, bergen=0.9, moss=0.851, more=0.849)
-    decision = decide(make.query(QUESTION), found, SETTINGS)
+    decision = decided(make, make.query(QUESTION), found)
     assert answering(decision) == ["bergen", "moss"]
     assert_consistent(decision, found)
-    wider = decide(make.query(QUESTION), found, tuned(specific_gap=0.06))
+    wider = decided(make, make.query(QUESTION), found, make.policy(specific_gap=0.06))
     assert answering(wider) == ["bergen", "moss", "more"]
-    narrow = decide(make.query(QUESTION), found, tuned(specific_gap=0.0))
+    narrow = decided(make, make.query(QUESTION), found, make.policy(specific_gap=0.0))
     assert answering(narrow) == ["bergen"]
 
 
 def test_the_closest_document_answers_even_under_the_submitter_threshold(
     make: Builders, documents: dict[str, Document]
 ) -> None:
-    settings = tuned(submitter_threshold=0.8)  # above low_confidence
+    policy = make.policy(submitter_threshold=0.8)  # above low_confidence
     found = evidence(make, documents, bergen=0.6, moss=0.59, more=0.58)
     for query in (make.query(QUESTION), make.query(QUESTION, corpus_wide=True)):
-        decision = decide(query, found, settings)
+        decision = decided(make, query, found, policy)
         assert decision.confidence == "low"
         assert answering(decision) == ["bergen"]
         assert_consistent(decision, found)
@@ -217,14 +238,15 @@ def test_quotes_are_the_close_sentences_best_first_and_capped(
     found = make.evidence(
         (make.found_in(bergen, (BERGEN[2], 0.9), (BERGEN[0], 0.89), (BERGEN[1], 0.881)),)
     )
-    decision = decide(make.query(QUESTION), found, SETTINGS)  # quote_gap 0.02, cap 2
+    query = make.query(QUESTION)
+    decision = decided(make, query, found)  # quote_gap 0.02, cap 2
     assert [q.quote for q in decision.quoted[0].quotes] == [BERGEN[2], BERGEN[0]]
     assert [q.score for q in decision.quoted[0].quotes] == [0.9, 0.89]
-    roomy = decide(make.query(QUESTION), found, tuned(max_sentences_per_submitter=5))
+    roomy = decided(make, query, found, settings=tuned(max_sentences_per_submitter=5))
     assert [q.quote for q in roomy.quoted[0].quotes] == [BERGEN[2], BERGEN[0], BERGEN[1]]
-    tight = decide(make.query(QUESTION), found, tuned(quote_gap=0.015))
+    tight = decided(make, query, found, settings=tuned(quote_gap=0.015))
     assert [q.quote for q in tight.quoted[0].quotes] == [BERGEN[2], BERGEN[0]]
-    tightest = decide(make.query(QUESTION), found, tuned(quote_gap=0.0))
+    tightest = decided(make, query, found, settings=tuned(quote_gap=0.0))
     assert [q.quote for q in tightest.quoted[0].quotes] == [BERGEN[2]]
 
 
@@ -232,7 +254,7 @@ def test_quotes_are_numbered_consecutively_closest_document_first(
     make: Builders, documents: dict[str, Document]
 ) -> None:
     found = evidence(make, documents, bergen=0.9, moss=0.91, more=0.3)
-    decision = decide(make.query(QUESTION), found, SETTINGS)
+    decision = decided(make, make.query(QUESTION), found)
     quotes = [(q.n, q.document_id) for s in decision.quoted for q in s.quotes]
     assert quotes == [(1, "moss"), (2, "moss"), (3, "bergen"), (4, "bergen")]
     assert_consistent(decision, found)
@@ -246,14 +268,14 @@ def test_an_inexact_quote_is_dropped_logged_and_the_rest_renumbered(
 ) -> None:
     shifted_start = documents["bergen"].text.index(BERGEN[0])
 
-    def shifted(n: int, found: DocumentEvidence, scored: ScoredSentence) -> Citation:
-        made = citation(n, found, scored)
+    def shifted(n: int, doc: Document, sentence: Sentence, score: float) -> Citation:
+        made = citation(n, doc, sentence, score)
         return replace(made, start=made.start + 1) if made.start == shifted_start else made
 
     monkeypatch.setattr("rag.decide.citation", shifted)
     found = evidence(make, documents, bergen=0.92, moss=0.9, more=0.3)
     with caplog.at_level(logging.ERROR, logger="rag.decide"):
-        decision = decide(make.query(QUESTION), found, SETTINGS)
+        decision = decided(make, make.query(QUESTION), found)
     assert f"dropping quote bergen[{shifted_start + 1}:" in caplog.text
     quotes = [(q.n, q.quote) for s in decision.quoted for q in s.quotes]
     assert quotes == [(1, BERGEN[1]), (2, MOSS[0]), (3, MOSS[1])]
@@ -265,10 +287,10 @@ def test_a_document_whose_only_quote_is_empty_does_not_answer(
 ) -> None:
     bergen = documents["bergen"]
     good = make.found_in(bergen, (BERGEN[0], 0.9))
-    empty = replace(good.sentences[0], sentence=replace(good.sentences[0].sentence, end=0, start=0))
-    found = make.evidence((DocumentEvidence(bergen, (empty,), 0.9),))
+    empty = replace(good, sentences=((Sentence("bergen", 0, 0, ()), 0.9),))
+    found = make.evidence((empty,))
     with caplog.at_level(logging.ERROR, logger="rag.decide"):
-        decision = decide(make.query(QUESTION), found, SETTINGS)
+        decision = decided(make, make.query(QUESTION), found)
     assert "dropping quote bergen[0:0]" in caplog.text
     assert decision.confidence == "none" and decision.quoted == ()
     assert_consistent(decision, found)
@@ -285,7 +307,7 @@ def test_a_citation_names_its_section_and_page(
         sections=(Section(heads[0], "Innledning"), Section(heads[1], "Tiltak")),
         page_starts=(0, *heads),
     )
-    late = citation(3, make.found_in(doc), make.scored(doc, "Andre avsnitt om tiltak.", 0.123456))
+    late = citation(3, doc, sentence_in(doc, "Andre avsnitt om tiltak."), 0.123456)
     assert (late.n, late.section, late.page, late.score) == (3, "Tiltak", 3, 0.1235)
     assert (late.document_id, late.submitter_type, late.source) == (
         "more",
@@ -293,10 +315,10 @@ def test_a_citation_names_its_section_and_page(
         "more.txt",
     )
     assert late.quote == text[late.start : late.end] == "Andre avsnitt om tiltak."
-    early = citation(1, make.found_in(doc), make.scored(doc, "Forord her.", 0.5))
+    early = citation(1, doc, sentence_in(doc, "Forord her."), 0.5)
     assert (early.section, early.page) == (None, 1)
     bergen = documents["bergen"]
-    unpaged = citation(1, make.found_in(bergen), make.scored(bergen, "Legevakten i Bergen", 0.5))
+    unpaged = citation(1, bergen, sentence_in(bergen, "Legevakten i Bergen"), 0.5)
     assert (unpaged.section, unpaged.page) == ("Legevakt", None)
 
 
@@ -305,9 +327,14 @@ def test_every_document_in_scope_gets_a_decision(
 ) -> None:
     found = evidence(make, documents, bergen=0.9, moss=0.2, more=0.1)
     found = make.evidence(
-        (*found.documents, DocumentEvidence(replace(documents["more"], document_id="x"), (), -1))
+        [
+            make.found_in(documents["bergen"], (BERGEN[0], 0.9)),
+            make.found_in(documents["moss"], (MOSS[0], 0.2)),
+            make.found_in(documents["more"], (MORE[0], 0.1)),
+            make.found_in(replace(documents["more"], document_id="x")),
+        ]
     )
-    decision = decide(make.query(QUESTION), found, SETTINGS)
+    decision = decided(make, make.query(QUESTION), found)
     assert [(s.document.document_id, s.confidence) for s in decision.submitters] == [
         ("bergen", "high"),
         ("moss", "none"),

@@ -6,11 +6,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import pytest
-from fakes import FakeEmbedder
+from fakes import FakeEmbedder, fake_policy, write_fake_policy
 
-from rag.config import AnswerSettings
 from rag.errors import InvalidFilter, InvalidQuestion
+from rag.policy import Thresholds
 from rag.service import Service
+from rag.store import read_manifest
 from rag.types import Filters
 
 if TYPE_CHECKING:
@@ -21,10 +22,16 @@ if TYPE_CHECKING:
 def service(corpus: Corpus) -> Service:
     corpus.build()
     # The fake embedder's cosines are low: thresholds scaled to its bag-of-words vectors.
-    answer = AnswerSettings(
-        low_confidence=0.0, high_confidence=1.01, submitter_threshold=0.3, corpus_gap=1.0
+    policy = fake_policy([e.identity for e in read_manifest(corpus.index_path).encoders])
+    thresholds = Thresholds(
+        low_confidence=0.0,
+        high_confidence=1.01,
+        submitter_threshold=0.3,
+        corpus_gap=1.0,
+        specific_gap=policy.thresholds.specific_gap,
     )
-    return Service.load(corpus.settings.model_copy(update={"answer": answer}), FakeEmbedder())
+    write_fake_policy(corpus.index_path, policy.model_copy(update={"thresholds": thresholds}))
+    return Service.load(corpus.settings, FakeEmbedder())
 
 
 QUESTIONS = (

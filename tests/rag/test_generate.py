@@ -14,12 +14,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fakes import FakeEmbedder
+from fakes import FakeEmbedder, fake_policy, write_fake_policy
 
 from indexer.build import build_index
-from rag.config import AnswerSettings, GenerationSettings, IndexSettings, Settings
+from rag.config import GenerationSettings, IndexSettings, Settings
 from rag.generate import build_messages, generate, generated_answer, plain_text, validate
+from rag.policy import Thresholds
 from rag.service import Service
+from rag.store import read_manifest
 from rag.types import Answer, Citation
 
 GOOD_ANSWER = (
@@ -338,7 +340,7 @@ def test_generated_answer_validates_what_the_server_wrote(chat_server: ChatServe
 # --- the service -------------------------------------------------------------------------------
 
 
-LENIENT = AnswerSettings(
+LENIENT = Thresholds(
     low_confidence=-1, high_confidence=-1, submitter_threshold=-1, corpus_gap=1.0, specific_gap=1.0
 )
 QUESTION = "Hva mener kommunene om fastlegeordningen?"
@@ -372,11 +374,14 @@ def index_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def ask(
-    index_dir: Path, generation: GenerationSettings, answer: AnswerSettings = LENIENT
+    index_dir: Path, generation: GenerationSettings, thresholds: Thresholds = LENIENT
 ) -> Answer:
+    """The question asked under the fake policy with `thresholds` (written beside the index,
+    as a calibration writes it)."""
+    policy = fake_policy([e.identity for e in read_manifest(index_dir).encoders])
+    write_fake_policy(index_dir, policy.model_copy(update={"thresholds": thresholds}))
     settings = Settings(
         index=IndexSettings(path=index_dir, cache_dir=index_dir.parent / "cache"),
-        answer=answer,
         generation=generation,
     )
     return Service.load(settings, FakeEmbedder()).ask(QUESTION)
@@ -442,8 +447,8 @@ def test_service_falls_back_to_the_extractive_answer(
 def test_service_does_not_call_the_model_without_an_answer(
     index_dir: Path, chat_server: ChatServer
 ) -> None:
-    strict = AnswerSettings(low_confidence=2.0, high_confidence=2.0)
-    answer = ask(index_dir, chat_server.settings(), answer=strict)
+    strict = LENIENT.model_copy(update={"low_confidence": 2.0, "high_confidence": 2.0})
+    answer = ask(index_dir, chat_server.settings(), thresholds=strict)
     assert answer.no_answer
     assert chat_server.received == []
     assert "generate_failed" not in answer.timings_ms

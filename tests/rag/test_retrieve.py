@@ -6,22 +6,17 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import pytest
-from fakes import FakeEmbedder
+from fakes import FakeEmbedder, fake_policy
 from numpy.typing import NDArray
 
-from rag.config import ChunkSettings, RetrievalSettings, Settings
+from rag.config import AnswerSettings, ChunkSettings, Settings
+from rag.decide import Decision, decide
 from rag.errors import InvalidFilter
 from rag.lexical import weighted_overlap
+from rag.policy import Fusion, Policy, Support
 from rag.query import Query, QueryParser
-from rag.retrieve import (
-    MODES,
-    Mode,
-    Retriever,
-    best_distinct,
-    quotable_rows,
-    support,
-    typicality_penalty,
-)
+from rag.retrieve import MODES, Mode, Retriever
+from rag.scoring import best_distinct, distinctiveness, support
 from rag.statements import is_statement
 from rag.store import StoredIndex, load_index, stored_vectors
 from rag.types import NO_FILTERS, Filters
@@ -44,21 +39,25 @@ FILTERS = [
     (Filters(document_id=("moss", "more")), {"moss", "more"}),
 ]
 # Every ranking enabled, so that the reference fuses all three.
-ALL_RANKINGS = RetrievalSettings(dense_weight=0.5, sentence_weight=2.0, bm25_weight=1.0)
+ALL_RANKINGS = Fusion(dense_weight=0.5, sentence_weight=2.0, bm25_weight=1.0, chunk_mix=1.0)
 
 
-def make_retriever(corpus: Corpus, settings: RetrievalSettings | None = None) -> Retriever:
+def policy_of(index: StoredIndex, **changes: object) -> Policy:
+    """The fake embedder's policy for `index`, with `changes`."""
+    policy = fake_policy([e.identity for e in index.manifest.encoders])
+    return policy.model_copy(update=changes)
+
+
+def make_retriever(corpus: Corpus, **changes: object) -> Retriever:
     index = load_index(corpus.index_path)
-    return Retriever(index, FakeEmbedder(), settings or corpus.settings.retrieval)
+    return Retriever(index, FakeEmbedder(), policy_of(index, **changes), corpus.settings.retrieval)
 
 
 @pytest.fixture
 def overlapping(corpus: Corpus) -> Corpus:
     """Chunks of 100 characters overlapping by 50: two chunks share Bergen's proposal."""
     corpus.settings = Settings(
-        index=corpus.settings.index,
-        chunk=ChunkSettings(size=100, overlap=50),
-        retrieval=corpus.settings.retrieval,
+        index=corpus.settings.index, chunk=ChunkSettings(size=100, overlap=50)
     )
     corpus.build()
     return corpus
@@ -70,7 +69,7 @@ def retriever(overlapping: Corpus) -> Retriever:
 
 
 def parse(retriever: Retriever, text: str, filters: Filters = NO_FILTERS) -> Query:
-    return QueryParser.of(retriever.index, retriever.embed_queries, 2000).parse(text, filters)
+    return QueryParser.of(retriever.index, retriever.embed_question, 2000).parse(text, filters)
 
 
 # --- the brute-force reference -------------------------------------------------------------
@@ -86,7 +85,8 @@ class Reference:
 
     def __init__(self, retriever: Retriever, text: str) -> None:
         index = retriever.index
-        self.settings = retriever.settings
+        self.fusion = retriever.policy.fusion
+        self.rrf_k = retriever.settings.rrf_k
         vector = FakeEmbedder().embed_queries([text])[0]
         self.chunk_cosine = stored_vectors(index) @ vector
         self.sentence_cosine = index.sentences.vectors @ vector
@@ -97,7 +97,7 @@ class Reference:
             for row in sentence.chunk_rows:
                 if self.best_sentence[row] == -1 or self.sentence_cosine[i] > self.best[row]:
                     self.best[row], self.best_sentence[row] = self.sentence_cosine[i], i
-        self.mixed = self.best + np.float32(self.settings.chunk_mix) * self.chunk_cosine
+        self.mixed = self.best + np.float32(self.fusion.chunk_mix) * self.chunk_cosine
         self.bm25 = index.bm25.scores(parse(retriever, text).stems)
 
     def ranking(self, mode: Mode, rows: list[int]) -> list[int]:
@@ -109,16 +109,16 @@ class Reference:
 
     def fused(self, rows: list[int]) -> dict[int, float]:
         weights: dict[Mode, float] = {
-            "sentence": self.settings.sentence_weight,
-            "dense": self.settings.dense_weight,
-            "bm25": self.settings.bm25_weight,
+            "sentence": self.fusion.sentence_weight,
+            "dense": self.fusion.dense_weight,
+            "bm25": self.fusion.bm25_weight,
         }
         fused: dict[int, float] = {}
         for mode, weight in weights.items():
             if weight <= 0:
                 continue
             for rank, row in enumerate(self.ranking(mode, rows), start=1):
-                fused[row] = fused.get(row, 0.0) + weight / (self.settings.rrf_k + rank)
+                fused[row] = fused.get(row, 0.0) + weight / (self.rrf_k + rank)
         return fused
 
     def search(self, mode: Mode, rows: list[int], k: int) -> list[tuple[int, float]]:
@@ -179,19 +179,19 @@ def test_overlapping_chunks_that_share_their_best_sentence_are_one_passage(
     assert [reference.best_sentence[r] for r in ranked].count(shared) == 2  # one was dropped
 
 
-@pytest.mark.parametrize("settings", [None, ALL_RANKINGS], ids=["default", "all-rankings"])
+@pytest.mark.parametrize("fusion", [None, ALL_RANKINGS], ids=["default", "all-rankings"])
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("k", [1, 3, 50])
 @pytest.mark.parametrize(("filters", "allowed"), FILTERS)
 def test_search_ranks_like_the_reference(
     overlapping: Corpus,
-    settings: RetrievalSettings | None,
+    fusion: Fusion | None,
     mode: Mode,
     k: int,
     filters: Filters,
     allowed: set[str],
 ) -> None:
-    retriever = make_retriever(overlapping, settings)
+    retriever = make_retriever(overlapping, **({"fusion": fusion} if fusion else {}))
     for text in QUESTIONS:
         hits = retriever.search(parse(retriever, text, filters), k, mode)
         reference = Reference(retriever, text)
@@ -258,58 +258,93 @@ def test_allowed_rows_and_admitted_follow_the_filters(
     assert retriever.admitted(filters) == [d for d in retriever.index.documents if d in allowed]
 
 
-# --- evidence: the sentences /ask quotes from ----------------------------------------------
+# --- evidence: the sentences /ask decides on ---------------------------------------------
 
 
-def in_context(index: StoredIndex, text: str, mix: float) -> NDArray[np.float64]:
-    """Each sentence's cosine averaged, with weight `mix`, with its closest chunk's, one by one."""
+def brute_features(
+    index: StoredIndex, text: str
+) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
+    """Each sentence's own cosine, its closest chunk's cosine and its typicality less the median
+    of the quotable sentences', one by one (one encoder)."""
     vector = FakeEmbedder().embed_queries([text])[0]
     chunks = stored_vectors(index) @ vector
-    return np.array(
+    sentences = index.sentences.sentences
+    own = np.array([float(v @ vector) for v in index.sentences.vectors])
+    closest = np.array(
         [
-            (float(v @ vector) + mix * max(float(chunks[r]) for r in s.chunk_rows)) / (1 + mix)
-            for v, s in zip(index.sentences.vectors, index.sentences.sentences, strict=True)
+            max((float(chunks[r]) for r in s.chunk_rows), default=own[i])
+            for i, s in enumerate(sentences)
         ]
     )
+    typical = index.sentences.typicality[:, 0].astype(np.float64)
+    quotable = [
+        i for i, s in enumerate(sentences) if is_statement(index.documents[s.document_id], s)
+    ]
+    return own, closest, typical - float(np.median(typical[quotable]))
 
 
-@pytest.mark.parametrize("context_mix", [0.0, 1.0])
-@pytest.mark.parametrize("per_document", [1, 2, 3, 10])
 @pytest.mark.parametrize(("filters", "allowed"), FILTERS)
-def test_evidence_against_brute_force(
-    overlapping: Corpus, per_document: int, filters: Filters, allowed: set[str], context_mix: float
+def test_evidence_holds_every_quotable_sentence_with_its_features(
+    overlapping: Corpus, filters: Filters, allowed: set[str]
 ) -> None:
-    retriever = make_retriever(overlapping, RetrievalSettings(context_mix=context_mix))
+    retriever = make_retriever(overlapping)
     index = retriever.index
     for text in QUESTIONS:
         query = parse(retriever, text, filters)
-        evidence = retriever.evidence(query, per_document)
-        cosines = in_context(index, text, context_mix)
-        expected: dict[str, list[tuple[int, float, float]]] = {}
-        for i, s in enumerate(index.sentences.sentences):
-            doc = index.documents[s.document_id]
-            if s.document_id in allowed and is_statement(doc, s):
-                quote = doc.text[s.start : s.end]
-                bonus = weighted_overlap(query.terms, query.weights, quote)
-                score = float(cosines[i]) + retriever.settings.lexical_tiebreak * bonus
-                expected.setdefault(s.document_id, []).append((s.start, float(cosines[i]), score))
-        assert [d.document.document_id for d in evidence.documents] == sorted(
-            allowed, key=lambda d: (-max(e[2] for e in expected[d]), list(index.documents).index(d))
-        )
+        evidence = retriever.evidence(query, None)
+        own, closest, typical = brute_features(index, text)
+        assert [d.document.document_id for d in evidence.documents] == [
+            d for d in index.documents if d in allowed
+        ]
         for found in evidence.documents:
-            best = sorted(expected[found.document.document_id], key=lambda e: (-e[2], e[0]))
-            assert [s.sentence.start for s in found.sentences] == [e[0] for e in best][
-                :per_document
+            doc = found.document
+            rows = [
+                i
+                for i, s in enumerate(index.sentences.sentences)
+                if s.document_id == doc.document_id and is_statement(doc, s)
             ]
-            assert [s.similarity for s in found.sentences] == pytest.approx(
-                [e[1] for e in best][:per_document]
-            )
-            assert [s.score for s in found.sentences] == pytest.approx(
-                [e[2] for e in best][:per_document]
-            )
-            assert found.best == pytest.approx(best[0][2])
-        closest = max(e[2] for v in expected.values() for e in v)
-        assert evidence.documents[0].best == pytest.approx(closest)
+            c = found.candidates
+            assert c.rows.tolist() == rows
+            assert c.own[:, 0] == pytest.approx(own[rows], abs=1e-6)
+            assert c.chunk[:, 0] == pytest.approx(closest[rows], abs=1e-6)
+            assert c.typical[:, 0] == pytest.approx(typical[rows], abs=1e-6)
+            quotes = [
+                doc.text[index.sentences.sentences[r].start : index.sentences.sentences[r].end]
+                for r in rows
+            ]
+            bonus = [weighted_overlap(query.terms, query.weights, q) for q in quotes]
+            assert c.overlap == pytest.approx(bonus, abs=1e-6)
+            same = [[a == b for b in quotes] for a in quotes]
+            assert [[x == y for y in c.wording] for x in c.wording] == same
+
+
+def decisions(retriever: Retriever, query: Query, depth: int) -> tuple[Decision, Decision]:
+    """The decision on the narrowed evidence, as served, and on every quotable sentence."""
+    settings = AnswerSettings()
+    policy = retriever.policy
+    served = decide(query, retriever.evidence(query, depth), policy, settings, depth)
+    full = decide(query, retriever.evidence(query, None), policy, settings, depth)
+    return served, full
+
+
+@pytest.mark.parametrize("context_mix", [0.0, 1.0])
+@pytest.mark.parametrize("support_setting", [(0.0, 1), (0.5, 3), (1.0, 20)])
+@pytest.mark.parametrize("per_document", [1, 3, 10])
+@pytest.mark.parametrize(("filters", "allowed"), FILTERS)
+def test_narrowed_evidence_decides_as_every_sentence_would(
+    overlapping: Corpus,
+    per_document: int,
+    filters: Filters,
+    allowed: set[str],
+    context_mix: float,
+    support_setting: tuple[float, int],
+) -> None:
+    weight, n = support_setting
+    setting = Support(typicality_weight=weight, support_sentences=n, vocabulary_weight=0.0)
+    retriever = make_retriever(overlapping, context_mix=context_mix, support=setting)
+    for text in QUESTIONS:
+        served, full = decisions(retriever, parse(retriever, text, filters), per_document)
+        assert served == full
 
 
 def brute_support(values: list[tuple[str, float]], n: int) -> float:
@@ -326,75 +361,74 @@ def brute_support(values: list[tuple[str, float]], n: int) -> float:
 def test_support_against_brute_force(
     overlapping: Corpus, weight: float, n: int, filters: Filters, allowed: set[str]
 ) -> None:
-    settings = RetrievalSettings(typicality_weight=weight, support_sentences=n)
-    retriever = make_retriever(overlapping, settings)
+    setting = Support(typicality_weight=weight, support_sentences=n, vocabulary_weight=0.0)
+    retriever = make_retriever(overlapping, support=setting)
     index = retriever.index
-    quotable = [
-        i
-        for i, s in enumerate(index.sentences.sentences)
-        if is_statement(index.documents[s.document_id], s)
-    ]
-    centre = float(np.median(index.sentences.typicality[quotable]))
     for text in QUESTIONS:
         query = parse(retriever, text, filters)
-        evidence = retriever.evidence(query, 2)
-        vector = FakeEmbedder().embed_queries([text])[0]
-        values: dict[str, list[tuple[str, float]]] = {}
-        for i in quotable:
-            s = index.sentences.sentences[i]
-            if s.document_id in allowed:
-                wording = " ".join(index.documents[s.document_id].text[s.start : s.end].split())
-                own = float(index.sentences.vectors[i] @ vector)
-                value = own - weight * (float(index.sentences.typicality[i]) - centre)
-                values.setdefault(s.document_id, []).append((wording, value))
-        everything = [v for document in values.values() for v in document]
-        assert evidence.support == pytest.approx(brute_support(everything, n), abs=1e-5)
-        for found in evidence.documents:
-            expected = brute_support(values[found.document.document_id], n)
-            assert found.support == pytest.approx(expected, abs=1e-5)
+        decision = decide(query, retriever.evidence(query, 2), retriever.policy, AnswerSettings())
+        own, _, typical = brute_features(index, text)
+        values: list[tuple[str, float]] = []
+        for i, s in enumerate(index.sentences.sentences):
+            doc = index.documents[s.document_id]
+            if s.document_id in allowed and is_statement(doc, s):
+                wording = " ".join(doc.text[s.start : s.end].split())
+                values.append((wording, own[i] - weight * typical[i]))
+        assert decision.support == pytest.approx(brute_support(values, n), abs=1e-5)
 
 
 def test_support_counts_a_wording_once_and_averages_the_best() -> None:
     scores = np.array([0.9, 0.9, 0.5, 0.7, 0.1], dtype=np.float32)
     wordings = np.array([0, 0, 1, 2, 3], dtype=np.int64)  # rows 0 and 1: one template sentence
-    every = np.arange(5, dtype=np.int64)
 
-    def of(rows: NDArray[np.int64], n: int) -> float:
-        return support(scores, best_distinct(scores, wordings, rows, n))
+    def of(n: int, vocabulary_weight: float = 0.0, coverage: float = 1.0) -> float:
+        setting = Support(support_sentences=n, vocabulary_weight=vocabulary_weight)
+        policy = fake_policy(["x"]).model_copy(update={"support": setting})
+        return support(scores, wordings, policy, coverage)
 
-    assert best_distinct(scores, wordings, every, 3).tolist() == [0, 3, 2]
-    assert of(every, 1) == pytest.approx(0.9)
-    assert of(every, 2) == pytest.approx((0.9 + 0.7) / 2)
-    assert of(every, 3) == pytest.approx((0.9 + 0.7 + 0.5) / 3)
-    assert of(every, 10) == pytest.approx((0.9 + 0.7 + 0.5 + 0.1) / 4)
-    assert of(np.array([4, 2], dtype=np.int64), 1) == pytest.approx(0.5)
-    assert of(np.empty(0, dtype=np.int64), 3) == -1.0
-    best = best_distinct(scores, wordings, every, 2)
-    assert support(scores, best, 0.1) == pytest.approx((0.9 + 0.7) / 2 - 0.1)
-    assert support(scores, np.empty(0, dtype=np.int64), 0.1) == -1.0  # still: nothing to quote
+    assert best_distinct(scores, wordings, 3).tolist() == [0, 3, 2]
+    assert of(1) == pytest.approx(0.9)
+    assert of(2) == pytest.approx((0.9 + 0.7) / 2)
+    assert of(3) == pytest.approx((0.9 + 0.7 + 0.5) / 3)
+    assert of(10) == pytest.approx((0.9 + 0.7 + 0.5 + 0.1) / 4)
+    assert of(2, vocabulary_weight=0.2, coverage=0.5) == pytest.approx((0.9 + 0.7) / 2 - 0.1)
+    empty = np.empty(0, dtype=np.float32)
+    policy = fake_policy(["x"])
+    assert support(empty, np.empty(0, dtype=np.int64), policy, 0.5) == -1.0  # nothing to quote
 
 
 def test_a_typical_sentence_supports_less_than_a_specific_one_as_close(
     overlapping: Corpus,
 ) -> None:
     """Two sentences equally close to a question: the more typical one gives less support."""
-    retriever = make_retriever(overlapping, RetrievalSettings(typicality_weight=0.5))
-    typical = retriever.index.sentences.typicality
-    quotable = quotable_rows(retriever.index)
-    penalty = typicality_penalty(retriever.index, quotable, 0.5)
-    most, least = int(np.argmax(typical)), int(np.argmin(typical))
-    assert penalty[most] > penalty[least]
-    assert penalty[most] - penalty[least] == pytest.approx(0.5 * (typical[most] - typical[least]))
-    assert typicality_penalty(retriever.index, quotable, 0.0).tolist() == [0.0] * len(typical)
+    setting = Support(typicality_weight=0.5, support_sentences=1, vocabulary_weight=0.0)
+    retriever = make_retriever(overlapping, support=setting)
+    index = retriever.index
+    query = parse(retriever, QUERY)
+    found = retriever.evidence(query, None)
+    pooled = {
+        int(r): float(t)
+        for d in found.documents
+        for r, t in zip(d.candidates.rows, d.candidates.typical[:, 0], strict=True)
+    }
+    most, least = max(pooled, key=pooled.get), min(pooled, key=pooled.get)  # type: ignore[arg-type]
+    assert pooled[most] > pooled[least]
+    raw = index.sentences.typicality[:, 0]
+    assert pooled[most] - pooled[least] == pytest.approx(float(raw[most] - raw[least]), abs=1e-6)
+    # the same own cosine, more typical: less distinct by half the difference in typicality
+    own = np.array([[0.8], [0.8]], dtype=np.float32)
+    typical = np.array([[pooled[most]], [pooled[least]]], dtype=np.float32)
+    values = distinctiveness(own, typical, np.ones(1, dtype=np.float32), 0.5)
+    assert values[1] - values[0] == pytest.approx(0.5 * (pooled[most] - pooled[least]), abs=1e-6)
 
 
 def test_evidence_quotes_statements_only(retriever: Retriever) -> None:
     query = parse(retriever, "Fastlegeordningen Legevakt Tannhelse Samhandling")
     evidence = retriever.evidence(query, 50)
     quoted = {
-        d.document.text[s.sentence.start : s.sentence.end]
+        d.document.text[evidence.sentences[r].start : evidence.sentences[r].end]
         for d in evidence.documents
-        for s in d.sentences
+        for r in d.candidates.rows.tolist()
     }
     headings = {s.title for d in retriever.index.documents.values() for s in d.sections}
     assert quoted and not quoted & headings
@@ -408,7 +442,8 @@ def test_evidence_quotes_statements_only(retriever: Retriever) -> None:
 def test_a_repeated_query_is_embedded_once(corpus: Corpus) -> None:
     corpus.build()
     embedder = FakeEmbedder()
-    retriever = Retriever(load_index(corpus.index_path), embedder, corpus.settings.retrieval)
+    index = load_index(corpus.index_path)
+    retriever = Retriever(index, embedder, policy_of(index), corpus.settings.retrieval)
     (first,) = retriever.embed_queries([QUERY])
     (again,) = retriever.embed_queries([QUERY])
     query = parse(retriever, QUERY)
@@ -426,7 +461,8 @@ def test_a_question_naming_a_submitter_picks_sentences_by_its_topic(corpus: Corp
     # sentences are embedded without their submitter, so the name would only add noise
     corpus.build()
     embedder = FakeEmbedder()
-    retriever = Retriever(load_index(corpus.index_path), embedder, corpus.settings.retrieval)
+    index = load_index(corpus.index_path)
+    retriever = Retriever(index, embedder, policy_of(index), corpus.settings.retrieval)
     question, topic = (
         "Hva sier Bergen om sykepleiere i helgene?",
         "Hva sier om sykepleiere i helgene?",
@@ -436,10 +472,6 @@ def test_a_question_naming_a_submitter_picks_sentences_by_its_topic(corpus: Corp
     assert query.named_documents == {"bergen"}
     np.testing.assert_allclose(query.topic_vector, FakeEmbedder().embed_queries([topic])[0])
     cosines = retriever.index.sentences.vectors @ query.topic_vector
-    rows = {s: i for i, s in enumerate(retriever.index.sentences.sentences)}
-    evidence = retriever.evidence(query, 3)
-    similarities = [
-        (s.similarity, float(cosines[rows[s.sentence]])) for s in evidence.documents[0].sentences
-    ]
-    assert similarities and all(a == pytest.approx(b) for a, b in similarities)
+    found = retriever.evidence(query, 3).documents[0].candidates
+    assert len(found) and found.own[:, 0] == pytest.approx(cosines[found.rows], abs=1e-6)
     assert not np.allclose(query.vector, query.topic_vector)

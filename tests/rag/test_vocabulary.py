@@ -10,13 +10,15 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import pytest
-from fakes import FakeEmbedder
+from fakes import FakeEmbedder, fake_policy
 from numpy.typing import NDArray
 
 from rag.bm25 import Bm25Index
-from rag.config import RetrievalSettings
+from rag.config import AnswerSettings, RetrievalSettings
+from rag.decide import Decision, decide
 from rag.lexical import content_terms
-from rag.query import QueryParser, name_stems, topic_terms
+from rag.policy import Policy
+from rag.query import Query, QueryParser, name_stems, topic_terms
 from rag.retrieve import Retriever
 from rag.store import load_index
 from rag.types import NO_FILTERS, Document
@@ -92,9 +94,12 @@ class Recording:
         self.vectors, self.dimension = vectors, dimension
         self.asked: list[list[str]] = []
 
-    def __call__(self, texts: Sequence[str]) -> list[NDArray[np.float32]]:
-        self.asked.append(list(texts))
-        return [self.vectors.get(t, unit(*[1.0] * self.dimension)) for t in texts]
+    def __call__(
+        self, texts: Sequence[str], words: Sequence[str]
+    ) -> tuple[list[NDArray[np.float32]], list[NDArray[np.float32]]]:
+        self.asked.append([*texts, *words])
+        every = [self.vectors.get(t, unit(*[1.0] * self.dimension)) for t in [*texts, *words]]
+        return every[: len(texts)], every[len(texts) :]
 
 
 def test_the_parser_embeds_only_unknown_words_with_the_question_and_counts_them() -> None:
@@ -124,20 +129,29 @@ def test_unknown_words_lower_the_support_by_the_vocabulary_weight(corpus: Corpus
     corpus.build()
     index = load_index(corpus.index_path)
     text = "Hvor lange er ventetidene på legevakten om natten?"
-    without = Retriever(index, FakeEmbedder(), RetrievalSettings(vocabulary_weight=0.0))
-    query = QueryParser.of(index, without.embed_queries, 2000).parse(text, NO_FILTERS)
+    base = fake_policy([e.identity for e in index.manifest.encoders])
+
+    def under(weight: float) -> Policy:
+        return base.model_copy(
+            update={"support": base.support.model_copy(update={"vocabulary_weight": weight})}
+        )
+
+    without = Retriever(index, FakeEmbedder(), under(0.0), RetrievalSettings())
+    query = QueryParser.of(index, without.embed_question, 2000).parse(text, NO_FILTERS)
     half_known = dataclasses.replace(query, vocabulary_coverage=0.5)
-    plain = without.evidence(half_known, 2)
-    weighed = Retriever(index, FakeEmbedder(), RetrievalSettings(vocabulary_weight=0.3))
-    lowered = weighed.evidence(half_known, 2)
+    settings = AnswerSettings()
+
+    def decided(policy: Policy, asked: Query) -> Decision:
+        return decide(asked, without.evidence(asked, 2), policy, settings)
+
+    plain, lowered = decided(under(0.0), half_known), decided(under(0.3), half_known)
     assert lowered.support == pytest.approx(plain.support - 0.3 * 0.5)
-    for before, after in zip(plain.documents, lowered.documents, strict=True):
-        assert after.support == pytest.approx(before.support - 0.3 * 0.5)
-        assert after.sentences == before.sentences  # what is quoted does not change
+    for before, after in zip(plain.submitters, lowered.submitters, strict=True):
+        assert after.quotes == before.quotes  # what is quoted does not change
     assert query.vocabulary_coverage is not None
-    assert weighed.evidence(query, 2).support == pytest.approx(
+    assert decided(under(0.3), query).support == pytest.approx(
         plain.support - 0.3 * (1 - query.vocabulary_coverage)
     )
     searched = dataclasses.replace(query, vocabulary_coverage=None)
     with pytest.raises(ValueError, match="parsed for /search"):
-        weighed.evidence(searched, 2)
+        without.evidence(searched, 2)
