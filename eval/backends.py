@@ -153,6 +153,10 @@ class HttpBackend:
         except ApiError as exc:
             raise EvalError(f"{method} {path} -> {exc.status}: {exc.detail}") from exc
 
+    def encoders(self) -> list[str]:
+        """The models the API answers with (GET /health)."""
+        return list(self.call("GET", "/health").get("encoders", []))
+
     def documents(self) -> dict[str, StoredDocument]:
         found = {}
         for summary in self.call("GET", "/documents"):

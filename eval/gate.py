@@ -99,11 +99,26 @@ def parse_floors(data: Mapping[str, Mapping[str, float]]) -> tuple[Floor, ...]:
     return tuple(floors)
 
 
-def load_floors(path: Path = DEFAULT_FLOORS) -> tuple[Floor, ...]:
+def encoders_key(models: Sequence[str]) -> str:
+    """The floors' section for the models that served the eval, in their order."""
+    return "+".join(models)
+
+
+def load_floors(path: Path, models: Sequence[str]) -> tuple[Floor, ...] | None:
+    """The floors for the encoders `models` served with (their section of the file), or None
+    when the file has none for them (another model: nothing to hold it to)."""
     try:
-        return parse_floors(json.loads(path.read_text(encoding="utf-8")))
+        data = json.loads(path.read_text(encoding="utf-8"))
+        section = data.get(encoders_key(models))
+        return None if section is None else parse_floors(section)
     except (OSError, ValueError, AttributeError, TypeError) as exc:
         raise EvalError(f"cannot read floors from {path}: {exc}") from exc
+
+
+def floor_sections(path: Path) -> list[str]:
+    """The encoder sets the file has floors for."""
+    data = json.loads(path.read_text(encoding="utf-8"))
+    return [key for key in data if not key.startswith("_")]
 
 
 def check_value(floor: Floor, value: float | None) -> FloorCheck:

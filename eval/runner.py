@@ -36,6 +36,7 @@ from eval.summary import (
 from rag.config import Settings, with_index
 from rag.manifest import Manifest
 from rag.retrieve import MODES, Mode
+from rag.service import Service
 
 log = logging.getLogger(__name__)
 
@@ -235,12 +236,15 @@ class Outcome:
     paths: ReportPaths
 
 
-def settings_snapshot(settings: Settings, manifest: Manifest, policy: str) -> dict[str, Any]:
-    """What the numbers depend on: the index build, the policy and the retrieval and answer
-    settings in force."""
+def settings_snapshot(
+    settings: Settings, manifest: Manifest, encoders: Sequence[str], policy: str
+) -> dict[str, Any]:
+    """What the numbers depend on: the index build, the encoders that served, the policy and
+    the retrieval and answer settings in force."""
     return {
         "index": str(settings.index.path),
         "embedding_model": manifest.embedding_model,
+        "encoders": list(encoders),
         "policy": policy,
         "built_at": manifest.built_at.isoformat(),
         "chunk": manifest.chunk_settings.model_dump(),
@@ -251,11 +255,15 @@ def settings_snapshot(settings: Settings, manifest: Manifest, policy: str) -> di
 
 def in_process(settings: Settings) -> tuple[InProcessBackend, dict[str, Any]]:
     from rag.encoders import make_encoders
-    from rag.service import Service
 
     service = Service.load(settings, make_encoders(settings.embedding))
-    snapshot = settings_snapshot(service.settings, service.index.manifest, service.policy.source)
-    return InProcessBackend(service), snapshot
+    return InProcessBackend(service), snapshot_of(service)
+
+
+def snapshot_of(service: Service) -> dict[str, Any]:
+    present = [m.model_name for m in service.encoders.present]
+    manifest = service.index.manifest
+    return settings_snapshot(service.settings, manifest, present, service.policy.source)
 
 
 def evaluate(request: EvalRequest, settings: Settings) -> Outcome:
@@ -263,14 +271,17 @@ def evaluate(request: EvalRequest, settings: Settings) -> Outcome:
     questions = select_split(load_questions(request.questions), request.split)
     if not questions:
         raise QuestionsError(f"no {request.split} questions in {request.questions}")
-    floors = load_floors(request.floors)
     if request.api:
-        backend: Backend = HttpBackend(request.api)
-        snapshot: dict[str, Any] = {"api": request.api}
+        http = HttpBackend(request.api)
+        backend: Backend = http
+        snapshot: dict[str, Any] = {"api": request.api, "encoders": http.encoders()}
         notes = [HTTP_TIMING_NOTE]
     else:
         backend, snapshot = in_process(with_index(settings, request.index))
         notes = ["Each pass uses a fresh retriever, so every question's embedding is timed."]
+    floors = load_floors(request.floors, snapshot["encoders"])
+    if floors is None:
+        notes.append(f"No floors in {request.floors} for {', '.join(snapshot['encoders'])}.")
     result = run_eval(backend, questions, request.modes, settings=snapshot, notes=notes)
-    checks = check_floors(headline_metrics(result), floors)
+    checks = check_floors(headline_metrics(result), floors or ())
     return Outcome(result, checks, write_report(result, request.out, checks))

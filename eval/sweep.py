@@ -17,7 +17,7 @@ from eval.backends import EvalError, InProcessBackend
 from eval.gate import check_floors, headline_metrics, load_floors
 from eval.questions import Question, load_questions
 from eval.report import markdown_table, write_report
-from eval.runner import EvalRequest, Outcome, run_eval, settings_snapshot
+from eval.runner import EvalRequest, Outcome, run_eval, snapshot_of
 from eval.summary import ANSWERABLE, EvalResult, ask_metric, retrieval_metric
 from rag.config import ChunkSettings, Settings, with_index
 from rag.embed import Embedder
@@ -118,7 +118,7 @@ def evaluate_config(
     from rag.service import Service
 
     service = Service.load(configured(settings, config, index), embedder)
-    snapshot = settings_snapshot(service.settings, service.index.manifest, service.policy.source)
+    snapshot = snapshot_of(service)
     result = run_eval(InProcessBackend(service), questions, config.modes, settings=snapshot)
     row = SweepRow(
         name=config.name,
@@ -177,13 +177,13 @@ def sweep(
     if request.api:
         raise EvalError("the sweep builds its own indexes and runs in-process; drop --api")
     questions = load_questions(request.questions)
-    floors = load_floors(request.floors)
     configs = chunk_configs(settings)
     with tempfile.TemporaryDirectory(prefix="rag-sweep-") as workdir:
         results = run_sweep(settings, questions, configs, Path(workdir), sources, None, on_config)
     rows = [row for row, _ in results]
     base = results[0][1]
-    checks = check_floors(headline_metrics(base), floors)
+    floors = load_floors(request.floors, base.settings.get("encoders", []))
+    checks = check_floors(headline_metrics(base), floors or ())
     extra_json: dict[str, Any] = {"sweep": [asdict(r) for r in rows]}
     paths = write_report(
         base,

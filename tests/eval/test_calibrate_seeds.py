@@ -1,7 +1,7 @@
-"""`rag eval --calibrate` on the seeds' questions chooses the settings the service ships with.
+"""`rag eval --calibrate` on the seeds' dev questions chooses the policy the service ships with.
 
-The defaults in rag/config.py are what the calibration printed; if the sweeps, the model or the
-defaults drift apart, this fails.
+rag/models/default_policy.json is what `rag eval --calibrate --write-default` wrote; if the
+sweeps, the encoders or the shipped file drift apart, this fails (the test split is never read).
 """
 
 from __future__ import annotations
@@ -10,23 +10,32 @@ from pathlib import Path
 
 import pytest
 
-from eval.calibrate import calibrate
+from eval.calibrate_policy import calibrate_subsets, policy_file
 from eval.questions import load_questions
 from rag.config import IndexSettings, Settings
-from rag.embed import make_embedder
+from rag.encoders import make_encoders
+from rag.policy import DEFAULT_POLICY, read_policy
 from rag.service import Service
 
 pytestmark = pytest.mark.slow
 
 
-def test_calibration_chooses_the_default_settings(seeds_index: Path) -> None:
+def test_calibration_chooses_the_shipped_policy(seeds_index: Path) -> None:
     settings = Settings(index=IndexSettings(path=seeds_index))
-    service = Service.load(settings, make_embedder(settings.embedding))
-    found = calibrate(service, load_questions())
-
-    for name, value in found.retrieval.items():
-        assert getattr(settings.retrieval, name) == value, name
-    assert found.supports[0].false_refusals < 0.01
-    chosen, shipped = found.answers, settings.answer
-    for name in ("low_confidence", "high_confidence", "submitter_threshold", "corpus_gap"):
-        assert getattr(chosen, name) == pytest.approx(getattr(shipped, name), abs=5e-4), name
+    service = Service.load(settings, make_encoders(settings.embedding))
+    questions = [q for q in load_questions() if q.split == "dev"]
+    found = calibrate_subsets(service, questions, lambda _: None)
+    shipped = read_policy(DEFAULT_POLICY)
+    assert shipped is not None, f"no shipped policy at {DEFAULT_POLICY}"
+    written = policy_file(service, found, "questions.jsonl")
+    identities = tuple(e.identity for e in service.index.manifest.encoders)
+    key = "+".join(identities)
+    assert key in shipped.policies, f"the shipped policy has no entry for {key}"
+    for subset, policy in written.policies.items():
+        chosen, expected = policy.model_dump(), shipped.policies[subset].model_dump()
+        assert chosen.keys() == expected.keys()
+        for name in ("fusion", "support", "context_mix"):
+            assert chosen[name] == expected[name], (subset, name)
+        for group in ("weights", "support_weights", "thresholds"):
+            assert chosen[group] == pytest.approx(expected[group], abs=5e-4), (subset, group)
+    assert all(r.false_refusals < 0.02 for r in found[0].refusal.rows[:1])

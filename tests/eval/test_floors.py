@@ -14,11 +14,13 @@ from eval.gate import (
     Floor,
     check_floors,
     failures,
+    floor_sections,
     headline_metrics,
     load_floors,
     parse_floors,
 )
 from eval.summary import EvalResult
+from rag.config import DEFAULT_MODEL, DEFAULT_MODELS
 
 # The numbers issue 9's "Done when" is judged by, and which way each must go.
 DONE_WHEN = {
@@ -34,12 +36,19 @@ DONE_WHEN = {
 }
 
 
-def test_floors_file_bounds_every_done_when_metric_the_right_way() -> None:
-    floors = load_floors(DEFAULT_FLOORS)
+@pytest.mark.parametrize("section", floor_sections(DEFAULT_FLOORS))
+def test_floors_file_bounds_every_done_when_metric_the_right_way(section: str) -> None:
+    floors = load_floors(DEFAULT_FLOORS, section.split("+"))
+    assert floors is not None
     assert {f.metric for f in floors} <= set(HEADLINE)
     assert {f.metric: f.direction for f in floors if f.metric in DONE_WHEN} == DONE_WHEN
     exactness = next(f for f in floors if f.metric == "citation_exactness")
     assert (exactness.bound, exactness.direction) == (1.0, "min")
+
+
+def test_the_floors_file_covers_the_default_encoders_and_lean_mode() -> None:
+    assert set(floor_sections(DEFAULT_FLOORS)) >= {"+".join(DEFAULT_MODELS), DEFAULT_MODEL}
+    assert load_floors(DEFAULT_FLOORS, ["some/other-model"]) is None  # nothing to hold it to
 
 
 def test_min_floor_fails_below_and_passes_at_the_bound() -> None:
@@ -95,6 +104,6 @@ def test_comment_keys_are_ignored_and_bad_files_are_errors(tmp_path: Path) -> No
         Floor("citation_exactness", 1.0, "min"),
     )
     bad = tmp_path / "floors.json"
-    bad.write_text(json.dumps({"citation_exactness": 1.0}))
+    bad.write_text(json.dumps({"m": {"citation_exactness": 1.0}}))
     with pytest.raises(EvalError, match="cannot read floors"):
-        load_floors(bad)
+        load_floors(bad, ["m"])
