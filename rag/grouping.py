@@ -92,8 +92,9 @@ _KIND_WORDS = (
 _HELSEFELLESSKAP = re.compile(r"^helsefellesskap(?:et)?\s+(?:i|for)?\s*", re.IGNORECASE)
 _NAME_SUFFIX = re.compile(r"\s+(?:fylkeskommune|kommune)$", re.IGNORECASE)
 _COUNTY_TAIL = re.compile(r"\s+og\s+kommunene$", re.IGNORECASE)
-# A place name preceded by these is a hospital trust or an office, not the submitter.
-_NOT_THE_SENDER = r"(?<!Helse )(?<!Helse-)(?<!Sykehuset )(?<!KS )"
+# A place name preceded by these is a hospital trust, an office or a longer name
+# («Midt-Telemark»), not the submitter.
+NOT_THE_SENDER = r"(?<!Helse )(?<!-)(?<!Sykehuset )(?<!KS )"
 _END = r"(?:ns|s|')?(?!\w)"  # genitive («Bambles», «Moss'», «Bergen kommunens»)
 
 
@@ -175,7 +176,7 @@ def _sender_pattern(submitter: str) -> re.Pattern[str]:
     place = place_of(name)
     if place:
         spaced = r"\s+".join(re.escape(word) for word in place.split())
-        forms.append(rf"{_NOT_THE_SENDER}\b{spaced}{_END}")
+        forms.append(rf"{NOT_THE_SENDER}\b{spaced}{_END}")
     forms += [rf"(?i:\b{reference}\b)" for reference in _SELF_REFERENCES]
     lower = name.lower()
     kind = next((word for suffix, word in _KIND_WORDS if lower.endswith(suffix)), None)

@@ -69,6 +69,11 @@ def test_leaves_other_names_alone() -> None:
     )
 
 
+def test_a_longer_place_name_is_not_the_sender() -> None:
+    masked = mask_submitter("Telemark og Midt-Telemark samarbeider.", "Telemark fylkeskommune")
+    assert masked == f"{SENDER_MASK} og Midt-Telemark samarbeider."
+
+
 def test_a_hospital_named_after_the_place_is_not_the_sender() -> None:
     masked = mask_submitter("Bergen kommune og Helse Bergen; Bergens byråd.", "Bergen kommune")
     assert masked == f"{SENDER_MASK} og Helse Bergen; {SENDER_MASK} byråd."
