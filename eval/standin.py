@@ -30,8 +30,10 @@ How. Every sentence comes from the seeds' stored (cleaned) text:
   the senders add one sentence of their own at the end of the first paragraph.
 
 It is synthetic: the senders never wrote these texts, and the mix of sentences is random. Use it
-to try scale (indexing, answers, grouping, the UI), never as evidence of what anyone said. A
-fixed seed gives byte-identical output.
+to try scale (indexing, answers, grouping, the UI), never as evidence of what anyone said. With
+about 1,300 seed sentences spread over 300 letters, a sentence recurs in a dozen or more letters,
+so identical quotes from different senders are far more common than in a real round outside its
+campaigns. A fixed seed gives byte-identical output.
 
     python -m eval.standin --out DIR [--documents 300] [--seed 2024]
 """

@@ -5,9 +5,10 @@ An answer over a few hundred submissions quotes hundreds of sentences. They are 
 1. **Same wording.** Quotes whose words are the same once each quote's own submitter is masked
    (`mask_submitter`: the name, its genitive, the place it is named after, and words by which a
    submitter speaks of itself: «Bamble kommune», «Bamble kommunes», «Bamble», «Bambles»,
-   «kommunen vår», and «kommunen» when the submitter is a municipality) are one group: a
-   template letter sent by twenty municipalities is one quote, «Samme tekst i 20 innspill».
-   Masking only makes the key; the quotes shown are the exact texts.
+   «kommunen vår», and «kommunen» when the submitter is a municipality) are one group, as are
+   quotes with exactly the same words: a template letter sent by twenty municipalities is one
+   quote, «Samme tekst i 20 innspill». Masking only makes the key; the quotes shown are the
+   exact texts.
 2. **Same point (viewpoints).** The wording groups are clustered by meaning, each group one
    point (its vector the mean of its quotes' unit vectors; the caller passes each quote's fused
    sentence vector). All quotes of an answer are about its question, so their plain cosines are
@@ -199,11 +200,25 @@ def wording_key(item: QuoteItem) -> str:
 
 
 def same_wording_groups(items: Sequence[QuoteItem]) -> list[SameWording]:
-    """Every item in exactly one group, groups in the order of their first item."""
-    by_key: dict[str, list[QuoteItem]] = {}
-    for item in items:
-        by_key.setdefault(wording_key(item), []).append(item)
-    return [SameWording(key, tuple(members)) for key, members in by_key.items()]
+    """Quotes with the same words, or the same words once each one's submitter is masked, as
+    groups (joined transitively); every item in exactly one, in the order of first items."""
+    first_with: dict[str, int] = {}  # a key -> the first item that had it
+    group_of = list(range(len(items)))
+    for i, item in enumerate(items):
+        for key in ("=" + wording(item.text).casefold(), "~" + wording_key(item)):
+            j = first_with.setdefault(key, i)
+            a, b = _root(group_of, i), _root(group_of, j)
+            group_of[max(a, b)] = min(a, b)
+    members: dict[int, list[QuoteItem]] = {}
+    for i, item in enumerate(items):
+        members.setdefault(_root(group_of, i), []).append(item)
+    return [SameWording(wording_key(group[0]), tuple(group)) for group in members.values()]
+
+
+def _root(parent: list[int], i: int) -> int:
+    while parent[i] != i:
+        i = parent[i]
+    return i
 
 
 # ---------------------------------------------------------------------------------------------

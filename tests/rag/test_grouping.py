@@ -122,8 +122,18 @@ def test_template_sentences_differing_only_by_the_sender_are_one_group() -> None
 
 def test_a_sentence_naming_another_municipality_is_not_that_municipalitys_template() -> None:
     own = item("a", "Skien kommune", "Skien kommune støtter forslaget.", TOPIC)
-    about_skien = item("b", "Bamble kommune", "Skien kommune støtter forslaget.", TOPIC)
-    assert len(same_wording_groups([own, about_skien])) == 2
+    about_bamble = item("b", "Skien kommune", "Bamble kommune støtter forslaget.", TOPIC)
+    assert len(same_wording_groups([own, about_bamble])) == 2
+
+
+def test_the_same_words_are_one_group_whoever_sends_them() -> None:
+    """Masking «kommunens» for a municipality only must not split identical quotes."""
+    text = "Reorganiseringen utfordrer kommunens helsebudsjett."
+    by_municipality = item("a", "Bamble kommune", text, TOPIC)
+    by_organisation = item("b", "KS", text, TOPIC, kind="organisasjon")
+    template = item("c", "Skien kommune", "Reorganiseringen utfordrer Skiens helsebudsjett.", TOPIC)
+    groups = same_wording_groups([by_municipality, by_organisation, template])
+    assert [len(g.items) for g in groups] == [3]
 
 
 def test_line_breaks_and_case_do_not_split_a_group() -> None:
