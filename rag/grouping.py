@@ -169,29 +169,38 @@ def place_of(submitter: str) -> str | None:
     return None
 
 
+_SELF = re.compile("|".join(rf"\b{reference}\b" for reference in _SELF_REFERENCES), re.I)
+_KIND = {
+    word: re.compile(rf"\b{word}s?\b", re.I)
+    for word in ("fylkeskommunen", "kommunen", "helsefellesskapet")
+}
+
+
 @lru_cache(maxsize=4096)
-def _sender_pattern(submitter: str) -> re.Pattern[str]:
+def _name_pattern(submitter: str) -> re.Pattern[str]:
+    """The submitter's name and the place it is named after, each with its genitive."""
     name = " ".join(submitter.split())
-    flexible = r"\s+".join(re.escape(word) for word in name.split())
-    forms = [rf"(?i:\b{flexible}{_END})"]
+    forms = [r"(?i:\b" + r"\s+".join(re.escape(w) for w in name.split()) + rf"{_END})"]
     place = place_of(name)
     if place:
         spaced = r"\s+".join(re.escape(word) for word in place.split())
         forms.append(rf"{NOT_THE_SENDER}\b{spaced}{_END}")
-    forms += [rf"(?i:\b{reference}\b)" for reference in _SELF_REFERENCES]
-    lower = name.lower()
-    kind = next((word for suffix, word in _KIND_WORDS if lower.endswith(suffix)), None)
-    if kind is None and _HELSEFELLESSKAP.match(name):
-        kind = "helsefellesskapet"
-    if kind:
-        forms.append(rf"(?i:\b{kind}s?\b)")
     return re.compile("|".join(forms))
+
+
+def _kind_word(submitter: str) -> str | None:
+    """The bare word for what the submitter is («kommunen» for a municipality), if any."""
+    lower = submitter.lower()
+    kind = next((word for suffix, word in _KIND_WORDS if lower.endswith(suffix)), None)
+    return "helsefellesskapet" if kind is None and _HELSEFELLESSKAP.match(submitter) else kind
 
 
 def mask_submitter(text: str, submitter: str) -> str:
     """`text` with every way it names its own submitter replaced by SENDER_MASK; other names
     («Skien kommune», «Helse Bergen») stay. For grouping keys only, never for what is shown."""
-    return _sender_pattern(submitter).sub(SENDER_MASK, text)
+    masked = _SELF.sub(SENDER_MASK, _name_pattern(submitter).sub(SENDER_MASK, text))
+    kind = _kind_word(submitter)
+    return _KIND[kind].sub(SENDER_MASK, masked) if kind else masked
 
 
 def wording_key(item: QuoteItem) -> str:
