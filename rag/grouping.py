@@ -1,0 +1,438 @@
+"""Quotes of an aggregate answer in groups an analyst can read: counts, then points, then quotes.
+
+An answer over a few hundred submissions quotes hundreds of sentences. They are grouped twice:
+
+1. **Same wording.** Quotes whose words are the same once each quote's own submitter is masked
+   (`mask_submitter`: the name, its genitive, the place it is named after, and words by which a
+   submitter speaks of itself: «Bamble kommune», «Bamble kommunes», «Bamble», «Bambles»,
+   «kommunen vår», and «kommunen» when the submitter is a municipality) are one group, as are
+   quotes with exactly the same words: a template letter sent by twenty municipalities is one
+   quote, «Samme tekst i 20 innspill». Masking only makes the key; the quotes shown are the
+   exact texts.
+2. **Same point (viewpoints).** The wording groups are clustered by meaning, each group one
+   point (its vector the mean of its quotes' unit vectors; the caller passes each quote's fused
+   sentence vector). All quotes of an answer are about its question, so their plain cosines are
+   uniformly high (0.6-0.9) and say little about which make the same point; the vectors are
+   therefore `centred` first (the answer's mean taken out, rows made unit again). Agglomerative
+   clustering with average linkage then joins clusters while their mean centred cosine is at
+   least `VIEWPOINT_THRESHOLD`. Each viewpoint is labelled by the words that set it apart from
+   the answer's other viewpoints (class-based TF-IDF over content word stems, a stem counted
+   once per wording group; stopwords and numbers left out, and no word every viewpoint uses):
+   the label is words of the quotes themselves, never generated text. A viewpoint keeps every
+   quote; up to three representatives (the groups closest to its centroid, from distinct
+   submitters) are what the caller shows first, with its number of submitters of each type.
+
+How the method and threshold were chosen: eval/viewpoint_pairs.jsonl holds hand-annotated pairs
+of quotes of the 20 aggregate questions (same point or not; 8 questions dev, 12 test), and
+`python -m eval.viewpoints` scores pairwise F1 and adjusted Rand of average, single and complete
+linkage at every threshold, on plain and on centred cosines, and a silhouette-chosen number of
+clusters. Average linkage on centred fused cosine (e5-small and EmbeddingGemma weighted equally)
+at 0.05 scored best on dev (F1 0.335, ARI 0.30; the best on plain cosine: 0.267 at 0.775, and
+0.160 for one group per answer); on test it scores F1 0.296, ARI 0.34. Same point is a hard
+call even for a reader, so the viewpoints are a reading aid: every quote stays in the answer.
+With two wording groups centring makes them opposite, so they stay apart.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Literal
+
+import numpy as np
+from numpy.typing import NDArray
+
+from rag.bm25 import content_words, stem_words
+from rag.sentences import wording
+
+VIEWPOINT_THRESHOLD = 0.05  # centred fused cosine; chosen on the dev pairs (docstring)
+LABEL_WORDS = 3
+REPRESENTATIVES = 3
+SENDER_MASK = "⟨avsender⟩"
+
+# Words the generic Norwegian stopword list keeps that say nothing as a label (modal and light
+# verbs, adverbs, quantifiers); with them out a label names what its quotes are about.
+_LABEL_STOPWORDS = """
+    bør må får få gir gi går gjør gjøre gjøres kommer blant annet andre annen derfor dermed
+    dessuten eventuell eventuelt samtidig fortsatt videre gjennom grad større stor store mer
+    mest mye flere fleste ulike ulik enkelte enkelt hele helt svært særlig spesielt allerede
+    ofte gjerne både ennå iht ift feks eks dvs mfl fl osv etc ca pr nr jf bla tre fire fem
+    seks sju åtte ni ti første tredje dag dagens
+"""
+LABEL_STOPWORDS = frozenset(_LABEL_STOPWORDS.split())
+MIN_LABEL_LETTERS = 3
+
+Linkage = Literal["average", "single", "complete"]
+LINKAGES: tuple[Linkage, ...] = ("average", "single", "complete")
+
+# How a submitter speaks of itself; masked for every submitter.
+_SELF_REFERENCES = (
+    r"kommunen\s+vår",
+    r"vår\s+kommune",
+    r"fylkeskommunen\s+vår",
+    r"vår\s+fylkeskommune",
+    r"helsefellesskapet\s+vårt",
+    r"vårt\s+helsefellesskap",
+    r"organisasjonen\s+vår",
+    r"vår\s+organisasjon",
+    r"foreningen\s+vår",
+    r"vår\s+forening",
+    r"forbundet\s+vårt",
+    r"vårt\s+forbund",
+)
+# The bare word for what the submitter is, masked when the submitter is one («kommunen» in a
+# municipality's text); the longer suffix first, so «fylkeskommune» is not read as «kommune».
+_KIND_WORDS = (
+    ("fylkeskommune", r"fylkeskommunen"),
+    ("kommune", r"kommunen"),
+)
+_HELSEFELLESSKAP = re.compile(r"^helsefellesskap(?:et)?\s+(?:i|for)?\s*", re.IGNORECASE)
+_NAME_SUFFIX = re.compile(r"\s+(?:fylkeskommune|kommune)$", re.IGNORECASE)
+_COUNTY_TAIL = re.compile(r"\s+og\s+kommunene$", re.IGNORECASE)
+# A place name preceded by these is a hospital trust, an office or a longer name
+# («Midt-Telemark»), not the submitter.
+NOT_THE_SENDER = r"(?<!Helse )(?<!-)(?<!Sykehuset )(?<!KS )"
+_END = r"(?:ns|s|')?(?!\w)"  # genitive («Bambles», «Moss'», «Bergen kommunens»)
+
+
+@dataclass(frozen=True)
+class QuoteItem:
+    """One quote of an answer: whose it is, its exact text and its (unit) vector."""
+
+    key: str  # the caller's id for the quote, e.g. its citation number or document:offset
+    submitter: str
+    submitter_type: str
+    text: str
+    vector: NDArray[np.float32] = field(compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class SameWording:
+    """Quotes whose wording is the same once each one's own submitter is masked."""
+
+    key: str  # the masked wording
+    items: tuple[QuoteItem, ...]
+
+    @property
+    def shown(self) -> QuoteItem:
+        """The quote shown for the group (the first); all are kept for their markers."""
+        return self.items[0]
+
+    @property
+    def submitters(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(item.submitter for item in self.items))
+
+
+@dataclass(frozen=True)
+class Viewpoint:
+    """Wording groups that make the same point, with what sets them apart from the others."""
+
+    label: tuple[str, ...]
+    groups: tuple[SameWording, ...]
+    representatives: tuple[QuoteItem, ...]
+    counts: dict[str, int]  # distinct submitters per submitter type
+
+    @property
+    def items(self) -> tuple[QuoteItem, ...]:
+        return tuple(item for group in self.groups for item in group.items)
+
+    @property
+    def submitters(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(item.submitter for item in self.items))
+
+
+@dataclass(frozen=True)
+class Grouping:
+    """An answer's quotes: how many submitters of each type, then its viewpoints."""
+
+    counts: dict[str, int]
+    viewpoints: tuple[Viewpoint, ...]
+
+
+# ---------------------------------------------------------------------------------------------
+# Same wording
+
+
+def place_of(submitter: str) -> str | None:
+    """The place a public body is named after: «Bamble kommune» -> «Bamble», «Helsefellesskapet
+    i Agder» -> «Agder»; None for an organisation or state body («Den norske legeforening»)."""
+    name = " ".join(submitter.split())
+    if _NAME_SUFFIX.search(name):
+        return _NAME_SUFFIX.sub("", name)
+    if _HELSEFELLESSKAP.match(name):
+        rest = _COUNTY_TAIL.sub("", _HELSEFELLESSKAP.sub("", name))
+        return rest or None
+    return None
+
+
+_SELF = re.compile("|".join(rf"\b{reference}\b" for reference in _SELF_REFERENCES), re.I)
+_KIND = {
+    word: re.compile(rf"\b{word}s?\b", re.I)
+    for word in ("fylkeskommunen", "kommunen", "helsefellesskapet")
+}
+
+
+@lru_cache(maxsize=4096)
+def _name_pattern(submitter: str) -> re.Pattern[str]:
+    """The submitter's name and the place it is named after, each with its genitive."""
+    name = " ".join(submitter.split())
+    forms = [r"(?i:\b" + r"\s+".join(re.escape(w) for w in name.split()) + rf"{_END})"]
+    place = place_of(name)
+    if place:
+        spaced = r"\s+".join(re.escape(word) for word in place.split())
+        forms.append(rf"{NOT_THE_SENDER}\b{spaced}{_END}")
+    return re.compile("|".join(forms))
+
+
+def _kind_word(submitter: str) -> str | None:
+    """The bare word for what the submitter is («kommunen» for a municipality), if any."""
+    lower = submitter.lower()
+    kind = next((word for suffix, word in _KIND_WORDS if lower.endswith(suffix)), None)
+    return "helsefellesskapet" if kind is None and _HELSEFELLESSKAP.match(submitter) else kind
+
+
+def mask_submitter(text: str, submitter: str) -> str:
+    """`text` with every way it names its own submitter replaced by SENDER_MASK; other names
+    («Skien kommune», «Helse Bergen») stay. For grouping keys only, never for what is shown."""
+    masked = _SELF.sub(SENDER_MASK, _name_pattern(submitter).sub(SENDER_MASK, text))
+    kind = _kind_word(submitter)
+    return _KIND[kind].sub(SENDER_MASK, masked) if kind else masked
+
+
+def wording_key(item: QuoteItem) -> str:
+    """The quote's words with its submitter masked, on one line, case-folded."""
+    return wording(mask_submitter(item.text, item.submitter)).casefold()
+
+
+def same_wording_groups(items: Sequence[QuoteItem]) -> list[SameWording]:
+    """Quotes with the same words, or the same words once each one's submitter is masked, as
+    groups (joined transitively); every item in exactly one, in the order of first items."""
+    first_with: dict[str, int] = {}  # a key -> the first item that had it
+    group_of = list(range(len(items)))
+    for i, item in enumerate(items):
+        for key in ("=" + wording(item.text).casefold(), "~" + wording_key(item)):
+            j = first_with.setdefault(key, i)
+            a, b = _root(group_of, i), _root(group_of, j)
+            group_of[max(a, b)] = min(a, b)
+    members: dict[int, list[QuoteItem]] = {}
+    for i, item in enumerate(items):
+        members.setdefault(_root(group_of, i), []).append(item)
+    return [SameWording(wording_key(group[0]), tuple(group)) for group in members.values()]
+
+
+def _root(parent: list[int], i: int) -> int:
+    while parent[i] != i:
+        i = parent[i]
+    return i
+
+
+# ---------------------------------------------------------------------------------------------
+# Same point
+
+
+def unit_rows(vectors: NDArray[np.floating]) -> NDArray[np.float64]:
+    matrix = np.asarray(vectors, dtype=np.float64)
+    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+    return matrix / np.where(norms > 0, norms, 1.0)
+
+
+def group_vector(group: SameWording) -> NDArray[np.float64]:
+    """The mean of the group's unit vectors, as a unit vector."""
+    mean = unit_rows(np.stack([item.vector for item in group.items])).mean(axis=0)
+    unit: NDArray[np.float64] = unit_rows(mean[None, :])[0]
+    return unit
+
+
+@dataclass(frozen=True)
+class Merge:
+    """Clusters `a` and `b` (each known by its lowest row) joined at `similarity`."""
+
+    a: int
+    b: int
+    similarity: float
+
+
+def _linked(
+    linkage: Linkage, row_a: NDArray[np.float64], row_b: NDArray[np.float64], na: int, nb: int
+) -> NDArray[np.float64]:
+    """Lance-Williams: the similarity of the merged cluster to every other cluster."""
+    if linkage == "single":
+        return np.maximum(row_a, row_b)
+    if linkage == "complete":
+        return np.minimum(row_a, row_b)
+    return (na * row_a + nb * row_b) / (na + nb)
+
+
+def merges(
+    vectors: NDArray[np.floating], linkage: Linkage = "average", until: float = -math.inf
+) -> list[Merge]:
+    """The agglomerative merge order of the rows of `vectors` by cosine similarity, down to
+    similarity `until` (by default to one cluster); ties go to the lowest pair of rows. With
+    these linkages the similarity of successive merges never rises."""
+    n = len(vectors)
+    rows = unit_rows(vectors)
+    similarity = rows @ rows.T
+    np.fill_diagonal(similarity, -np.inf)
+    sizes = np.ones(n, dtype=np.int64)
+    done: list[Merge] = []
+    for _ in range(n - 1):
+        a, b = divmod(int(np.argmax(similarity)), n)
+        if similarity[a, b] < until:
+            break
+        a, b = min(a, b), max(a, b)
+        done.append(Merge(a, b, float(similarity[a, b])))
+        joined = _linked(linkage, similarity[a], similarity[b], int(sizes[a]), int(sizes[b]))
+        sizes[a] += sizes[b]
+        similarity[a], similarity[:, a] = joined, joined
+        similarity[b], similarity[:, b] = -np.inf, -np.inf
+        similarity[a, a] = -np.inf
+    return done
+
+
+def labels_from(n: int, applied: Iterable[Merge]) -> list[int]:
+    """Cluster number of each of `n` rows after the merges, numbered in order of first row."""
+    root = list(range(n))
+    for merge in applied:
+        root = [merge.a if r == merge.b else r for r in root]
+    numbers = {r: i for i, r in enumerate(dict.fromkeys(root))}
+    return [numbers[r] for r in root]
+
+
+def centred(vectors: NDArray[np.floating]) -> NDArray[np.float64]:
+    """Unit rows less their mean, as unit rows: what the quotes of one answer share (their
+    topic) taken out, so that their cosine says how alike they are among themselves."""
+    rows = unit_rows(vectors)
+    return unit_rows(rows - rows.mean(axis=0))
+
+
+def cluster(
+    vectors: NDArray[np.floating],
+    threshold: float = VIEWPOINT_THRESHOLD,
+    linkage: Linkage = "average",
+    centre: bool = True,
+) -> list[int]:
+    """Cluster number of each row: clusters joined while their similarity is >= threshold
+    (cosine of the `centred` rows, or of the rows themselves)."""
+    rows = centred(vectors) if centre else unit_rows(vectors)
+    return labels_from(len(rows), merges(rows, linkage, until=threshold))
+
+
+# ---------------------------------------------------------------------------------------------
+# Labels, representatives, counts
+
+
+def terms(text: str) -> list[tuple[str, str]]:
+    """(word, stem) of each content word of a quote fit for a label: no stopwords (also
+    LABEL_STOPWORDS), numbers, words under three letters or the submitter's mask."""
+    words = [
+        w
+        for w in content_words(text.replace(SENDER_MASK, " "))
+        if len(w) >= MIN_LABEL_LETTERS and not w.isdigit() and w not in LABEL_STOPWORDS
+    ]
+    return list(zip(words, stem_words(words), strict=True))
+
+
+def stem_frequencies(clusters: Sequence[Sequence[str]]) -> list[Counter[str]]:
+    """Per cluster of texts, in how many of its texts each stem occurs."""
+    return [
+        Counter(s for text in texts for s in {stem for _, stem in terms(text)})
+        for texts in clusters
+    ]
+
+
+def class_tfidf(clusters: Sequence[Sequence[str]]) -> list[dict[str, float]]:
+    """Per cluster, each stem's share of the cluster's texts times log(1 + A / f), where f is
+    the stem's frequency over all clusters and A the mean number of stems per cluster
+    (class-based TF-IDF); stems that every cluster uses are left out when there are several."""
+    frequencies = stem_frequencies(clusters)
+    overall: Counter[str] = Counter()
+    for counts in frequencies:
+        overall.update(counts)
+    average = sum(overall.values()) / max(len(frequencies), 1)
+    everywhere = {s for s in overall if all(s in c for c in frequencies)}
+    if len(frequencies) < 2:
+        everywhere = set()
+    return [
+        {
+            stem: n / len(texts) * math.log(1 + average / overall[stem])
+            for stem, n in counts.items()
+            if stem not in everywhere
+        }
+        for texts, counts in zip(clusters, frequencies, strict=True)
+    ]
+
+
+def surface_word(texts: Sequence[str], stem: str) -> str:
+    """The word the texts use most for `stem` (alphabetically first on a tie)."""
+    used = Counter(word for text in texts for word, s in terms(text) if s == stem)
+    return min(used, key=lambda word: (-used[word], word))
+
+
+def distinctive_words(
+    clusters: Sequence[Sequence[str]], k: int = LABEL_WORDS
+) -> list[tuple[str, ...]]:
+    """Per cluster of texts, its `k` most distinctive words (`class_tfidf`; on a tie the longer,
+    which in Norwegian compounds is the more specific), as its texts spell them."""
+    labels: list[tuple[str, ...]] = []
+    for texts, scores in zip(clusters, class_tfidf(clusters), strict=True):
+        best = sorted(scores, key=lambda stem: (-scores[stem], -len(stem), stem))[:k]
+        labels.append(tuple(surface_word(texts, stem) for stem in best))
+    return labels
+
+
+def representatives(
+    groups: Sequence[SameWording], vectors: NDArray[np.float64], k: int = REPRESENTATIVES
+) -> tuple[QuoteItem, ...]:
+    """The shown quotes of the `k` groups closest to the groups' centroid, one per submitter."""
+    centroid = unit_rows(vectors.mean(axis=0)[None, :])[0]
+    order = np.argsort(-(vectors @ centroid), kind="stable")
+    chosen: list[QuoteItem] = []
+    for i in order:
+        shown = groups[int(i)].shown
+        if len(chosen) < k and shown.submitter not in {c.submitter for c in chosen}:
+            chosen.append(shown)
+    return tuple(chosen)
+
+
+def counts_by_type(items: Iterable[QuoteItem]) -> dict[str, int]:
+    """Distinct submitters per submitter type, the largest first."""
+    types = {item.submitter: item.submitter_type for item in items}
+    counts = Counter(types.values())
+    return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+
+
+# ---------------------------------------------------------------------------------------------
+# The whole grouping
+
+
+def masked_text(group: SameWording) -> str:
+    return mask_submitter(group.shown.text, group.shown.submitter)
+
+
+def viewpoint(
+    groups: Sequence[SameWording], vectors: NDArray[np.float64], label: tuple[str, ...]
+) -> Viewpoint:
+    items = [item for group in groups for item in group.items]
+    return Viewpoint(label, tuple(groups), representatives(groups, vectors), counts_by_type(items))
+
+
+def group_quotes(items: Sequence[QuoteItem], threshold: float = VIEWPOINT_THRESHOLD) -> Grouping:
+    """Counts of the submitters quoted, then viewpoints (most submitters first), each made of
+    wording groups; every item lands in exactly one wording group of exactly one viewpoint."""
+    groups = same_wording_groups(items)
+    if not groups:
+        return Grouping({}, ())
+    vectors = np.stack([group_vector(g) for g in groups])
+    numbers = cluster(vectors, threshold)
+    members = [[i for i, n in enumerate(numbers) if n == c] for c in range(max(numbers) + 1)]
+    labels = distinctive_words([[masked_text(groups[i]) for i in m] for m in members])
+    found = [
+        viewpoint([groups[i] for i in m], vectors[m], label)
+        for m, label in zip(members, labels, strict=True)
+    ]
+    found.sort(key=lambda v: (-len(v.submitters), -len(v.items)))
+    return Grouping(counts_by_type(items), tuple(found))
