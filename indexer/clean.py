@@ -2,16 +2,18 @@
 
 The seeds are text pulled out of PDFs: bullet glyphs, lines broken mid-sentence, blank lines
 where pages broke, URLs repeated, trailing spaces. `clean_text` rebuilds paragraphs from that;
-its output is the stored document text that every offset in the system refers to.
+its output is the stored document text that every offset in the system refers to. Control and
+invisible characters go first, by the project's one cleaning rule (rag/cleaning.py), which
+names, metadata and questions go through too.
 """
 
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from rag.cleaning import normalise
 from rag.sentences import ends_sentence
 from rag.types import Section
 
@@ -21,15 +23,6 @@ _DASH_BULLET = re.compile(r"^[-–]\s+")
 _URL = re.compile(r"https?://\S+")
 _NUMBERED_HEADING = re.compile(r"^\d{1,2}(\.\d{1,2})*\.?\s+\S")
 _PAGE_NUMBER = re.compile(r"^\d{1,3}$")
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-# Characters that show nothing yet change what a reader sees: zero-width spaces and joiners,
-# direction marks and overrides (an RLO shows «gpj.exe» as «exe.jpg»), word joiners and
-# invisible operators, the byte order mark and the soft hyphen.
-_INVISIBLE = re.compile(
-    "[\u00ad\u061c\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]"
-)
-_LINE_SEPARATORS = re.compile("[\u2028\u2029\x85]")
-_SPACES = re.compile(r"[ \t\u00a0\u2000-\u200a\u202f]+")
 _HEADING_MAX_CHARS = 90
 _HEADING_MAX_WORDS = 12
 
@@ -58,20 +51,6 @@ class _Block:
 class CleanText:
     text: str
     sections: tuple[Section, ...]
-
-
-def strip_invisible(text: str) -> str:
-    """`text` without invisible formatting characters (zero-width, bidi controls, soft hyphens)."""
-    return _INVISIBLE.sub("", text)
-
-
-def normalise(raw: str) -> str:
-    """Unicode NFC, unix newlines, no control or invisible characters, single spaces, no
-    trailing spaces."""
-    text = raw.replace("\r\n", "\n").replace("\r", "\n")
-    text = _LINE_SEPARATORS.sub("\n", text)
-    text = unicodedata.normalize("NFC", strip_invisible(_CONTROL.sub("", text)))
-    return "\n".join(_SPACES.sub(" ", line).strip() for line in text.split("\n"))
 
 
 def read_lines(text: str) -> list[Line]:

@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePath
 
-from indexer.clean import strip_invisible
+from rag.cleaning import plain_line
 from rag.errors import SourceError
 from rag.manifest import DocumentEntry
 from rag.types import SubmitterOrigin
@@ -274,7 +274,7 @@ def guess_metadata(source: str, text: str) -> SourceMetadata:
     if submitter is None:
         logger.debug("no sender line in %s; using the file name", source)
         return SourceMetadata(
-            submitter=" ".join(strip_invisible(PurePath(source).stem).split()),
+            submitter=plain_line(PurePath(source).stem),
             submitter_type=UNKNOWN_SUBMITTER_TYPE,
             title=guess_title(text[:GUESS_WINDOW]),
             origin="filnavn",

@@ -18,6 +18,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 
+from rag.cleaning import plain_line
 from rag.config import ApiSettings, Settings, get_settings
 from rag.contract import MAX_K
 from rag.errors import (
@@ -199,7 +200,8 @@ def add_routes(app: FastAPI) -> None:
             submitter_type=submitter_type or [],
             document_id=document_id or [],
         ).to_filters()
-        return SearchResponse.of(q, svc.search(q, k, filters), svc.index.documents)
+        hits = svc.search(q, k, filters)
+        return SearchResponse.of(plain_line(q), hits, svc.index.documents)
 
     @app.post("/ask", response_model=AskResponse, responses=DOWNLOAD_RESPONSES)
     def ask(
@@ -339,7 +341,7 @@ def add_workbench_routes(app: FastAPI) -> None:
         by_id = {d.document.document_id: d for d in svc.submitter_decisions(body.question, filters)}
         total = round((time.perf_counter() - started) * 1000, 2)
         return CompareResponse(
-            question=body.question,
+            question=plain_line(body.question),
             columns=[CompareColumn.of(by_id[i]) for i in body.document_ids],
             timings_ms={"total": total},
         )

@@ -4,8 +4,16 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+)
 
+from rag.cleaning import plain_line
 from rag.contract import (
     MAX_COMPARED,
     MAX_K,
@@ -35,7 +43,15 @@ class FiltersIn(BaseModel):
     document_id: list[str] = Field(default_factory=list)
 
     def to_filters(self) -> Filters:
-        return Filters(tuple(self.submitter), tuple(self.submitter_type), tuple(self.document_id))
+        """The filters, each value cleaned as names are at indexing (rag/cleaning.py), so
+        «Moss\\u200b kommune» selects Moss kommune."""
+        return Filters(
+            cleaned(self.submitter), cleaned(self.submitter_type), cleaned(self.document_id)
+        )
+
+
+def cleaned(values: list[str]) -> tuple[str, ...]:
+    return tuple(plain_line(value) for value in values)
 
 
 class AskRequest(BaseModel):
@@ -193,9 +209,17 @@ class ErrorBody(BaseModel):
 
 # --- workbench: topic × submitter matrix and side-by-side comparison ---------------------------
 
-Topic = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_TOPIC_CHARS)
-]
+
+def clean_topic(topic: str) -> str:
+    """A topic cleaned as questions are (rag/cleaning.py); nothing left is no topic."""
+    cleaned = plain_line(topic)
+    if not cleaned:
+        raise ValueError("et tema er tomt")
+    return cleaned
+
+
+# Cleaned before repeats are looked for: «lege\u200bvakt» repeats «legevakt».
+Topic = Annotated[str, StringConstraints(max_length=MAX_TOPIC_CHARS), AfterValidator(clean_topic)]
 
 
 class MatrixRequest(BaseModel):
