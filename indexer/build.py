@@ -30,7 +30,7 @@ from indexer.metadata import (
     read_metadata,
     suggested_metadata,
 )
-from indexer.sources import RawDocument, discover, load_file
+from indexer.sources import RawDocument, discover, load_file, shown_path
 from rag.config import Settings
 from rag.dense import build_faiss, choose_faiss_type
 from rag.embed import Embedder, make_embedder
@@ -84,8 +84,8 @@ def load_sources(paths: Sequence[Path]) -> tuple[list[RawDocument], list[Skipped
         try:
             raws.append(load_file(file))
         except SourceError as exc:
-            log.warning("skipping %s: %s", file, exc)
-            skipped.append(SkippedFile(str(file), str(exc)))
+            log.warning("skipping %s: %s", shown_path(file), exc)
+            skipped.append(SkippedFile(shown_path(file), str(exc)))
     return raws, skipped
 
 

@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePath
 
-from rag.cleaning import plain_line
+from rag.cleaning import plain_line, shown
 from rag.errors import SourceError
 from rag.manifest import DocumentEntry
 from rag.types import SubmitterOrigin
@@ -65,7 +65,8 @@ def _parse_row(row: list[str], line: int, where: str) -> tuple[str, SourceMetada
             f"{where} line {line}: expected {len(METADATA_COLUMNS)} fields "
             f"({','.join(METADATA_COLUMNS)}), got {len(row)}"
         )
-    values = [value.strip() for value in row]
+    # cleaned as document text and file names are, so a row names its file as indexed
+    values = [plain_line(value) for value in row]
     for column, value in zip(METADATA_COLUMNS, values, strict=True):
         if not value:
             raise SourceError(f"{where} line {line}: empty '{column}'")
@@ -73,9 +74,9 @@ def _parse_row(row: list[str], line: int, where: str) -> tuple[str, SourceMetada
     if PurePath(file).name != file:
         raise SourceError(f"{where} line {line}: 'file' must be a bare file name, got {file!r}")
     meta = SourceMetadata(
-        submitter=" ".join(submitter.split()),
+        submitter=submitter,
         submitter_type=submitter_type.lower(),
-        title=" ".join(title.split()),
+        title=title,
         origin="metadata.csv",
     )
     return file, meta
@@ -98,7 +99,7 @@ def read_metadata(path: Path) -> dict[str, SourceMetadata]:
             if tuple(header) != METADATA_COLUMNS:
                 raise SourceError(
                     f"{where} line 1: header must be {','.join(METADATA_COLUMNS)}, "
-                    f"got {','.join(header) or '(empty)'}"
+                    f"got {shown(','.join(header)) or '(empty)'}"
                 )
             for row in reader:
                 if not any(value.strip() for value in row):

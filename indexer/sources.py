@@ -23,6 +23,7 @@ from docx.table import Table
 from pypdf import PdfReader
 
 from indexer.metadata import METADATA_FILE_NAME
+from rag.cleaning import plain_line, shown
 from rag.errors import SourceError
 from rag.types import SkippedFile
 
@@ -32,7 +33,7 @@ logger = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class RawDocument:
     path: Path
-    source: str  # the original file name (path.name)
+    source: str  # the file name (path.name), cleaned as document text is (rag/cleaning.py)
     pages: tuple[str, ...]  # raw text per page; one element for non-PDF formats
     paged: bool  # True for PDF (page numbers are meaningful)
     content_hash: str  # sha256 hex of the file's bytes
@@ -215,8 +216,26 @@ SUPPORTED_SUFFIXES: Mapping[str, SourceFormat] = MappingProxyType(
 def unsupported_reason(path: Path) -> str:
     """Why `path` cannot be loaded, naming the suffixes that can."""
     supported = ", ".join(sorted(SUPPORTED_SUFFIXES))
-    suffix = path.suffix or "(none)"
+    suffix = shown(path.suffix) or "(none)"
     return f"unsupported file type '{suffix}' (supported: {supported})"
+
+
+def shown_path(path: Path) -> str:
+    """A path as reports and logs show it: bytes that are not UTF-8 and hidden or control
+    characters escaped (rag/cleaning.py `shown`), so a skipped file can be found."""
+    return shown(str(path))
+
+
+def has_utf8_name(path: Path) -> bool:
+    """False for a path whose bytes are not UTF-8 (Python holds them as surrogate escapes)."""
+    try:
+        str(path).encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+NOT_UTF8_NAME = "file name is not valid UTF-8; rename the file to index it"
 
 
 def _is_hidden(path: Path, root: Path) -> bool:
@@ -245,23 +264,28 @@ def discover(paths: Sequence[Path]) -> tuple[list[Path], list[SkippedFile]]:
     skipped: list[SkippedFile] = []
     seen: set[Path] = set()
     for given in paths:
+        if not has_utf8_name(given):
+            skipped.append(SkippedFile(path=shown_path(given), reason=NOT_UTF8_NAME))
+            continue
         if given.is_dir():
             candidates = _expand_folder(given)
         elif given.is_file():
             candidates = [given]
         else:
             reason = "file not found" if not given.exists() else "not a regular file"
-            skipped.append(SkippedFile(path=str(given), reason=reason))
+            skipped.append(SkippedFile(path=shown_path(given), reason=reason))
             continue
         for path in candidates:
             key = path.resolve()
             if key in seen:
                 continue
             seen.add(key)
-            if path.suffix.lower() in SUPPORTED_SUFFIXES:
+            if not has_utf8_name(path):
+                skipped.append(SkippedFile(path=shown_path(path), reason=NOT_UTF8_NAME))
+            elif path.suffix.lower() in SUPPORTED_SUFFIXES:
                 found.append(path)
             else:
-                skipped.append(SkippedFile(path=str(path), reason=unsupported_reason(path)))
+                skipped.append(SkippedFile(path=shown_path(path), reason=unsupported_reason(path)))
     logger.info("discovered %d source files, skipped %d", len(found), len(skipped))
     return found, skipped
 
@@ -280,10 +304,10 @@ def load_file(path: Path) -> RawDocument:
     pages = fmt.extract(data)
     if not any(page.strip() for page in pages):
         raise SourceError("no extractable text")
-    logger.debug("loaded %s: %d page(s), %d bytes", path.name, len(pages), len(data))
+    logger.debug("loaded %s: %d page(s), %d bytes", shown_path(path), len(pages), len(data))
     return RawDocument(
         path=path,
-        source=path.name,
+        source=plain_line(path.name),
         pages=pages,
         paged=fmt.paged,
         content_hash=hashlib.sha256(data).hexdigest(),

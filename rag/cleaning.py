@@ -46,3 +46,21 @@ def plain_line(text: str) -> str:
     included) one space, no space at either end. For names, titles, metadata fields, questions,
     topics and filter values."""
     return " ".join(normalise(text).split())
+
+
+# What `shown` escapes: the hidden characters above, and the white space that would break a
+# line or hide in one.
+_SHOWN_ESCAPED = re.compile(f"{_CONTROL.pattern}|{_INVISIBLE.pattern}|[\t\n\r\u2028\u2029\x85]")
+
+
+def shown(text: str) -> str:
+    """`text` for a one-line message about a file that is not indexed (a skipped file's path):
+    every character `plain_line` would remove or fold written as an escape («\\x1b», «\\u202e»),
+    and the bytes of a file name that is not UTF-8 (Python's surrogate escapes) as «\\xff», so
+    the user can find the file and the terminal shows it as it is."""
+    escaped = _SHOWN_ESCAPED.sub(lambda m: m.group().encode("unicode_escape").decode(), text)
+    try:
+        data = escaped.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:  # a lone surrogate that stands for no byte
+        data = escaped.encode("utf-8", "backslashreplace")
+    return data.decode("utf-8", "backslashreplace")

@@ -3,6 +3,7 @@ go through the same function, so hidden characters never make two equal strings 
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -10,7 +11,7 @@ from pydantic import ValidationError
 
 import indexer.clean
 from rag import cleaning
-from rag.cleaning import plain_line
+from rag.cleaning import plain_line, shown
 from rag.matrix import read_topics
 from rag.schemas import CompareRequest, FiltersIn, MatrixRequest
 from rag.types import Filters
@@ -73,3 +74,9 @@ def test_the_topics_file_is_cleaned(tmp_path: Path) -> None:
 def test_a_compared_question_is_checked_later_but_echoed_clean() -> None:
     body = CompareRequest(question="\u202eHva om legevakt?", document_ids=["a", "b"])
     assert plain_line(body.question) == "Hva om legevakt?"
+
+
+def test_shown_escapes_what_plain_line_would_hide_and_bytes_that_are_not_utf8() -> None:
+    assert shown("a\x1b[2J\r\u202eb\tc\x9b.txt") == "a\\x1b[2J\\r\\u202eb\\tc\\x9b.txt"
+    assert shown(os.fsdecode(b"innspill_\xff.txt")) == "innspill_\\xff.txt"
+    assert shown("Ås kommune – innspill.pdf") == "Ås kommune – innspill.pdf"
