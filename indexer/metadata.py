@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePath
 
 from rag.cleaning import plain_line, shown
+from rag.csv_cells import cell_text, text_cell
 from rag.errors import SourceError
 from rag.manifest import DocumentEntry
 from rag.types import SubmitterOrigin
@@ -65,8 +66,9 @@ def _parse_row(row: list[str], line: int, where: str) -> tuple[str, SourceMetada
             f"{where} line {line}: expected {len(METADATA_COLUMNS)} fields "
             f"({','.join(METADATA_COLUMNS)}), got {len(row)}"
         )
+    # without the apostrophe metadata.suggested.csv writes before a formula character, and
     # cleaned as document text and file names are, so a row names its file as indexed
-    values = [plain_line(value) for value in row]
+    values = [plain_line(cell_text(value)) for value in row]
     for column, value in zip(METADATA_COLUMNS, values, strict=True):
         if not value:
             raise SourceError(f"{where} line {line}: empty '{column}'")
@@ -123,7 +125,8 @@ def suggested_metadata(documents: Sequence[DocumentEntry]) -> str:
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(METADATA_COLUMNS)
     for doc in sorted(documents, key=lambda d: d.source):
-        writer.writerow((doc.source, doc.submitter, doc.submitter_type, doc.title))
+        row = (doc.source, doc.submitter, doc.submitter_type, doc.title)
+        writer.writerow([text_cell(value) for value in row])  # no cell read as a formula
     return buffer.getvalue()
 
 
