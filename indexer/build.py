@@ -10,6 +10,7 @@ import dataclasses
 import hashlib
 import json
 import logging
+import os
 import re
 import time
 from collections.abc import Callable, Sequence
@@ -35,10 +36,24 @@ from rag.config import Settings
 from rag.dense import build_faiss, choose_faiss_type
 from rag.embed import Embedder, make_embedder
 from rag.embed_cache import EmbeddingCache, embed_with_cache
-from rag.errors import IndexCorrupt, IndexMismatch, IndexNotFound, NothingIndexed, SourceError
+from rag.errors import (
+    IndexCorrupt,
+    IndexMismatch,
+    IndexNotFound,
+    IndexPathRefused,
+    IndexWriteFailed,
+    NothingIndexed,
+    SourceError,
+)
 from rag.manifest import DocumentEntry, DuplicateEntry, Manifest, SkippedEntry
 from rag.sentence_layer import SentenceLayer, led_by_context, sentence_passage, split_sentences
-from rag.store import read_manifest, verify_files, write_index
+from rag.store import (
+    builds_folder,
+    check_index_path,
+    read_manifest,
+    verify_files,
+    write_index,
+)
 from rag.types import Chunk, Document, SkippedFile
 from rag.vocabulary import Vocabulary, corpus_words
 
@@ -198,6 +213,22 @@ def intact_manifest(out: Path) -> Manifest | None:
     return manifest
 
 
+def check_out(out: Path, paths: Sequence[Path]) -> None:
+    """Refuse, before any work, an index path that writing would destroy or cannot write
+    (`check_index_path`), and one inside or equal to a source folder (the sources would be
+    replaced by the index, or the index read as sources next time)."""
+    where = Path(os.path.realpath(out.parent)) / out.name
+    sources = [Path(os.path.realpath(p)) for p in paths if p.is_dir()]
+    for target, shown in ((where, out), (builds_folder(where), builds_folder(out))):
+        for source in sources:
+            if target == source or source in target.parents:
+                relation = "is" if target == source else "is inside"
+                raise IndexPathRefused(
+                    f"{shown} {relation} the source folder {source}; put the index outside it"
+                )
+    check_index_path(out)
+
+
 def build_index(
     paths: Sequence[Path],
     out: Path,
@@ -206,6 +237,7 @@ def build_index(
     on_progress: ProgressCallback | None = None,
 ) -> BuildReport:
     started = time.perf_counter()
+    check_out(out, paths)
     raws, skipped = load_sources(paths)
     if not raws:
         reasons = "; ".join(f"{s.path}: {s.reason}" for s in skipped) or "no files found"
@@ -269,7 +301,10 @@ def build_index(
     layer = SentenceLayer.of(tuple(sentences), sentence_vectors)
     vocabulary = Vocabulary(words, word_vectors)
     faiss_index = build_faiss(vectors, faiss_type)
-    write_index(out, documents, chunks, faiss_index, layer, vocabulary, manifest, suggested)
+    try:
+        write_index(out, documents, chunks, faiss_index, layer, vocabulary, manifest, suggested)
+    except OSError as exc:  # e.g. the disk filled up: the previous index stays in place
+        raise IndexWriteFailed(f"cannot write the index at {out} ({exc.strerror or exc})") from exc
     return BuildReport(
         out,
         manifest.documents,
