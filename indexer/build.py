@@ -15,7 +15,7 @@ import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import Any
 
 import numpy as np
@@ -31,7 +31,7 @@ from indexer.metadata import (
     read_metadata,
     suggested_metadata,
 )
-from indexer.sources import RawDocument, discover, load_file, shown_path
+from indexer.sources import RawDocument, discover, link_problem, load_file, shown_path
 from rag.config import Settings
 from rag.dense import build_faiss, choose_faiss_type
 from rag.embed import Embedder, make_embedder
@@ -77,6 +77,7 @@ class BuildReport:
     seconds: float
     unchanged: bool = False
     suggested_metadata: Path | None = None
+    unmatched_metadata: tuple[str, ...] = ()  # files metadata.csv names that are not sources
 
     @property
     def chunks_per_second(self) -> float:
@@ -104,13 +105,45 @@ def load_sources(paths: Sequence[Path]) -> tuple[list[RawDocument], list[Skipped
     return raws, skipped
 
 
-def load_metadata(paths: Sequence[Path]) -> dict[str, SourceMetadata]:
-    """Metadata rows from `metadata.csv` in each folder given (or beside each file given)."""
+def load_metadata(paths: Sequence[Path]) -> tuple[dict[str, SourceMetadata], list[SkippedFile]]:
+    """Metadata rows from `metadata.csv` in each folder given (or beside each file given), and
+    the metadata files not read: a folder, or a link that leaves the folder or points nowhere
+    (a link to /etc/passwd is not read, so not echoed in an error either)."""
     found: dict[str, SourceMetadata] = {}
+    unread: list[SkippedFile] = []
     for path in paths:
         folder = path if path.is_dir() else path.parent
-        found.update(read_metadata(folder / METADATA_FILE_NAME))
-    return found
+        file = folder / METADATA_FILE_NAME
+        problem = metadata_problem(file, folder)
+        if problem is not None:
+            log.warning("not reading %s: %s", shown_path(file), problem)
+            unread.append(SkippedFile(shown_path(file), problem))
+            continue
+        found.update(read_metadata(file))
+    return found, unread
+
+
+def metadata_problem(file: Path, folder: Path) -> str | None:
+    """Why a metadata.csv cannot be read, or None (also when there is none)."""
+    if file.is_symlink():
+        return link_problem(file, folder)
+    if file.is_dir():
+        return "metadata.csv is a folder, not a file; no submitters read from it"
+    if file.exists() and not file.is_file():
+        return "metadata.csv is not a regular file; not read"
+    return None
+
+
+def unmatched_rows(
+    meta: dict[str, SourceMetadata], raws: Sequence[RawDocument], skipped: Sequence[SkippedFile]
+) -> tuple[str, ...]:
+    """The files metadata.csv names that are not among the sources (a misspelt or removed
+    file): named in the report and the manifest, never ignored without a word."""
+    present = {r.source for r in raws} | {PurePath(s.path).name for s in skipped}
+    missing = tuple(sorted(set(meta) - present))
+    if missing:
+        log.warning("metadata.csv names files that are not in the sources: %s", ", ".join(missing))
+    return missing
 
 
 def document_id_for(raw: RawDocument, taken: set[str]) -> str:
@@ -185,12 +218,18 @@ RUNTIME_EMBEDDING_FIELDS = {"engine", "precision", "threads", "batch_size", "dev
 
 
 def fingerprint(
-    raws: Sequence[RawDocument], meta: dict[str, SourceMetadata], settings: Settings
+    raws: Sequence[RawDocument],
+    meta: dict[str, SourceMetadata],
+    settings: Settings,
+    unmatched: Sequence[str] = (),
 ) -> str:
-    """Everything the index depends on: source bytes, their metadata, chunk and model settings."""
+    """Everything the index depends on: source bytes, their metadata, chunk and model settings,
+    and the metadata rows that match no source (which its manifest lists)."""
     # how vectors are computed (engine, precision, threads, batch size) does not change them
     vectors_from = settings.embedding.model_dump(mode="json", exclude=RUNTIME_EMBEDDING_FIELDS)
     parts: list[Any] = [settings.chunk.model_dump(), vectors_from]
+    if unmatched:
+        parts.append(["metadata rows without a source", *unmatched])
     for raw in sorted(raws, key=lambda r: str(r.path)):
         row = meta.get(raw.source)
         parts.append(
@@ -242,9 +281,10 @@ def build_index(
     if not raws:
         reasons = "; ".join(f"{s.path}: {s.reason}" for s in skipped) or "no files found"
         raise NothingIndexed(f"nothing could be indexed ({reasons})")
-    skipped_entries = tuple(SkippedEntry(path=s.path, reason=s.reason) for s in skipped)
-    meta = load_metadata(paths)
-    corpus_print = fingerprint(raws, meta, settings)
+    meta, unread = load_metadata(paths)
+    skipped_entries = tuple(SkippedEntry(path=s.path, reason=s.reason) for s in skipped + unread)
+    unmatched = unmatched_rows(meta, raws, skipped)
+    corpus_print = fingerprint(raws, meta, settings, unmatched)
     previous = intact_manifest(out)
     if previous is not None and previous.fingerprint == corpus_print:
         return BuildReport(
@@ -258,6 +298,7 @@ def build_index(
             seconds=time.perf_counter() - started,
             unchanged=True,
             suggested_metadata=out / SUGGESTED_FILE_NAME,
+            unmatched_metadata=unmatched,
         )
     documents, duplicates = make_documents(raws, meta)
     chunks = [c for d in documents for c in chunk_document(d, settings.chunk)]
@@ -296,6 +337,7 @@ def build_index(
         vocabulary=len(words),
         duplicates=tuple(duplicates),
         skipped=skipped_entries,
+        unmatched_metadata=unmatched,
     )
     suggested = {SUGGESTED_FILE_NAME: suggested_metadata(manifest.documents)}
     layer = SentenceLayer.of(tuple(sentences), sentence_vectors)
@@ -315,6 +357,7 @@ def build_index(
         duplicates=manifest.duplicates,
         seconds=time.perf_counter() - started,
         suggested_metadata=out / SUGGESTED_FILE_NAME,
+        unmatched_metadata=unmatched,
     )
 
 

@@ -242,23 +242,53 @@ def _is_hidden(path: Path, root: Path) -> bool:
     return any(part.startswith(".") for part in path.relative_to(root).parts)
 
 
-def _expand_folder(folder: Path) -> list[Path]:
+def link_problem(path: Path, folder: Path) -> str | None:
+    """Why the symbolic link `path` inside `folder` is not read, or None for a link to a file
+    inside the folder (read as that file). A link must not take the indexer out of the folder
+    the user named (a link to /etc/passwd would be indexed and served), and links to folders
+    are not followed."""
+    try:
+        target = path.resolve(strict=True)
+    except (OSError, RuntimeError):  # missing target, or a loop of links
+        return "broken symbolic link (its target does not exist)"
+    if not target.is_relative_to(folder.resolve()):
+        kind = "folder" if target.is_dir() else "file"
+        return f"symbolic link to a {kind} outside the source folder; not read"
+    if target.is_dir():
+        return "symbolic link to a folder; not followed"
+    return None
+
+
+def _expand_folder(folder: Path) -> tuple[list[Path], list[SkippedFile]]:
+    """The files in `folder` and below, and the entries that are not read, with the reason."""
     files: list[Path] = []
+    skipped: list[SkippedFile] = []
     for path in sorted(folder.rglob("*")):
-        if not path.is_file() or _is_hidden(path, folder):
+        if _is_hidden(path, folder):
             continue
         if path.name == METADATA_FILE_NAME:
-            logger.debug("not a source document, ignored: %s", path)
+            logger.debug("not a source document (read as metadata): %s", shown_path(path))
             continue
-        files.append(path)
-    return files
+        problem = link_problem(path, folder) if path.is_symlink() else None
+        if problem is None and path.is_dir():
+            continue  # its files are listed by rglob
+        if problem is None and not path.is_file():
+            problem = "not a regular file (a pipe, socket or device)"
+        if problem is None:
+            files.append(path)
+        else:
+            logger.warning("not reading %s: %s", shown_path(path), problem)
+            skipped.append(SkippedFile(path=shown_path(path), reason=problem))
+    return files, skipped
 
 
 def discover(paths: Sequence[Path]) -> tuple[list[Path], list[SkippedFile]]:
     """Expand folders (recursively, sorted) and split the result into loadable and skipped files.
 
     Hidden files and metadata files inside folders are ignored; everything else that cannot be
-    loaded is returned as a `SkippedFile` with the reason. A file named twice is listed once.
+    loaded is returned as a `SkippedFile` with the reason: among them symbolic links that leave
+    the folder, point at folders or at nothing (`link_problem`). A file named twice is listed
+    once.
     """
     found: list[Path] = []
     skipped: list[SkippedFile] = []
@@ -268,14 +298,16 @@ def discover(paths: Sequence[Path]) -> tuple[list[Path], list[SkippedFile]]:
             skipped.append(SkippedFile(path=shown_path(given), reason=NOT_UTF8_NAME))
             continue
         if given.is_dir():
-            candidates = _expand_folder(given)
+            candidates, unread = _expand_folder(given)
+            skipped.extend(unread)
         elif given.is_file():
             candidates = [given]
         else:
             reason = "file not found" if not given.exists() else "not a regular file"
             skipped.append(SkippedFile(path=shown_path(given), reason=reason))
             continue
-        for path in candidates:
+        # a file and a link to it are one file, read under its own name
+        for path in sorted(candidates, key=Path.is_symlink):
             key = path.resolve()
             if key in seen:
                 continue

@@ -83,6 +83,9 @@ class Manifest(_Record):
     vocabulary: int = Field(0, description="Distinct content words of the corpus (a vector each).")
     duplicates: tuple[DuplicateEntry, ...] = ()
     skipped: tuple[SkippedEntry, ...] = ()
+    unmatched_metadata: tuple[str, ...] = Field(
+        default=(), description="Files metadata.csv names that were not among the sources."
+    )
     files: dict[str, str] = Field(
         default_factory=dict, description="sha256 of every index file, by relative path."
     )
