@@ -31,8 +31,8 @@ from indexer.metadata import (
     read_metadata,
     suggested_metadata,
 )
-from indexer.sources import RawDocument, discover, link_problem, load_file, shown_path
-from rag.config import Settings
+from indexer.sources import FileReader, RawDocument, discover, link_problem, shown_path
+from rag.config import Settings, SourceSettings
 from rag.dense import build_faiss, choose_faiss_type
 from rag.embed import Embedder, make_embedder
 from rag.embed_cache import EmbeddingCache, embed_with_cache
@@ -92,16 +92,20 @@ class BuildReport:
         return {d.source: d.submitter for d in self.documents}
 
 
-def load_sources(paths: Sequence[Path]) -> tuple[list[RawDocument], list[SkippedFile]]:
-    """Every readable source; the rest are named with their reason, never dropped silently."""
+def load_sources(
+    paths: Sequence[Path], limits: SourceSettings | None = None
+) -> tuple[list[RawDocument], list[SkippedFile]]:
+    """Every readable source within `limits`; the rest (too big, too slow, unreadable) are named
+    with their reason, never dropped silently."""
     files, skipped = discover(paths)
     raws: list[RawDocument] = []
-    for file in files:
-        try:
-            raws.append(load_file(file))
-        except SourceError as exc:
-            log.warning("skipping %s: %s", shown_path(file), exc)
-            skipped.append(SkippedFile(shown_path(file), str(exc)))
+    with FileReader(limits or SourceSettings()) as reader:
+        for file in files:
+            try:
+                raws.append(reader.load(file))
+            except SourceError as exc:
+                log.warning("skipping %s: %s", shown_path(file), exc)
+                skipped.append(SkippedFile(shown_path(file), str(exc)))
     return raws, skipped
 
 
@@ -277,7 +281,7 @@ def build_index(
 ) -> BuildReport:
     started = time.perf_counter()
     check_out(out, paths)
-    raws, skipped = load_sources(paths)
+    raws, skipped = load_sources(paths, settings.sources)
     if not raws:
         reasons = "; ".join(f"{s.path}: {s.reason}" for s in skipped) or "no files found"
         raise NothingIndexed(f"nothing could be indexed ({reasons})")

@@ -91,6 +91,32 @@ class IndexSettings(_Section):
     )
 
 
+class SourceSettings(_Section):
+    """Bounds on reading one source file, so that no file (a zip bomb, a PDF that reuses one
+    huge content stream on every page, a 50 MB text) can take the build's time or memory.
+    A file past a bound is named with the reason and skipped, never cut short silently."""
+
+    max_text_chars: int = Field(
+        2_000_000,
+        ge=1,
+        description="Most characters of text one file may hold (about 700 pages); a file "
+        "with more is skipped. Bounds the work of every later stage, which grows with it.",
+    )
+    max_decompressed_bytes: int = Field(
+        128 * 1024 * 1024,
+        ge=1,
+        description="Most bytes one file may have, and unpack to when read: a DOCX's zip "
+        "members as the zip declares them (zipfile reads no more than it declares), a PDF's "
+        "page content streams and forms, counted for every page that uses them.",
+    )
+    max_seconds: float = Field(
+        60.0,
+        gt=0,
+        description="Most seconds reading one PDF, DOCX or HTML file may take; these are read "
+        "in a child process, which is stopped when its time is up.",
+    )
+
+
 class RetrievalSettings(_Section):
     k: int = Field(10, ge=1, le=50, description="Hits returned by /search by default.")
     rrf_k: int = Field(60, ge=1, description="Reciprocal rank fusion constant.")
@@ -233,6 +259,7 @@ class Settings(BaseSettings):
     chunk: ChunkSettings = ChunkSettings()
     embedding: EmbeddingSettings = EmbeddingSettings()
     index: IndexSettings = IndexSettings()
+    sources: SourceSettings = SourceSettings()
     retrieval: RetrievalSettings = RetrievalSettings()
     answer: AnswerSettings = AnswerSettings()
     generation: GenerationSettings = GenerationSettings()
