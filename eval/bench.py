@@ -119,7 +119,9 @@ def run_scale(request: BenchRequest, settings: Settings, seed_index: Path) -> Sc
     """Load the seed vectors and sentences, embed the eval questions, run the synthetic part."""
     stored = load_index(seed_index)
     embedder = make_embedder(settings.embedding)
-    check_compatible(stored.manifest, seed_index, embedder.identity, settings.chunk)
+    check_compatible(
+        stored.manifest, seed_index, embedder.identity, settings.chunk, embedder.dimension
+    )
     questions = [q.question for q in load_questions(request.questions)]
     query_vectors = np.asarray(embedder.embed_queries(questions), dtype=np.float32)
     sentences = split_sentences([d.text for d in stored.documents.values()])

@@ -58,7 +58,13 @@ class Service:
     def load(cls, settings: Settings, embedder: Embedder) -> Service:
         single_threaded_blas()
         index = load_index(settings.index.path)
-        check_compatible(index.manifest, settings.index.path, embedder.identity, settings.chunk)
+        check_compatible(
+            index.manifest,
+            settings.index.path,
+            embedder.identity,
+            settings.chunk,
+            embedder.dimension,
+        )
         retriever = Retriever(index, embedder, settings.retrieval)
         parser = QueryParser.of(index, retriever.embed_queries, settings.answer.max_question_chars)
         return cls(index, retriever, parser, settings)

@@ -42,9 +42,21 @@ from rag.bm25 import Bm25Index
 from rag.config import ChunkSettings
 from rag.errors import IndexCorrupt, IndexMismatch, IndexNotFound, IndexPathRefused
 from rag.manifest import Manifest
-from rag.sentence_layer import SENTENCES, SentenceLayer, read_sentences, write_sentences
+from rag.sentence_layer import (
+    SENTENCE_VECTORS,
+    SENTENCES,
+    SentenceLayer,
+    read_sentences,
+    write_sentences,
+)
 from rag.types import Chunk, Document, Section
-from rag.vocabulary import VOCABULARY, Vocabulary, read_vocabulary, write_vocabulary
+from rag.vocabulary import (
+    VOCABULARY,
+    VOCABULARY_VECTORS,
+    Vocabulary,
+    read_vocabulary,
+    write_vocabulary,
+)
 
 log = logging.getLogger(__name__)
 
@@ -409,9 +421,19 @@ def verify_files(path: Path, manifest: Manifest) -> None:
 
 
 def check_compatible(
-    manifest: Manifest, path: Path, embedding_identity: str, chunking: ChunkSettings
+    manifest: Manifest,
+    path: Path,
+    embedding_identity: str,
+    chunking: ChunkSettings,
+    dimension: int | None = None,
 ) -> None:
-    """Refuse an index built with another model or other chunk settings."""
+    """Refuse an index built with another model or other chunk settings, or whose vectors are
+    not as wide as the model's (`dimension`, when given)."""
+    if dimension is not None and manifest.dimension != dimension:
+        raise IndexMismatch(
+            f"Indeksen i {path} har vektorer med {manifest.dimension} dimensjoner, men "
+            f"modellen gir {dimension}. {rebuild_hint(path, manifest)}"
+        )
     built_with = manifest.embedding_identity
     if built_with != embedding_identity:
         raise IndexMismatch(
@@ -468,7 +490,30 @@ def load_index(path: Path) -> StoredIndex:
                 f"Indeksen i {path} henger ikke sammen: {found} {unit}, "
                 f"manifestet sier {expected}. {rebuild_hint(path, manifest)}"
             )
+    check_widths(path, manifest, vectors, sentences, vocabulary)
     return StoredIndex(current, manifest, documents, chunks, vectors, bm25, sentences, vocabulary)
+
+
+def check_widths(
+    path: Path,
+    manifest: Manifest,
+    vectors: faiss.Index,
+    sentences: SentenceLayer,
+    vocabulary: Vocabulary,
+) -> None:
+    """Every vector file has the manifest's dimension: a build whose widths disagree would load
+    and then fail on every question, so it is refused here (and the previous one stays)."""
+    widths = (
+        (VECTORS, int(vectors.d)),
+        (SENTENCE_VECTORS, int(sentences.vectors.shape[1])),
+        (VOCABULARY_VECTORS, int(vocabulary.vectors.shape[1])),
+    )
+    for name, width in widths:
+        if width != manifest.dimension:
+            raise IndexCorrupt(
+                f"Indeksfilen {name} har vektorer med {width} dimensjoner, manifestet sier "
+                f"{manifest.dimension}. {rebuild_hint(path, manifest)}"
+            )
 
 
 def stored_vectors(index: StoredIndex) -> NDArray[np.float32]:
