@@ -11,12 +11,14 @@ from typing import Annotated
 from urllib.parse import urlsplit
 
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from rag.cleaning import plain_line
 from rag.config import ApiSettings, Settings, get_settings
@@ -43,8 +45,16 @@ from rag.export import (
     file_name,
 )
 from rag.matrix import read_topics, run_matrix
-from rag.middleware import BodyLimit, RequestLog
+from rag.middleware import (
+    AllowedHosts,
+    BodyDeadline,
+    BodyLimit,
+    HeadAsGet,
+    RequestLog,
+    allowed_hosts,
+)
 from rag.schemas import (
+    QUESTION_BOUNDS,
     AskRequest,
     AskResponse,
     CompareColumn,
@@ -165,6 +175,13 @@ def install_error_handlers(app: FastAPI) -> None:
     async def rag_error(_: Request, exc: RagError) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status_code=status_of(exc))
 
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if exc.status_code == 400:  # FastAPI's «error parsing the body» (not UTF-8, say)
+            detail = "Ugyldig forespørsel: innholdet kan ikke leses som JSON i UTF-8."
+            return JSONResponse({"detail": detail}, status_code=422)
+        return await http_exception_handler(request, exc)
+
     @app.exception_handler(RequestValidationError)
     async def invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:
         problems = "; ".join(
@@ -189,7 +206,7 @@ def add_routes(app: FastAPI) -> None:
     @app.get("/search", response_model=SearchResponse, responses=ERROR_RESPONSES)
     def search(
         svc: ServiceDep,
-        q: Annotated[str, Query(description="The search text.")],
+        q: Annotated[str, Query(description="The search text.", json_schema_extra=QUESTION_BOUNDS)],
         k: Annotated[int, Query(ge=1, le=MAX_K)] = 10,
         submitter: Annotated[list[str] | None, Query()] = None,
         submitter_type: Annotated[list[str] | None, Query()] = None,
@@ -300,8 +317,13 @@ def create_app(
             allow_headers=["*"],
         )
     install_error_handlers(app)
-    app.add_middleware(BodyLimit, max_bytes=settings.api.max_body_bytes)
+    api = settings.api
+    # the last added runs first: the Host check, then the log, HEAD, the body's size and time
+    app.add_middleware(BodyDeadline, seconds=api.body_timeout_s)
+    app.add_middleware(BodyLimit, max_bytes=api.max_body_bytes)
+    app.add_middleware(HeadAsGet)
     app.add_middleware(RequestLog)
+    app.add_middleware(AllowedHosts, hosts=allowed_hosts(api.host, api.allowed_hosts))
     add_routes(app)
     add_offline_docs(app)
     add_workbench_routes(app)

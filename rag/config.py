@@ -235,6 +235,26 @@ class ApiSettings(_Section):
         ge=1024,
         description="Largest request body; a larger one is answered 413 before it is read.",
     )
+    allowed_hosts: tuple[str, ...] = Field(
+        (),
+        description="Host names (as the Host header sends them, without the port) the API "
+        "answers besides loopback (localhost, 127.0.0.1, ::1) and the address it listens on, as "
+        'JSON: ["rag.example.org"]. Any other Host is refused (400), so a web page that a DNS '
+        'rebinding points at this server cannot read it. ["*"]: any (only behind a proxy that '
+        "checks Host).",
+    )
+    body_timeout_s: float = Field(
+        10.0,
+        gt=0,
+        description="Seconds a request's whole body may take to arrive; a slower one (a "
+        "client that sends half a body and waits) gets 408 and its connection is closed.",
+    )
+    keep_alive_s: int = Field(
+        5,
+        ge=1,
+        description="Seconds an idle keep-alive connection stays open (uvicorn's "
+        "timeout_keep_alive).",
+    )
     admin_token: SecretStr | None = Field(
         None,
         min_length=16,

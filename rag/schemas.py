@@ -12,6 +12,7 @@ from pydantic import (
     StringConstraints,
     field_validator,
 )
+from pydantic.config import JsonDict
 
 from rag.cleaning import plain_line
 from rag.contract import (
@@ -54,11 +55,17 @@ def cleaned(values: list[str]) -> tuple[str, ...]:
     return tuple(plain_line(value) for value in values)
 
 
+# The question's bounds as the schema states them; the service checks them (rag.query.
+# checked_text, with its Norwegian message), once.
+QUESTION_BOUNDS: JsonDict = {"minLength": 1, "maxLength": MAX_QUESTION_CHARS}
+
+
 class AskRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     question: str = Field(
-        description=f"The question, in Norwegian, at most {MAX_QUESTION_CHARS:,} characters."
+        description=f"The question, in Norwegian, at most {MAX_QUESTION_CHARS:,} characters.",
+        json_schema_extra=QUESTION_BOUNDS,
     )
     k: int | None = Field(
         None,
@@ -219,7 +226,9 @@ def clean_topic(topic: str) -> str:
 
 
 # Cleaned before repeats are looked for: «lege\u200bvakt» repeats «legevakt».
-Topic = Annotated[str, StringConstraints(max_length=MAX_TOPIC_CHARS), AfterValidator(clean_topic)]
+Topic = Annotated[
+    str, StringConstraints(min_length=1, max_length=MAX_TOPIC_CHARS), AfterValidator(clean_topic)
+]
 
 
 class MatrixRequest(BaseModel):
@@ -317,7 +326,10 @@ class TopicsResponse(BaseModel):
 class CompareRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    question: str = Field(description="The question, in Norwegian, at most 2,000 characters.")
+    question: str = Field(
+        description=f"The question, in Norwegian, at most {MAX_QUESTION_CHARS:,} characters.",
+        json_schema_extra=QUESTION_BOUNDS,
+    )
     document_ids: list[str] = Field(
         min_length=MIN_COMPARED,
         max_length=MAX_COMPARED,

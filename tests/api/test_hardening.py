@@ -105,7 +105,7 @@ def raw_request(url: str, head: str, body_parts: list[bytes]) -> str:
 
 def test_a_declared_body_over_the_limit_is_refused_before_it_is_sent(url: str) -> None:
     head = (
-        "POST /ask HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\n"
+        "POST /ask HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
         "Content-Length: 300000000\r\n\r\n"
     )
     started = time.perf_counter()
@@ -117,7 +117,7 @@ def test_a_declared_body_over_the_limit_is_refused_before_it_is_sent(url: str) -
 
 def test_a_streamed_body_is_refused_once_it_passes_the_limit(url: str) -> None:
     head = (
-        "POST /ask HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\n"
+        "POST /ask HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
         "Transfer-Encoding: chunked\r\n\r\n"
     )
     chunk = b"x" * 16384
