@@ -96,7 +96,8 @@ def read_metadata(path: Path) -> dict[str, SourceMetadata]:
     result: dict[str, SourceMetadata] = {}
     try:
         with path.open(encoding="utf-8-sig", newline="") as handle:
-            reader = csv.reader(handle)
+            # NUL goes as every field's control characters go (the csv module refuses it)
+            reader = csv.reader(line.replace("\x00", "") for line in handle)
             header = [name.strip().lower() for name in next(reader, [])]
             if tuple(header) != METADATA_COLUMNS:
                 raise SourceError(

@@ -19,9 +19,11 @@ import unicodedata
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x84\x86-\x9f]")
 # Characters that show nothing yet change what a reader sees: zero-width spaces and joiners,
 # direction marks and overrides (an RLO shows «gpj.exe» as «exe.jpg»), word joiners and
-# invisible operators, the byte order mark and the soft hyphen.
+# invisible operators, the byte order mark, the soft hyphen, and the tag characters that can
+# spell hidden ASCII text («ASCII smuggling», read by a language model, unseen by a person).
 _INVISIBLE = re.compile(
-    "[\u00ad\u061c\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]"
+    "[\u00ad\u061c\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff"
+    "\U000e0000-\U000e007f]"
 )
 _LINE_SEPARATORS = re.compile("[\u2028\u2029\x85]")
 _SPACES = re.compile(r"[ \t\u00a0\u2000-\u200a\u202f]+")

@@ -110,3 +110,14 @@ def test_a_skipped_file_is_named_with_its_hidden_characters_escaped(
     [skipped] = report.skipped
     assert skipped.path == f"{sources}{os.sep}evil\\x1b]0;pwned\\x07\\u202e.exe"
     assert not HIDDEN.search(format_report(report))
+
+
+def test_nul_in_a_metadata_field_is_removed_like_other_control_characters(
+    sources: Path, tmp_settings: Settings
+) -> None:
+    (sources / "metadata.csv").write_text(
+        "file,submitter,submitter_type,title\nbergen.txt,Bergen\x00 kommune,kommune,Innspill\n",
+        encoding="utf-8",
+    )
+    report = build_index([sources], tmp_settings.index.path, tmp_settings, FakeEmbedder)
+    assert report.submitters["bergen.txt"] == "Bergen kommune"

@@ -26,6 +26,7 @@ HIDDEN = (
     "lege\x9bvakt",
     "\u2066legevakt\u2069",
     "\ufefflegevakt",
+    "lege\U000e0041\U000e0042vakt",  # tag characters: hidden ASCII
 )
 
 
