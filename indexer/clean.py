@@ -38,13 +38,36 @@ class Line:
 
 @dataclass
 class _Block:
+    """A heading, paragraph or list being built: its items as the lines they join (joined once,
+    when rendered, so that a paragraph of many lines costs its length, not its square)."""
+
     kind: str  # "heading", "paragraph" or "list"
-    parts: list[str]
+    parts: list[list[str]]  # per item (one for headings and paragraphs), its lines
+    unclosed: int = 0  # «(» minus «)» in the last item
+
+    @classmethod
+    def of(cls, kind: str, text: str) -> _Block:
+        block = cls(kind, [])
+        block.start_item(text)
+        return block
+
+    def start_item(self, text: str) -> None:
+        self.parts.append([text])
+        self.unclosed = text.count("(") - text.count(")")
+
+    def extend_item(self, text: str) -> None:
+        self.parts[-1].append(text)
+        self.unclosed += text.count("(") - text.count(")")
+
+    @property
+    def last_line(self) -> str:
+        return self.parts[-1][-1]
 
     def render(self) -> str:
+        items = [" ".join(lines) for lines in self.parts]
         if self.kind == "list":
-            return "\n".join(f"- {item}" for item in self.parts)
-        return self.parts[0]
+            return "\n".join(f"- {item}" for item in items)
+        return items[0]
 
 
 @dataclass(frozen=True)
@@ -111,14 +134,14 @@ def continues(block: _Block, line: Line) -> bool:
     """Whether `line` carries on the sentence or item that `block` ends with."""
     if block.kind == "heading":
         return False
-    last = block.parts[-1]
+    last = block.last_line  # the item ends as its last line does
     if line.bullet:
         return False
     if not line.blank_before:
         return not (
             block.kind == "list" and ends_sentence(last) and not starts_lowercase(line.text)
         )
-    inside_parentheses = last.count("(") > last.count(")")
+    inside_parentheses = block.unclosed > 0
     return inside_parentheses or (not ends_sentence(last) and starts_lowercase(line.text))
 
 
@@ -126,13 +149,13 @@ def build_blocks(lines: Sequence[Line]) -> list[_Block]:
     blocks: list[_Block] = []
     for i, line in enumerate(lines):
         if is_heading(lines, i):
-            blocks.append(_Block("heading", [line.text]))
+            blocks.append(_Block.of("heading", line.text))
         elif blocks and continues(blocks[-1], line):
-            blocks[-1].parts[-1] = f"{blocks[-1].parts[-1]} {line.text}"
+            blocks[-1].extend_item(line.text)
         elif line.bullet and blocks and blocks[-1].kind == "list":
-            blocks[-1].parts.append(line.text)
+            blocks[-1].start_item(line.text)
         else:
-            blocks.append(_Block("list" if line.bullet else "paragraph", [line.text]))
+            blocks.append(_Block.of("list" if line.bullet else "paragraph", line.text))
     return blocks
 
 
