@@ -217,8 +217,7 @@ def add_routes(app: FastAPI) -> None:
             submitter_type=submitter_type or [],
             document_id=document_id or [],
         ).to_filters()
-        hits = svc.search(q, k, filters)
-        return SearchResponse.of(plain_line(q), hits, svc.index.documents)
+        return SearchResponse.of(q, svc.search(q, k, filters), svc.index.documents)
 
     @app.post("/ask", response_model=AskResponse, responses=DOWNLOAD_RESPONSES)
     def ask(

@@ -154,8 +154,10 @@ class SearchResponse(BaseModel):
 
     @classmethod
     def of(cls, query: str, hits: list[Hit], documents: dict[str, Document]) -> SearchResponse:
+        """`query` is echoed as it was read (cleaned, rag/cleaning.py), as /ask echoes its
+        question."""
         results = [SearchResult.of(h, documents[h.chunk.document_id]) for h in hits]
-        return cls(query=query, results=results)
+        return cls(query=plain_line(query), results=results)
 
 
 class DocumentSummary(BaseModel):
