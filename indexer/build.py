@@ -10,7 +10,6 @@ import dataclasses
 import hashlib
 import json
 import logging
-import os
 import re
 import time
 from collections.abc import Callable, Sequence
@@ -40,20 +39,14 @@ from rag.errors import (
     IndexCorrupt,
     IndexMismatch,
     IndexNotFound,
-    IndexPathRefused,
     IndexWriteFailed,
     NothingIndexed,
     SourceError,
 )
+from rag.index_path import check_index_path
 from rag.manifest import DocumentEntry, DuplicateEntry, Manifest, SkippedEntry
 from rag.sentence_layer import SentenceLayer, led_by_context, sentence_passage, split_sentences
-from rag.store import (
-    builds_folder,
-    check_index_path,
-    read_manifest,
-    verify_files,
-    write_index,
-)
+from rag.store import read_manifest, verify_files, write_index
 from rag.types import Chunk, Document, SkippedFile
 from rag.vocabulary import Vocabulary, corpus_words
 
@@ -256,22 +249,6 @@ def intact_manifest(out: Path) -> Manifest | None:
     return manifest
 
 
-def check_out(out: Path, paths: Sequence[Path]) -> None:
-    """Refuse, before any work, an index path that writing would destroy or cannot write
-    (`check_index_path`), and one inside or equal to a source folder (the sources would be
-    replaced by the index, or the index read as sources next time)."""
-    where = Path(os.path.realpath(out.parent)) / out.name
-    sources = [Path(os.path.realpath(p)) for p in paths if p.is_dir()]
-    for target, shown in ((where, out), (builds_folder(where), builds_folder(out))):
-        for source in sources:
-            if target == source or source in target.parents:
-                relation = "is" if target == source else "is inside"
-                raise IndexPathRefused(
-                    f"{shown} {relation} the source folder {source}; put the index outside it"
-                )
-    check_index_path(out)
-
-
 def build_index(
     paths: Sequence[Path],
     out: Path,
@@ -280,7 +257,7 @@ def build_index(
     on_progress: ProgressCallback | None = None,
 ) -> BuildReport:
     started = time.perf_counter()
-    check_out(out, paths)
+    check_index_path(out, paths)  # before any work: what --out holds is never lost
     raws, skipped = load_sources(paths, settings.sources)
     if not raws:
         reasons = "; ".join(f"{s.path}: {s.reason}" for s in skipped) or "no files found"
