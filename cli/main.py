@@ -106,11 +106,20 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
     settings = with_index(settings, args.index)
     host, port = args.host or settings.api.host, args.port or settings.api.port
+    # the app answers Host headers naming the address it listens on (rag.middleware)
+    api = settings.api.model_copy(update={"host": host, "port": port})
+    settings = settings.model_copy(update={"api": api})
     logging.getLogger("rag").setLevel(logging.INFO)
     if not is_loopback(host):
         log.warning(exposure_warning(host, port, settings))
     print(f"API: http://{host}:{port}  (docs: http://{host}:{port}/docs)")
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")
+    uvicorn.run(
+        create_app(settings),
+        host=host,
+        port=port,
+        log_level="warning",
+        timeout_keep_alive=api.keep_alive_s,
+    )
     return 0
 
 
@@ -134,7 +143,8 @@ def exposure_warning(host: str, port: int, settings: Settings) -> str:
         "anyone who can connect reads the full text of every indexed document (/documents) "
         "and can ask and search it (/ask, /search); the questions users send cross the network "
         f"unencrypted; {admin}. Bind 127.0.0.1 (RAG_API__HOST) or put an authenticating proxy "
-        "with TLS in front."
+        "with TLS in front. Requests are answered only when their Host names loopback, "
+        f"{host} or a name in RAG_API__ALLOWED_HOSTS."
     )
 
 

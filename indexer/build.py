@@ -14,7 +14,7 @@ import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import Any
 
 import numpy as np
@@ -30,13 +30,21 @@ from indexer.metadata import (
     read_metadata,
     suggested_metadata,
 )
-from indexer.sources import RawDocument, discover, load_file
-from rag.config import GEMMA_MODEL, Settings
+from indexer.sources import FileReader, RawDocument, discover, link_problem, shown_path
+from rag.config import GEMMA_MODEL, Settings, SourceSettings
 from rag.dense import build_faiss, choose_faiss_type
 from rag.embed import Embedder
 from rag.embed_cache import EmbeddingCache, embed_with_cache
 from rag.encoders import EncoderSet, as_encoder_set, make_encoders
-from rag.errors import IndexCorrupt, IndexMismatch, IndexNotFound, NothingIndexed, SourceError
+from rag.errors import (
+    IndexCorrupt,
+    IndexMismatch,
+    IndexNotFound,
+    IndexWriteFailed,
+    NothingIndexed,
+    SourceError,
+)
+from rag.index_path import check_index_path
 from rag.manifest import DocumentEntry, DuplicateEntry, EncoderEntry, Manifest, SkippedEntry
 from rag.model_fetch import fetched_folder
 from rag.sentence_layer import SentenceLayer, led_by_context, sentence_passage, split_sentences
@@ -66,6 +74,7 @@ class BuildReport:
     suggested_metadata: Path | None = None
     encoders: tuple[str, ...] = ()  # the models the index was built with
     left_out: tuple[tuple[str, str], ...] = ()  # (model, why) configured but not loadable
+    unmatched_metadata: tuple[str, ...] = ()  # files metadata.csv names that are not sources
 
     @property
     def chunks_per_second(self) -> float:
@@ -80,26 +89,62 @@ class BuildReport:
         return {d.source: d.submitter for d in self.documents}
 
 
-def load_sources(paths: Sequence[Path]) -> tuple[list[RawDocument], list[SkippedFile]]:
-    """Every readable source; the rest are named with their reason, never dropped silently."""
+def load_sources(
+    paths: Sequence[Path], limits: SourceSettings | None = None
+) -> tuple[list[RawDocument], list[SkippedFile]]:
+    """Every readable source within `limits`; the rest (too big, too slow, unreadable) are named
+    with their reason, never dropped silently."""
     files, skipped = discover(paths)
     raws: list[RawDocument] = []
-    for file in files:
-        try:
-            raws.append(load_file(file))
-        except SourceError as exc:
-            log.warning("skipping %s: %s", file, exc)
-            skipped.append(SkippedFile(str(file), str(exc)))
+    with FileReader(limits or SourceSettings()) as reader:
+        for file in files:
+            try:
+                raws.append(reader.load(file))
+            except SourceError as exc:
+                log.warning("skipping %s: %s", shown_path(file), exc)
+                skipped.append(SkippedFile(shown_path(file), str(exc)))
     return raws, skipped
 
 
-def load_metadata(paths: Sequence[Path]) -> dict[str, SourceMetadata]:
-    """Metadata rows from `metadata.csv` in each folder given (or beside each file given)."""
+def load_metadata(paths: Sequence[Path]) -> tuple[dict[str, SourceMetadata], list[SkippedFile]]:
+    """Metadata rows from `metadata.csv` in each folder given (or beside each file given), and
+    the metadata files not read: a folder, or a link that leaves the folder or points nowhere
+    (a link to /etc/passwd is not read, so not echoed in an error either)."""
     found: dict[str, SourceMetadata] = {}
+    unread: list[SkippedFile] = []
     for path in paths:
         folder = path if path.is_dir() else path.parent
-        found.update(read_metadata(folder / METADATA_FILE_NAME))
-    return found
+        file = folder / METADATA_FILE_NAME
+        problem = metadata_problem(file, folder)
+        if problem is not None:
+            log.warning("not reading %s: %s", shown_path(file), problem)
+            unread.append(SkippedFile(shown_path(file), problem))
+            continue
+        found.update(read_metadata(file))
+    return found, unread
+
+
+def metadata_problem(file: Path, folder: Path) -> str | None:
+    """Why a metadata.csv cannot be read, or None (also when there is none)."""
+    if file.is_symlink():
+        return link_problem(file, folder)
+    if file.is_dir():
+        return "metadata.csv is a folder, not a file; no submitters read from it"
+    if file.exists() and not file.is_file():
+        return "metadata.csv is not a regular file; not read"
+    return None
+
+
+def unmatched_rows(
+    meta: dict[str, SourceMetadata], raws: Sequence[RawDocument], skipped: Sequence[SkippedFile]
+) -> tuple[str, ...]:
+    """The files metadata.csv names that are not among the sources (a misspelt or removed
+    file): named in the report and the manifest, never ignored without a word."""
+    present = {r.source for r in raws} | {PurePath(s.path).name for s in skipped}
+    missing = tuple(sorted(set(meta) - present))
+    if missing:
+        log.warning("metadata.csv names files that are not in the sources: %s", ", ".join(missing))
+    return missing
 
 
 def document_id_for(raw: RawDocument, taken: set[str]) -> str:
@@ -174,14 +219,20 @@ RUNTIME_EMBEDDING_FIELDS = {"engine", "precision", "threads", "batch_size", "dev
 
 
 def fingerprint(
-    raws: Sequence[RawDocument], meta: dict[str, SourceMetadata], settings: Settings
+    raws: Sequence[RawDocument],
+    meta: dict[str, SourceMetadata],
+    settings: Settings,
+    unmatched: Sequence[str] = (),
 ) -> str:
-    """Everything the index depends on: source bytes, their metadata, chunk and model settings."""
+    """Everything the index depends on: source bytes, their metadata, chunk and model settings,
+    and the metadata rows that match no source (which its manifest lists)."""
     # how vectors are computed (engine, precision, threads, batch size) does not change them
     vectors_from = settings.embedding.model_dump(mode="json", exclude=RUNTIME_EMBEDDING_FIELDS)
     # a model fetched since the last build changes what the build can embed with
     vectors_from["obtainable"] = [obtainable(m, settings) for m in settings.embedding.models]
     parts: list[Any] = [settings.chunk.model_dump(), vectors_from]
+    if unmatched:
+        parts.append(["metadata rows without a source", *unmatched])
     for raw in sorted(raws, key=lambda r: str(r.path)):
         row = meta.get(raw.source)
         parts.append(
@@ -220,13 +271,15 @@ def build_index(
     on_progress: ProgressCallback | None = None,
 ) -> BuildReport:
     started = time.perf_counter()
-    raws, skipped = load_sources(paths)
+    check_index_path(out, paths)  # before any work: what --out holds is never lost
+    raws, skipped = load_sources(paths, settings.sources)
     if not raws:
         reasons = "; ".join(f"{s.path}: {s.reason}" for s in skipped) or "no files found"
         raise NothingIndexed(f"nothing could be indexed ({reasons})")
-    skipped_entries = tuple(SkippedEntry(path=s.path, reason=s.reason) for s in skipped)
-    meta = load_metadata(paths)
-    corpus_print = fingerprint(raws, meta, settings)
+    meta, unread = load_metadata(paths)
+    skipped_entries = tuple(SkippedEntry(path=s.path, reason=s.reason) for s in skipped + unread)
+    unmatched = unmatched_rows(meta, raws, skipped)
+    corpus_print = fingerprint(raws, meta, settings, unmatched)
     previous = intact_manifest(out)
     if previous is not None and previous.fingerprint == corpus_print:
         return BuildReport(
@@ -247,6 +300,7 @@ def build_index(
                 if model not in {e.model for e in previous.encoders}
                 and not obtainable(model, settings)
             ),
+            unmatched_metadata=unmatched,
         )
     documents, duplicates = make_documents(raws, meta)
     chunks = [c for d in documents for c in chunk_document(d, settings.chunk)]
@@ -285,12 +339,16 @@ def build_index(
         vocabulary=len(words),
         duplicates=tuple(duplicates),
         skipped=skipped_entries,
+        unmatched_metadata=unmatched,
     )
     suggested = {SUGGESTED_FILE_NAME: suggested_metadata(manifest.documents)}
     layer = SentenceLayer.of(tuple(sentences), sentence_vectors, encoders.blocks())
     vocabulary = Vocabulary(words, embedded.words)
     faiss_index = build_faiss(vectors, faiss_type)
-    write_index(out, documents, chunks, faiss_index, layer, vocabulary, manifest, suggested)
+    try:
+        write_index(out, documents, chunks, faiss_index, layer, vocabulary, manifest, suggested)
+    except OSError as exc:  # e.g. the disk filled up: the previous index stays in place
+        raise IndexWriteFailed(f"cannot write the index at {out} ({exc.strerror or exc})") from exc
     return BuildReport(
         out,
         manifest.documents,
@@ -303,6 +361,7 @@ def build_index(
         suggested_metadata=out / SUGGESTED_FILE_NAME,
         encoders=tuple(e.model for e in manifest.encoders),
         left_out=tuple(encoders.unavailable.items()),
+        unmatched_metadata=unmatched,
     )
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 from bisect import bisect_right
 from collections.abc import Sequence
-from itertools import pairwise
 
 from langchain_text_splitters import RecursiveCharacterTextSplitter
 
@@ -45,29 +44,42 @@ def locate(pieces: Sequence[str], text: str, base: int, overlap: int) -> list[tu
     The splitter starts each piece at most `overlap` characters before the previous one ends
     and no later than the first non-space character after it. In repetitive text a piece can
     fit several places in that window, and a first-match search can lose the text after it;
-    so every allowed placement is followed and the chain that reaches the end of `text` kept.
+    so the placements are searched depth first, earliest first, for a chain that reaches the
+    end of `text`, and a placement from which no chain reaches it is never tried twice. In
+    ordinary text each piece fits one place and the first chain is the answer; in a text that
+    repeats one letter or word the search stays near one chain instead of following every
+    placement of every piece (which grew with the square of the text).
     """
     if not pieces:
         return []
     first = _next_solid(text, 0)
-    # chains[k] maps each possible start of piece k to the start of piece k-1 it follows.
-    chains: list[dict[int, int]] = [{first: first} if text.startswith(pieces[0], first) else {}]
-    for previous, piece in pairwise(pieces):
-        chains.append({})
-        for before in chains[-2]:
-            end = before + len(previous)
-            for start in range(max(0, end - overlap), _next_solid(text, end) + 1):
-                if text.startswith(piece, start):
-                    chains[-1].setdefault(start, before)
     finish = len(text.rstrip())
-    last = [start for start in chains[-1] if start + len(pieces[-1]) == finish]
-    if not last:
-        raise ValueError(f"chunks do not tile their section: {text[:60]!r}")
-    starts = [last[0]]
-    for chain in reversed(chains[1:]):
-        starts.append(chain[starts[-1]])
-    starts.reverse()
-    return [(base + s, base + s + len(p)) for s, p in zip(starts, pieces, strict=True)]
+    last = len(pieces) - 1
+
+    def placements(k: int, before: int) -> list[int]:
+        """Where piece k may start after piece k-1 at `before`, latest first (popped last)."""
+        end = before + len(pieces[k - 1])
+        window = range(_next_solid(text, end), max(0, end - overlap) - 1, -1)
+        return [start for start in window if text.startswith(pieces[k], start)]
+
+    dead: set[tuple[int, int]] = set()  # (piece, start) from which the end cannot be reached
+    path = [first] if text.startswith(pieces[0], first) else []
+    choices = [placements(1, first) if last else []] if path else []
+    while path:
+        k = len(path) - 1  # the piece placed last
+        if k == last and path[-1] + len(pieces[-1]) == finish:
+            return [(base + s, base + s + len(p)) for s, p in zip(path, pieces, strict=True)]
+        options = choices[-1]
+        while options and (k + 1, options[-1]) in dead:
+            options.pop()
+        if k == last or not options:
+            dead.add((k, path.pop()))
+            choices.pop()
+            continue
+        start = options.pop()
+        path.append(start)
+        choices.append(placements(k + 2, start) if k + 1 < last else [])
+    raise ValueError(f"chunks do not tile their section: {text[:60]!r}")
 
 
 def _next_solid(text: str, position: int) -> int:

@@ -2,16 +2,18 @@
 
 The seeds are text pulled out of PDFs: bullet glyphs, lines broken mid-sentence, blank lines
 where pages broke, URLs repeated, trailing spaces. `clean_text` rebuilds paragraphs from that;
-its output is the stored document text that every offset in the system refers to.
+its output is the stored document text that every offset in the system refers to. Control and
+invisible characters go first, by the project's one cleaning rule (rag/cleaning.py), which
+names, metadata and questions go through too.
 """
 
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from rag.cleaning import normalise
 from rag.sentences import ends_sentence
 from rag.types import Section
 
@@ -21,15 +23,6 @@ _DASH_BULLET = re.compile(r"^[-–]\s+")
 _URL = re.compile(r"https?://\S+")
 _NUMBERED_HEADING = re.compile(r"^\d{1,2}(\.\d{1,2})*\.?\s+\S")
 _PAGE_NUMBER = re.compile(r"^\d{1,3}$")
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-# Characters that show nothing yet change what a reader sees: zero-width spaces and joiners,
-# direction marks and overrides (an RLO shows «gpj.exe» as «exe.jpg»), word joiners and
-# invisible operators, the byte order mark and the soft hyphen.
-_INVISIBLE = re.compile(
-    "[\u00ad\u061c\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]"
-)
-_LINE_SEPARATORS = re.compile("[\u2028\u2029\x85]")
-_SPACES = re.compile(r"[ \t\u00a0\u2000-\u200a\u202f]+")
 _HEADING_MAX_CHARS = 90
 _HEADING_MAX_WORDS = 12
 
@@ -45,33 +38,42 @@ class Line:
 
 @dataclass
 class _Block:
+    """A heading, paragraph or list being built: its items as the lines they join (joined once,
+    when rendered, so that a paragraph of many lines costs its length, not its square)."""
+
     kind: str  # "heading", "paragraph" or "list"
-    parts: list[str]
+    parts: list[list[str]]  # per item (one for headings and paragraphs), its lines
+    unclosed: int = 0  # «(» minus «)» in the last item
+
+    @classmethod
+    def of(cls, kind: str, text: str) -> _Block:
+        block = cls(kind, [])
+        block.start_item(text)
+        return block
+
+    def start_item(self, text: str) -> None:
+        self.parts.append([text])
+        self.unclosed = text.count("(") - text.count(")")
+
+    def extend_item(self, text: str) -> None:
+        self.parts[-1].append(text)
+        self.unclosed += text.count("(") - text.count(")")
+
+    @property
+    def last_line(self) -> str:
+        return self.parts[-1][-1]
 
     def render(self) -> str:
+        items = [" ".join(lines) for lines in self.parts]
         if self.kind == "list":
-            return "\n".join(f"- {item}" for item in self.parts)
-        return self.parts[0]
+            return "\n".join(f"- {item}" for item in items)
+        return items[0]
 
 
 @dataclass(frozen=True)
 class CleanText:
     text: str
     sections: tuple[Section, ...]
-
-
-def strip_invisible(text: str) -> str:
-    """`text` without invisible formatting characters (zero-width, bidi controls, soft hyphens)."""
-    return _INVISIBLE.sub("", text)
-
-
-def normalise(raw: str) -> str:
-    """Unicode NFC, unix newlines, no control or invisible characters, single spaces, no
-    trailing spaces."""
-    text = raw.replace("\r\n", "\n").replace("\r", "\n")
-    text = _LINE_SEPARATORS.sub("\n", text)
-    text = unicodedata.normalize("NFC", strip_invisible(_CONTROL.sub("", text)))
-    return "\n".join(_SPACES.sub(" ", line).strip() for line in text.split("\n"))
 
 
 def read_lines(text: str) -> list[Line]:
@@ -132,14 +134,14 @@ def continues(block: _Block, line: Line) -> bool:
     """Whether `line` carries on the sentence or item that `block` ends with."""
     if block.kind == "heading":
         return False
-    last = block.parts[-1]
+    last = block.last_line  # the item ends as its last line does
     if line.bullet:
         return False
     if not line.blank_before:
         return not (
             block.kind == "list" and ends_sentence(last) and not starts_lowercase(line.text)
         )
-    inside_parentheses = last.count("(") > last.count(")")
+    inside_parentheses = block.unclosed > 0
     return inside_parentheses or (not ends_sentence(last) and starts_lowercase(line.text))
 
 
@@ -147,13 +149,13 @@ def build_blocks(lines: Sequence[Line]) -> list[_Block]:
     blocks: list[_Block] = []
     for i, line in enumerate(lines):
         if is_heading(lines, i):
-            blocks.append(_Block("heading", [line.text]))
+            blocks.append(_Block.of("heading", line.text))
         elif blocks and continues(blocks[-1], line):
-            blocks[-1].parts[-1] = f"{blocks[-1].parts[-1]} {line.text}"
+            blocks[-1].extend_item(line.text)
         elif line.bullet and blocks and blocks[-1].kind == "list":
-            blocks[-1].parts.append(line.text)
+            blocks[-1].start_item(line.text)
         else:
-            blocks.append(_Block("list" if line.bullet else "paragraph", [line.text]))
+            blocks.append(_Block.of("list" if line.bullet else "paragraph", line.text))
     return blocks
 
 

@@ -24,7 +24,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePath
 
-from indexer.clean import strip_invisible
+from rag.cleaning import plain_line, shown
+from rag.csv_cells import cell_text, text_cell
 from rag.errors import SourceError
 from rag.manifest import DocumentEntry
 from rag.types import SubmitterOrigin
@@ -65,7 +66,9 @@ def _parse_row(row: list[str], line: int, where: str) -> tuple[str, SourceMetada
             f"{where} line {line}: expected {len(METADATA_COLUMNS)} fields "
             f"({','.join(METADATA_COLUMNS)}), got {len(row)}"
         )
-    values = [value.strip() for value in row]
+    # without the apostrophe metadata.suggested.csv writes before a formula character, and
+    # cleaned as document text and file names are, so a row names its file as indexed
+    values = [plain_line(cell_text(value)) for value in row]
     for column, value in zip(METADATA_COLUMNS, values, strict=True):
         if not value:
             raise SourceError(f"{where} line {line}: empty '{column}'")
@@ -73,9 +76,9 @@ def _parse_row(row: list[str], line: int, where: str) -> tuple[str, SourceMetada
     if PurePath(file).name != file:
         raise SourceError(f"{where} line {line}: 'file' must be a bare file name, got {file!r}")
     meta = SourceMetadata(
-        submitter=" ".join(submitter.split()),
+        submitter=submitter,
         submitter_type=submitter_type.lower(),
-        title=" ".join(title.split()),
+        title=title,
         origin="metadata.csv",
     )
     return file, meta
@@ -93,12 +96,13 @@ def read_metadata(path: Path) -> dict[str, SourceMetadata]:
     result: dict[str, SourceMetadata] = {}
     try:
         with path.open(encoding="utf-8-sig", newline="") as handle:
-            reader = csv.reader(handle)
+            # NUL goes as every field's control characters go (the csv module refuses it)
+            reader = csv.reader(line.replace("\x00", "") for line in handle)
             header = [name.strip().lower() for name in next(reader, [])]
             if tuple(header) != METADATA_COLUMNS:
                 raise SourceError(
                     f"{where} line 1: header must be {','.join(METADATA_COLUMNS)}, "
-                    f"got {','.join(header) or '(empty)'}"
+                    f"got {shown(','.join(header)) or '(empty)'}"
                 )
             for row in reader:
                 if not any(value.strip() for value in row):
@@ -122,7 +126,8 @@ def suggested_metadata(documents: Sequence[DocumentEntry]) -> str:
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(METADATA_COLUMNS)
     for doc in sorted(documents, key=lambda d: d.source):
-        writer.writerow((doc.source, doc.submitter, doc.submitter_type, doc.title))
+        row = (doc.source, doc.submitter, doc.submitter_type, doc.title)
+        writer.writerow([text_cell(value) for value in row])  # no cell read as a formula
     return buffer.getvalue()
 
 
@@ -274,7 +279,7 @@ def guess_metadata(source: str, text: str) -> SourceMetadata:
     if submitter is None:
         logger.debug("no sender line in %s; using the file name", source)
         return SourceMetadata(
-            submitter=" ".join(strip_invisible(PurePath(source).stem).split()),
+            submitter=plain_line(PurePath(source).stem),
             submitter_type=UNKNOWN_SUBMITTER_TYPE,
             title=guess_title(text[:GUESS_WINDOW]),
             origin="filnavn",

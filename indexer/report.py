@@ -76,6 +76,12 @@ def format_report(report: BuildReport) -> str:
     if report.skipped:
         lines.append(f"Skipped {len(report.skipped)} file(s):")
         lines += [f"  {s.path}: {s.reason}" for s in report.skipped]
+    if report.unmatched_metadata:
+        lines.append(
+            f"metadata.csv names {len(report.unmatched_metadata)} file(s) not found in the "
+            "sources (misspelt or removed?):"
+        )
+        lines += [f"  {name}" for name in report.unmatched_metadata]
     guessed = report.guessed_submitters
     if guessed:
         lines.append(

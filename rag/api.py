@@ -11,13 +11,16 @@ from typing import Annotated
 from urllib.parse import urlsplit
 
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from rag.cleaning import plain_line
 from rag.config import ApiSettings, Settings, get_settings
 from rag.contract import MAX_K
 from rag.errors import (
@@ -42,8 +45,16 @@ from rag.export import (
     file_name,
 )
 from rag.matrix import read_topics, run_matrix
-from rag.middleware import BodyLimit, RequestLog
+from rag.middleware import (
+    AllowedHosts,
+    BodyDeadline,
+    BodyLimit,
+    HeadAsGet,
+    RequestLog,
+    allowed_hosts,
+)
 from rag.schemas import (
+    QUESTION_BOUNDS,
     AskRequest,
     AskResponse,
     CompareColumn,
@@ -167,6 +178,13 @@ def install_error_handlers(app: FastAPI) -> None:
     async def rag_error(_: Request, exc: RagError) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status_code=status_of(exc))
 
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if exc.status_code == 400:  # FastAPI's «error parsing the body» (not UTF-8, say)
+            detail = "Ugyldig forespørsel: innholdet kan ikke leses som JSON i UTF-8."
+            return JSONResponse({"detail": detail}, status_code=422)
+        return await http_exception_handler(request, exc)
+
     @app.exception_handler(RequestValidationError)
     async def invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:
         problems = "; ".join(
@@ -191,7 +209,7 @@ def add_routes(app: FastAPI) -> None:
     @app.get("/search", response_model=SearchResponse, responses=ERROR_RESPONSES)
     def search(
         svc: ServiceDep,
-        q: Annotated[str, Query(description="The search text.")],
+        q: Annotated[str, Query(description="The search text.", json_schema_extra=QUESTION_BOUNDS)],
         k: Annotated[int, Query(ge=1, le=MAX_K)] = 10,
         submitter: Annotated[list[str] | None, Query()] = None,
         submitter_type: Annotated[list[str] | None, Query()] = None,
@@ -301,8 +319,13 @@ def create_app(
             allow_headers=["*"],
         )
     install_error_handlers(app)
-    app.add_middleware(BodyLimit, max_bytes=settings.api.max_body_bytes)
+    api = settings.api
+    # the last added runs first: the Host check, then the log, HEAD, the body's size and time
+    app.add_middleware(BodyDeadline, seconds=api.body_timeout_s)
+    app.add_middleware(BodyLimit, max_bytes=api.max_body_bytes)
+    app.add_middleware(HeadAsGet)
     app.add_middleware(RequestLog)
+    app.add_middleware(AllowedHosts, hosts=allowed_hosts(api.host, api.allowed_hosts))
     add_routes(app)
     add_offline_docs(app)
     add_workbench_routes(app)
@@ -342,7 +365,7 @@ def add_workbench_routes(app: FastAPI) -> None:
         by_id = {d.document.document_id: d for d in svc.submitter_decisions(body.question, filters)}
         total = round((time.perf_counter() - started) * 1000, 2)
         return CompareResponse(
-            question=body.question,
+            question=plain_line(body.question),
             columns=[CompareColumn.of(by_id[i]) for i in body.document_ids],
             timings_ms={"total": total},
         )

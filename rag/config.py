@@ -102,6 +102,32 @@ class IndexSettings(_Section):
     )
 
 
+class SourceSettings(_Section):
+    """Bounds on reading one source file, so that no file (a zip bomb, a PDF that reuses one
+    huge content stream on every page, a 50 MB text) can take the build's time or memory.
+    A file past a bound is named with the reason and skipped, never cut short silently."""
+
+    max_text_chars: int = Field(
+        2_000_000,
+        ge=1,
+        description="Most characters of text one file may hold (about 700 pages); a file "
+        "with more is skipped. Bounds the work of every later stage, which grows with it.",
+    )
+    max_decompressed_bytes: int = Field(
+        128 * 1024 * 1024,
+        ge=1,
+        description="Most bytes one file may have, and unpack to when read: a DOCX's zip "
+        "members as the zip declares them (zipfile reads no more than it declares), a PDF's "
+        "page content streams and forms, counted for every page that uses them.",
+    )
+    max_seconds: float = Field(
+        60.0,
+        gt=0,
+        description="Most seconds reading one PDF, DOCX or HTML file may take; these are read "
+        "in a child process, which is stopped when its time is up.",
+    )
+
+
 class RetrievalSettings(_Section):
     """How much retrieval returns. How it ranks and weighs the encoders is calibrated data
     (`rag.policy`), not a setting."""
@@ -152,6 +178,26 @@ class ApiSettings(_Section):
         ge=1024,
         description="Largest request body; a larger one is answered 413 before it is read.",
     )
+    allowed_hosts: tuple[str, ...] = Field(
+        (),
+        description="Host names (as the Host header sends them, without the port) the API "
+        "answers besides loopback (localhost, 127.0.0.1, ::1) and the address it listens on, as "
+        'JSON: ["rag.example.org"]. Any other Host is refused (400), so a web page that a DNS '
+        'rebinding points at this server cannot read it. ["*"]: any (only behind a proxy that '
+        "checks Host).",
+    )
+    body_timeout_s: float = Field(
+        10.0,
+        gt=0,
+        description="Seconds a request's whole body may take to arrive; a slower one (a "
+        "client that sends half a body and waits) gets 408 and its connection is closed.",
+    )
+    keep_alive_s: int = Field(
+        5,
+        ge=1,
+        description="Seconds an idle keep-alive connection stays open (uvicorn's "
+        "timeout_keep_alive).",
+    )
     admin_token: SecretStr | None = Field(
         None,
         min_length=16,
@@ -176,6 +222,7 @@ class Settings(BaseSettings):
     chunk: ChunkSettings = ChunkSettings()
     embedding: EmbeddingSettings = EmbeddingSettings()
     index: IndexSettings = IndexSettings()
+    sources: SourceSettings = SourceSettings()
     retrieval: RetrievalSettings = RetrievalSettings()
     answer: AnswerSettings = AnswerSettings()
     generation: GenerationSettings = GenerationSettings()

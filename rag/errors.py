@@ -35,6 +35,15 @@ class SourceError(RagError):
     """A source file cannot be read; the message says why."""
 
 
+class IndexPathRefused(RagError):
+    """The index may not be written where asked: the place holds something else (files that are
+    not an index this tool made, a source folder) or cannot be written. Nothing was changed."""
+
+
+class IndexWriteFailed(RagError):
+    """Writing the index failed part way (disk full, permissions); the previous one stays."""
+
+
 class NothingIndexed(RagError):
     """Every source was skipped, so there is nothing to index."""
 

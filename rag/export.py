@@ -2,8 +2,10 @@
 
 Every row or paragraph carries the submitter, its type, the document, section, page, the
 verbatim quote and its offsets, so an analyst can check each quote against the document text.
-Quotes are written exactly; the only change ever made is for characters the file format cannot
-hold at all (C0 control characters in XLSX and DOCX become U+FFFD).
+Quotes are written exactly; the only changes ever made are for characters the file format cannot
+hold at all (C0 control characters in XLSX and DOCX become U+FFFD) and, in CSV, the apostrophe
+that keeps a cell beginning with =, +, -, @, a tab or a carriage return from being read as a
+formula (rag/csv_cells.py; XLSX stores every text cell as text).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from openpyxl import Workbook
 from openpyxl.worksheet.worksheet import Worksheet
 
 from rag.contract import count_line
+from rag.csv_cells import text_cell
 from rag.matrix import Matrix, MatrixCell
 from rag.types import Answer, Citation
 
@@ -85,12 +88,19 @@ def matrix_rows(matrix: Matrix) -> list[Row]:
 
 
 def to_csv(columns: Sequence[str], rows: Sequence[Row]) -> bytes:
-    """UTF-8 with a byte order mark, so Excel shows æøå."""
+    """UTF-8 with a byte order mark, so Excel shows æøå; a text cell that a spreadsheet would
+    read as a formula gets a leading apostrophe (rag/csv_cells.py)."""
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(columns)
-    writer.writerows(["" if v is None else v for v in row] for row in rows)
+    writer.writerows([csv_cell(v) for v in row] for row in rows)
     return ("\ufeff" + out.getvalue()).encode("utf-8")
+
+
+def csv_cell(value: Cell) -> str | int | float:
+    if value is None:
+        return ""
+    return text_cell(value) if isinstance(value, str) else value
 
 
 # --- XLSX -----------------------------------------------------------------------------------

@@ -99,14 +99,21 @@ class Manifest(_Record):
     vocabulary: int = Field(0, description="Distinct content words of the corpus (a vector each).")
     duplicates: tuple[DuplicateEntry, ...] = ()
     skipped: tuple[SkippedEntry, ...] = ()
+    unmatched_metadata: tuple[str, ...] = Field(
+        default=(), description="Files metadata.csv names that were not among the sources."
+    )
     files: dict[str, str] = Field(
         default_factory=dict, description="sha256 of every index file, by relative path."
     )
 
     @model_validator(mode="after")
     def _encoders_make_the_vectors(self) -> Manifest:
-        if sum(e.dimension for e in self.encoders) != self.dimension:
-            raise ValueError("dimension is not the sum of the encoders' dimensions")
+        widths = sum(e.dimension for e in self.encoders)
+        if widths != self.dimension:
+            raise ValueError(
+                f"dimension: manifestet sier {self.dimension} dimensjoner, kodernes "
+                f"vektorer har {widths}"
+            )
         if "+".join(e.identity for e in self.encoders) != self.embedding_identity:
             raise ValueError("embedding_identity is not the encoders' identities joined")
         return self
@@ -151,7 +158,10 @@ def read_manifest(folder: Path) -> Manifest:
     try:
         return Manifest.model_validate(raw)
     except ValidationError as exc:
-        fields = ", ".join(".".join(map(str, e["loc"])) or "(root)" for e in exc.errors())
+        fields = ", ".join(
+            ".".join(map(str, e["loc"])) or e["msg"].removeprefix("Value error, ")
+            for e in exc.errors()
+        )
         raise IndexCorrupt(
             f"Indeksfilen {MANIFEST} er ugyldig: feil eller mangler i {fields}"
         ) from exc

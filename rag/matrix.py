@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
 
+from rag.cleaning import plain_line
 from rag.contract import Confidence
 from rag.errors import TopicsFileError
 from rag.types import Citation, Document, Filters, SubmitterDecision
@@ -108,12 +109,13 @@ def counts_of(topic: str, row: Sequence[MatrixCell], types: Sequence[str]) -> li
 
 
 def read_topics(path: Path) -> list[str]:
-    """Topics from a file: one per line; blank lines and lines starting with # are skipped."""
+    """Topics from a file: one per line, each cleaned as questions are (rag/cleaning.py); blank
+    lines and lines starting with # are skipped."""
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise TopicsFileError(f"Kan ikke lese temafilen {path}: {exc}") from exc
-    lines = (line.strip() for line in text.splitlines())
+    lines = (plain_line(line) for line in text.splitlines())
     topics = list(dict.fromkeys(line for line in lines if line and not line.startswith("#")))
     if not topics:
         raise TopicsFileError(f"Temafilen {path} har ingen temaer.")

@@ -13,6 +13,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from rag.bm25 import Bm25Index, tokenize
+from rag.cleaning import plain_line
 from rag.errors import InvalidQuestion
 from rag.lexical import Term, content_terms
 from rag.store import StoredIndex
@@ -106,7 +107,9 @@ def is_unicode_text(text: str) -> bool:
 
 
 def checked_text(question: str, max_chars: int) -> str:
-    cleaned = question.strip()
+    """The question as it is read: cleaned by the project's one rule (rag/cleaning.py), so
+    invisible, bidi and control characters change nothing («lege\\u200bvakt» is «legevakt»)."""
+    cleaned = plain_line(question)
     if not cleaned:
         raise InvalidQuestion("Spørsmålet er tomt. Skriv et spørsmål.")
     if len(question) > max_chars:

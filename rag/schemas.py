@@ -4,8 +4,17 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+)
+from pydantic.config import JsonDict
 
+from rag.cleaning import plain_line
 from rag.contract import (
     MAX_COMPARED,
     MAX_K,
@@ -35,14 +44,28 @@ class FiltersIn(BaseModel):
     document_id: list[str] = Field(default_factory=list)
 
     def to_filters(self) -> Filters:
-        return Filters(tuple(self.submitter), tuple(self.submitter_type), tuple(self.document_id))
+        """The filters, each value cleaned as names are at indexing (rag/cleaning.py), so
+        «Moss\\u200b kommune» selects Moss kommune."""
+        return Filters(
+            cleaned(self.submitter), cleaned(self.submitter_type), cleaned(self.document_id)
+        )
+
+
+def cleaned(values: list[str]) -> tuple[str, ...]:
+    return tuple(plain_line(value) for value in values)
+
+
+# The question's bounds as the schema states them; the service checks them (rag.query.
+# checked_text, with its Norwegian message), once.
+QUESTION_BOUNDS: JsonDict = {"minLength": 1, "maxLength": MAX_QUESTION_CHARS}
 
 
 class AskRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     question: str = Field(
-        description=f"The question, in Norwegian, at most {MAX_QUESTION_CHARS:,} characters."
+        description=f"The question, in Norwegian, at most {MAX_QUESTION_CHARS:,} characters.",
+        json_schema_extra=QUESTION_BOUNDS,
     )
     k: int | None = Field(
         None,
@@ -131,8 +154,10 @@ class SearchResponse(BaseModel):
 
     @classmethod
     def of(cls, query: str, hits: list[Hit], documents: dict[str, Document]) -> SearchResponse:
+        """`query` is echoed as it was read (cleaned, rag/cleaning.py), as /ask echoes its
+        question."""
         results = [SearchResult.of(h, documents[h.chunk.document_id]) for h in hits]
-        return cls(query=query, results=results)
+        return cls(query=plain_line(query), results=results)
 
 
 class DocumentSummary(BaseModel):
@@ -202,8 +227,18 @@ class ErrorBody(BaseModel):
 
 # --- workbench: topic × submitter matrix and side-by-side comparison ---------------------------
 
+
+def clean_topic(topic: str) -> str:
+    """A topic cleaned as questions are (rag/cleaning.py); nothing left is no topic."""
+    cleaned = plain_line(topic)
+    if not cleaned:
+        raise ValueError("et tema er tomt")
+    return cleaned
+
+
+# Cleaned before repeats are looked for: «lege\u200bvakt» repeats «legevakt».
 Topic = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_TOPIC_CHARS)
+    str, StringConstraints(min_length=1, max_length=MAX_TOPIC_CHARS), AfterValidator(clean_topic)
 ]
 
 
@@ -302,7 +337,10 @@ class TopicsResponse(BaseModel):
 class CompareRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    question: str = Field(description="The question, in Norwegian, at most 2,000 characters.")
+    question: str = Field(
+        description=f"The question, in Norwegian, at most {MAX_QUESTION_CHARS:,} characters.",
+        json_schema_extra=QUESTION_BOUNDS,
+    )
     document_ids: list[str] = Field(
         min_length=MIN_COMPARED,
         max_length=MAX_COMPARED,

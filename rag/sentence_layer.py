@@ -34,11 +34,26 @@ TYPICALITY_CELLS = 1 << 25  # cosines per block (128 MB of float32), whatever th
 
 
 def document_sentences(doc: Document, chunks: Sequence[tuple[int, Chunk]]) -> list[Sentence]:
-    """The sentences of one document with the rows of the chunks that overlap each of them."""
+    """The sentences of one document with the rows of the chunks that overlap each of them.
+
+    One pass over the sentences and the chunks, both in text order: a sentence looks only at
+    the chunks from the first that has not ended before it to the last that starts before its
+    end, so the work grows with the document, not with its square (a 4 MB text took 8.6 s when
+    every sentence scanned every chunk)."""
+    ordered = sorted(chunks, key=lambda item: (item[1].start, item[0]))
     found = []
+    first = 0  # no chunk before this one overlaps the current sentence or any later one
     for span in sentence_spans(doc.text):
-        rows = tuple(r for r, c in chunks if c.start < span.end and span.start < c.end)
-        found.append(Sentence(doc.document_id, span.start, span.end, rows))
+        while first < len(ordered) and ordered[first][1].end <= span.start:
+            first += 1
+        rows = []
+        following = first
+        while following < len(ordered) and ordered[following][1].start < span.end:
+            row, chunk = ordered[following]
+            if chunk.end > span.start:
+                rows.append(row)
+            following += 1
+        found.append(Sentence(doc.document_id, span.start, span.end, tuple(sorted(rows))))
     return found
 
 

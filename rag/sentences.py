@@ -69,9 +69,9 @@ ABBREVIATIONS = frozenset(
 _BOUNDARY = re.compile(r"[.!?][»\")\]]*(?:[ \t]*\[\d+\])*+(?=\s+[A-ZÆØÅÄÖÉ0-9«\"(\[–-])")
 _LINE_BREAK = re.compile(r"\n+")
 _LIST_MARK = re.compile(r"-\s+")
-_WORD_BEFORE = re.compile(r"(\S+)$")
 _INITIAL = re.compile(r"^[A-ZÆØÅ]$")
-_ORDINAL = re.compile(r"^\d{1,2}(?:\.\d{1,2})*$")
+# The number of a numbered heading, alone between the sentence's start and its full stop.
+_ORDINAL = re.compile(r"\s*\d{1,2}(?:\.\d{1,2})*\s*")
 _WORD = re.compile(r"\w+")
 
 
@@ -85,16 +85,19 @@ class Span:
 
 def is_abbreviation(text: str, full_stop: int, floor: int) -> bool:
     """Whether the `.` at `full_stop` closes an abbreviation, an initial or the number that
-    opens a numbered heading («2. Hvilke tiltak ...»), not a sentence."""
+    opens a numbered heading («2. Hvilke tiltak ...»), not a sentence.
+
+    Looks only at the word before the full stop, never at the whole text since `floor` (which
+    stays put while abbreviations follow each other: «A. A. A. …» would make that quadratic)."""
     if text[full_stop] != ".":
         return False
-    if _ORDINAL.match(text[floor:full_stop].strip()):
+    if _ORDINAL.fullmatch(text, floor, full_stop):
         return True
-    before = _WORD_BEFORE.search(text, floor, full_stop)
-    if before is None:
-        return False
-    word = before.group(1).lstrip('(«"[')
-    return word.lower() in ABBREVIATIONS or bool(_INITIAL.match(word))
+    start = full_stop
+    while start > floor and not text[start - 1].isspace():
+        start -= 1
+    word = text[start:full_stop].lstrip('(«"[')
+    return bool(word) and (word.lower() in ABBREVIATIONS or bool(_INITIAL.match(word)))
 
 
 def trimmed(text: str, start: int, end: int) -> Span | None:

@@ -42,10 +42,24 @@ from rag.bm25 import Bm25Index
 from rag.config import ChunkSettings
 from rag.encoders import EncoderSet
 from rag.errors import IndexCorrupt, IndexMismatch, IndexNotFound
+from rag.index_path import builds_folder, check_index_path
 from rag.manifest import Manifest
-from rag.sentence_layer import SENTENCES, SentenceLayer, read_sentences, write_sentences
+from rag.sentence_layer import (
+    SENTENCE_TYPICALITY,
+    SENTENCE_VECTORS,
+    SENTENCES,
+    SentenceLayer,
+    read_sentences,
+    write_sentences,
+)
 from rag.types import Chunk, Document, Section
-from rag.vocabulary import VOCABULARY, Vocabulary, read_vocabulary, write_vocabulary
+from rag.vocabulary import (
+    VOCABULARY,
+    VOCABULARY_VECTORS,
+    Vocabulary,
+    read_vocabulary,
+    write_vocabulary,
+)
 
 log = logging.getLogger(__name__)
 
@@ -185,7 +199,8 @@ def write_index(
     `attachments` are text files (name -> content) that belong to the build, e.g. the suggested
     metadata the indexer writes for people to edit.
     """
-    builds = path.parent / f"{path.name}.builds"
+    check_index_path(path)
+    builds = builds_folder(path)
     builds.mkdir(parents=True, exist_ok=True)
     remove_stale_staging(builds)
     staging = builds / f"{STAGING_PREFIX}{os.getpid()}-{uuid.uuid4().hex[:8]}"
@@ -246,8 +261,12 @@ def hash_files(directory: Path) -> dict[str, str]:
 
 
 def point_at(path: Path, build: Path) -> None:
-    """Swap the `path` symlink to `build` atomically (rename over the old link)."""
-    if path.exists() and not path.is_symlink():
+    """Swap the `path` symlink to `build` atomically (rename over the old link).
+
+    An empty folder at `path`, or an index folder of the layout before builds were linked, is
+    replaced; anything else there is refused (`check_index_path`), never removed."""
+    check_index_path(path)
+    if path.is_dir() and not path.is_symlink():
         legacy = path.with_name(f"{path.name}.legacy-{uuid.uuid4().hex[:8]}")
         path.rename(legacy)
         shutil.rmtree(legacy, ignore_errors=True)
@@ -360,13 +379,9 @@ def vector_widths(index: StoredIndex) -> list[tuple[str, int, int]]:
     manifest = index.manifest
     return [
         (VECTORS, index.vectors.d, manifest.dimension),
-        ("sentence_vectors.npy", index.sentences.vectors.shape[1], manifest.dimension),
-        ("sentence_typicality.npy", index.sentences.typicality.shape[1], len(manifest.encoders)),
-        (
-            "vocabulary_vectors.npy",
-            index.vocabulary.vectors.shape[1],
-            manifest.encoders[0].dimension,
-        ),
+        (SENTENCE_VECTORS, index.sentences.vectors.shape[1], manifest.dimension),
+        (SENTENCE_TYPICALITY, index.sentences.typicality.shape[1], len(manifest.encoders)),
+        (VOCABULARY_VECTORS, index.vocabulary.vectors.shape[1], manifest.encoders[0].dimension),
     ]
 
 
@@ -375,8 +390,8 @@ def check_widths(index: StoredIndex, path: Path) -> None:
     for name, found, expected in vector_widths(index):
         if found != expected:
             raise IndexCorrupt(
-                f"Indeksfilen {name} har {found} kolonner, manifestet sier {expected}. "
-                f"{rebuild_hint(path, index.manifest)}"
+                f"Indeksfilen {name} har vektorer med {found} dimensjoner, manifestet sier "
+                f"{expected}. {rebuild_hint(path, index.manifest)}"
             )
 
 

@@ -21,6 +21,7 @@ if __package__ in (None, ""):  # `streamlit run ui/app.py` runs this file as a p
     if _ROOT not in sys.path:
         sys.path.insert(0, _ROOT)
 
+from rag.cleaning import plain_line
 from rag.contract import NO_ANSWER_HEADING as NO_ANSWER
 from ui import client, render
 from ui.compare import compare_page
@@ -115,7 +116,7 @@ def sidebar_status(settings: UiSettings) -> None:
 
 
 def _set_question(question: str) -> None:
-    question = question.strip()
+    question = plain_line(question)
     if question:
         st.query_params["q"] = question
     else:
@@ -148,7 +149,7 @@ def ask_page() -> None:
 
 def question_form() -> str:
     """The question box and examples; returns the question in the URL (`?q=`)."""
-    question = st.query_params.get("q", "").strip()
+    question = plain_line(st.query_params.get("q", ""))
     if st.session_state.get("shown_question") != question:
         st.session_state["question_input"] = question
         st.session_state["shown_question"] = question

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from rag.cleaning import plain_line
 from rag.contract import MAX_COMPARED, MIN_COMPARED
 from ui import client
 from ui.settings import get_settings
@@ -25,7 +26,7 @@ def chosen_in_url(valid: dict[str, str]) -> list[str]:
 
 
 def _apply_choice() -> None:
-    question = st.session_state.get("compare_question", "").strip()
+    question = plain_line(st.session_state.get("compare_question", ""))
     chosen = st.session_state.get("compare_submitters", [])
     if question:
         st.query_params[QUESTION_PARAM] = question
@@ -64,7 +65,7 @@ def compare_page() -> None:
         show_failure(exc, settings.api_url)
         return
     options = submitter_options(docs)
-    question = st.query_params.get(QUESTION_PARAM, "").strip()
+    question = plain_line(st.query_params.get(QUESTION_PARAM, ""))
     chosen = chosen_in_url(options)
     choice_form(options, question, chosen)
     if not question or len(chosen) < MIN_COMPARED:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from rag.cleaning import plain_line
 from rag.contract import MAX_TOPIC_CHARS, MAX_TOPICS, count_line
 from ui import client, render
 from ui.settings import get_settings
@@ -19,8 +20,9 @@ TOPICS_PARAM = "topics"
 
 
 def parse_topics(text: str) -> tuple[str, ...]:
-    """One topic per line; blank lines dropped, repeats once, the API's limits applied."""
-    lines = (line.strip()[:MAX_TOPIC_CHARS] for line in text.splitlines())
+    """One topic per line, cleaned as the API cleans it (rag/cleaning.py); blank lines dropped,
+    repeats once, the API's limits applied."""
+    lines = (plain_line(line)[:MAX_TOPIC_CHARS] for line in text.splitlines())
     return tuple(dict.fromkeys(line for line in lines if line))[:MAX_TOPICS]
 
 

@@ -116,4 +116,4 @@ def shared_text_section(settings: UiSettings, docs: list[client.DocumentInfo]) -
         "innspillet. «Nesten likt» betyr at innspillene i hovedsak er samme tekst (f.eks. et "
         "malbrev)."
     )
-    st.table(rows, hide_index=True)  # plain text cells: nothing is read as markup
+    st.table(rows, hide_index=True)  # its cells render Markdown: every name is literal

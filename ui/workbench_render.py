@@ -2,7 +2,8 @@
 
 Every string that comes from a document or the user (submitter names, topics, quotes, sections)
 goes through `render.escape` before it is put into HTML; links are built with `urlencode` and
-escaped as attributes. Nothing from a document is ever passed to Markdown.
+escaped as attributes. What goes to a Markdown element (the cells of `st.table`) goes through
+`render.literal`.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from ui.client import (
     MatrixSubmitter,
     SharedText,
 )
-from ui.render import citation_meta, escape
+from ui.render import citation_meta, escape, literal
 
 DOCUMENT_PATH = "dokument"  # the document page's url_path in ui/app.py
 MARKS = {"high": "●", "low": "◐"}
@@ -160,15 +161,17 @@ def compare_column_html(column: CompareColumn) -> str:
 def shared_text_rows(
     docs: Sequence[DocumentInfo], shared: dict[str, tuple[SharedText, ...]]
 ) -> list[dict[str, str]]:
-    """Plain rows (shown as text by Streamlit): who shares how much text with whom."""
+    """Rows for `st.table`, whose cells render Markdown: who shares how much text with whom,
+    every name literal (`render.literal`), so a submitter named «![x](https://…)» is text, not
+    an image the browser fetches."""
     names = {d.document_id: d.submitter for d in docs}
     rows = []
     for doc in docs:
         for other in shared.get(doc.document_id, ()):
             rows.append(
                 {
-                    "Innsender": doc.submitter,
-                    "Deler tekst med": names.get(other.document_id, other.document_id),
+                    "Innsender": literal(doc.submitter),
+                    "Deler tekst med": literal(names.get(other.document_id, other.document_id)),
                     "Andel av egne setninger": f"{other.share:.0%}".replace("%", " %"),
                     "Nesten likt (mal)": "ja" if other.near_duplicate else "",
                 }

@@ -16,6 +16,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
+import numpy as np
 import pytest
 from fakes import FakeEmbedder
 from live_server import serving
@@ -23,8 +24,9 @@ from live_server import serving
 from indexer.build import build_index
 from rag.api import create_app
 from rag.config import ApiSettings, ChunkSettings, IndexSettings, Settings
-from rag.manifest import DocumentEntry, EncoderEntry, Manifest
-from rag.store import point_at, rebuild_hint
+from rag.manifest import MANIFEST, DocumentEntry, EncoderEntry, Manifest
+from rag.sentence_layer import SENTENCE_VECTORS
+from rag.store import file_sha256, point_at, rebuild_hint
 
 TOKEN = "s3kret-token-for-tests"
 TEXTS = {
@@ -103,7 +105,7 @@ def raw_request(url: str, head: str, body_parts: list[bytes]) -> str:
 
 def test_a_declared_body_over_the_limit_is_refused_before_it_is_sent(url: str) -> None:
     head = (
-        "POST /ask HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\n"
+        "POST /ask HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
         "Content-Length: 300000000\r\n\r\n"
     )
     started = time.perf_counter()
@@ -115,7 +117,7 @@ def test_a_declared_body_over_the_limit_is_refused_before_it_is_sent(url: str) -
 
 def test_a_streamed_body_is_refused_once_it_passes_the_limit(url: str) -> None:
     head = (
-        "POST /ask HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\n"
+        "POST /ask HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
         "Transfer-Encoding: chunked\r\n\r\n"
     )
     chunk = b"x" * 16384
@@ -218,6 +220,39 @@ def test_a_build_that_cannot_be_loaded_makes_health_degraded(
         time.sleep(0.05)
     assert health["status"] == "ok" and health["last_reload_error"] is None
     assert health["documents"] == 3
+
+
+def widen_sentence_vectors(build_folder: Path, columns: int) -> None:
+    """Give sentence_vectors.npy other columns and the manifest its new hash, as a buggy
+    build would: every file checks out, only the widths disagree."""
+    vectors = np.load(build_folder / SENTENCE_VECTORS)
+    np.save(
+        build_folder / SENTENCE_VECTORS, np.ascontiguousarray(vectors[:, :1].repeat(columns, 1))
+    )
+    manifest = json.loads((build_folder / MANIFEST).read_text(encoding="utf-8"))
+    manifest["files"][SENTENCE_VECTORS] = file_sha256(build_folder / SENTENCE_VECTORS)
+    (build_folder / MANIFEST).write_text(json.dumps(manifest), encoding="utf-8")
+
+
+def test_a_build_whose_vector_widths_disagree_is_not_served(
+    in_tmp: Path, indexed: Settings, url: str
+) -> None:
+    http = httpx.Client(base_url=url, timeout=30)
+    question = {"question": "Hva sier de om fastlegeordningen?"}
+    assert http.post("/ask", json=question).status_code == 200
+    broken = build(in_tmp, indexed, ["bergen.txt", "moss.txt", "more.txt"])
+    widen_sentence_vectors(broken, 100)
+
+    health = http.get("/health").json()
+    for _ in range(200):  # the new build is tried in the background
+        if health["status"] == "degraded":
+            break
+        time.sleep(0.05)
+        health = http.get("/health").json()
+    assert health["status"] == "degraded" and health["documents"] == 2
+    assert "sentence_vectors.npy har vektorer med 100 dimensjoner" in health["last_reload_error"]
+    answer = http.post("/ask", json=question)  # the good build answers on
+    assert answer.status_code == 200, answer.text
 
 
 def test_without_a_loadable_index_health_is_503_with_a_relative_hint(in_tmp: Path) -> None:

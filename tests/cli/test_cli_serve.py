@@ -16,6 +16,7 @@ import uvicorn
 import rag.api
 from cli.main import main
 from rag.config import get_settings
+from rag.middleware import LOOPBACK_HOSTS, allowed_hosts
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -48,6 +49,18 @@ def test_serve_flags_override_the_settings(
     assert served["app"].index.path == tmp_path
 
 
+def test_serve_sets_uvicorns_keep_alive_and_answers_the_address_it_listens_on(
+    served: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RAG_API__KEEP_ALIVE_S", "7")
+    assert main(["serve", "--host", "192.168.1.20", "--port", "9001"]) == 0
+    assert served["timeout_keep_alive"] == 7
+    api = served["app"].api
+    assert (api.host, api.port) == ("192.168.1.20", 9001)
+    assert "192.168.1.20" in allowed_hosts(api.host, api.allowed_hosts)
+    assert allowed_hosts("0.0.0.0", ("rag.example.org",)) == (*LOOPBACK_HOSTS, "rag.example.org")
+
+
 @pytest.mark.parametrize("host", ["0.0.0.0", "192.168.1.20", "::", "api.example"])
 def test_serve_on_a_non_loopback_host_warns_what_it_exposes(
     served: dict[str, Any], caplog: pytest.LogCaptureFixture, host: str
@@ -59,6 +72,7 @@ def test_serve_on_a_non_loopback_host_warns_what_it_exposes(
     warning = warnings[0]
     assert host in warning and "full text" in warning and "/documents" in warning
     assert "/ask" in warning and "questions" in warning and "/admin/reload is off" in warning
+    assert "RAG_API__ALLOWED_HOSTS" in warning
 
 
 def test_the_warning_names_the_admin_endpoint_when_it_is_on(

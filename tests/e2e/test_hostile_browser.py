@@ -1,9 +1,14 @@
 """Hostile documents in the real browser: the Streamlit UI against the fake API (tests/ui), which
-serves a document whose every field holds Markdown links, images, a javascript: link and raw HTML.
+serves documents whose every field holds Markdown links, images, a javascript: link and raw HTML,
+and topics that are Markdown.
 
-Asserts that nothing from document text becomes an <a> or <img> in the DOM, that the text shows
-literally, that no request leaves 127.0.0.1, and that the toolbar has no «Deploy» button.
-No model and no index: only the UI, the fake API and Chromium. Screenshots: tests/artifacts/.
+Every page and every table is visited: the answer with its sources and its «Oversikt per
+innsender» table, the document view, the documents page with its metadata table, its «Delt
+tekst mellom innspill» table and its document picker, the overview matrix with its quotes, and
+the comparison. Asserts that nothing from document text becomes an <a> or <img> in the DOM, that
+the text shows literally, that no request leaves 127.0.0.1, and that the toolbar has no «Deploy»
+button. No model and no index: only the UI, the fake API and Chromium. Screenshots:
+tests/artifacts/.
 """
 
 from __future__ import annotations
@@ -25,7 +30,12 @@ from fake_api import (
     HOSTILE_ID,
     HOSTILE_QUESTION,
     HOSTILE_SUBMITTER,
+    HOSTILE_TOPIC,
     HOSTILE_URL_QUOTE,
+    IMAGE_ID,
+    IMAGE_QUOTE,
+    IMAGE_SUBMITTER,
+    TABLE_QUESTION,
     start_fake_api,
 )
 
@@ -126,4 +136,84 @@ def test_markdown_in_the_doc_parameter_is_shown_as_text(
     page.wait_for_timeout(1000)
     assert_only_local_links_and_images(page)
     page.screenshot(path=str(ARTIFACTS / "fiendtlig-parameter.png"))
+    assert off_host.blocked == []
+
+
+def test_the_answers_overview_table_is_literal(
+    hostile_ui: str, page: Page, off_host: OffHostGuard
+) -> None:
+    page.goto(f"{hostile_ui}/?q={quote(TABLE_QUESTION)}")
+    expect(page.get_by_role("heading", name="Oversikt per innsender")).to_be_visible(
+        timeout=LOAD_MS
+    )
+    table = page.get_by_test_id("stTable")
+    expect(table).to_have_count(1)
+    shown = squash(table.inner_text())
+    for text in (HOSTILE_SUBMITTER, IMAGE_SUBMITTER, IMAGE_QUOTE, HOSTILE_URL_QUOTE):
+        assert squash(text) in shown
+    page.wait_for_timeout(500)
+    assert_only_local_links_and_images(page)
+    page.screenshot(path=str(ARTIFACTS / "fiendtlig-oversikt-svar.png"), full_page=True)
+    assert off_host.blocked == []
+
+
+def test_the_documents_page_tables_and_picker_are_literal(
+    hostile_ui: str, page: Page, off_host: OffHostGuard
+) -> None:
+    """The «Delt tekst mellom innspill» table rendered names as Markdown: the browser fetched
+    https://evil.example/ for a submitter named like an image."""
+    page.goto(f"{hostile_ui}/dokumenter")
+    expect(page.get_by_role("heading", name="Delt tekst mellom innspill")).to_be_visible(
+        timeout=LOAD_MS
+    )
+    shared = page.get_by_test_id("stTable")
+    expect(shared).to_have_count(1)
+    shown = squash(shared.inner_text())
+    assert squash(HOSTILE_SUBMITTER) in shown and squash(IMAGE_SUBMITTER) in shown
+    expect(page.get_by_test_id("stDataFrame")).to_be_visible()
+    page.get_by_test_id("stSelectbox").click()  # the picker's options: submitter — title
+    options = page.get_by_role("option")
+    expect(options.first).to_be_visible()
+    labels = [squash(t) for t in options.all_inner_texts()]
+    assert squash(f"{IMAGE_SUBMITTER} — B") in labels
+    page.wait_for_timeout(1000)
+    assert_only_local_links_and_images(page)
+    page.screenshot(path=str(ARTIFACTS / "fiendtlig-dokumenter.png"), full_page=True)
+    assert off_host.blocked == []
+
+
+def test_the_overview_matrix_and_its_quotes_are_literal(
+    hostile_ui: str, page: Page, off_host: OffHostGuard
+) -> None:
+    page.goto(f"{hostile_ui}/oversikt")  # the default topics: GET /topics, one of them Markdown
+    table = page.locator("table.matrise")
+    expect(table).to_be_visible(timeout=LOAD_MS)
+    headers = [squash(h) for h in table.locator("thead th").all_inner_texts()]
+    assert headers[1].startswith(squash(HOSTILE_TOPIC))
+    rows = [squash(r) for r in table.locator("tbody th[scope=row]").all_inner_texts()]
+    assert squash(HOSTILE_SUBMITTER) in rows and squash(IMAGE_SUBMITTER) in rows
+    expander = page.get_by_test_id("stExpander").filter(has_text="2 av 3 organisasjon").first
+    expect(expander).to_be_visible()
+    assert squash(HOSTILE_TOPIC) in squash(expander.inner_text())
+    expander.click()
+    expect(expander.locator(".kilde").first).to_be_visible()
+    page.wait_for_timeout(500)
+    assert_only_local_links_and_images(page)
+    page.screenshot(path=str(ARTIFACTS / "fiendtlig-matrise.png"), full_page=True)
+    assert off_host.blocked == []
+
+
+def test_the_comparison_is_literal(hostile_ui: str, page: Page, off_host: OffHostGuard) -> None:
+    params = f"q={quote(HOSTILE_QUESTION)}&s={HOSTILE_ID}&s={IMAGE_ID}"
+    page.goto(f"{hostile_ui}/sammenlign?{params}")
+    columns = page.locator(".kolonne")
+    expect(columns.first).to_be_visible(timeout=LOAD_MS)
+    assert [squash(t) for t in columns.locator("h4").all_inner_texts()] == [
+        squash(HOSTILE_SUBMITTER),
+        squash(IMAGE_SUBMITTER),
+    ]
+    assert squash(IMAGE_QUOTE) in squash(columns.nth(1).inner_text())
+    page.wait_for_timeout(500)
+    assert_only_local_links_and_images(page)
+    page.screenshot(path=str(ARTIFACTS / "fiendtlig-sammenlign.png"), full_page=True)
     assert off_host.blocked == []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 from collections.abc import Callable
 from pathlib import Path
 
@@ -323,6 +324,37 @@ def test_the_build_writes_a_suggested_metadata_file_to_edit(build: Build) -> Non
     assert suggested["notat 7.txt"].submitter_type == "ukjent"
     assert suggested["moss.txt"].submitter == "Moss kommune"
     assert set(suggested) == {d.source for d in report.documents}
+
+
+def test_suggested_metadata_starts_no_formula_and_reads_back_as_metadata_csv(
+    build: Build,
+) -> None:
+    """Formulas in file names and metadata: written as text (a leading apostrophe, as OWASP
+    recommends), and read back exactly when the file is saved as metadata.csv."""
+    formulas = {
+        "=HYPERLINK(1).txt": ('=HYPERLINK("https://evil.example";"x")', "@annen", "+cmd|' /C"),
+        "-minus.txt": ("-2+3 kommune", "kommune", "@SUM(1+1)"),
+    }
+    rows = ["file,submitter,submitter_type,title"]
+    for name, (submitter, kind, title) in formulas.items():
+        (build.sources / name).write_text(f"Innspill om {kind}\n\n{title}. {LIS1}", "utf-8")
+        rows.append(",".join(f'"{v}"' for v in (name, submitter.replace('"', '""'), kind, title)))
+    (build.sources / "metadata.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    first = build()
+    assert first.suggested_metadata is not None
+    with first.suggested_metadata.open(encoding="utf-8", newline="") as handle:
+        cells = [cell for row in csv.reader(handle) for cell in row]
+    assert not [c for c in cells if c.startswith(("=", "+", "-", "@", "\t", "\r"))]
+    assert {"'=HYPERLINK(1).txt", "'-2+3 kommune", "'@SUM(1+1)"} <= set(cells)
+
+    suggested = read_metadata(first.suggested_metadata)
+    for name, (submitter, kind, title) in formulas.items():
+        row = suggested[name]
+        assert (row.submitter, row.submitter_type, row.title) == (submitter, kind, title)
+    (build.sources / "metadata.csv").write_bytes(first.suggested_metadata.read_bytes())
+    second = build()
+    assert second.submitters == first.submitters
+    assert {d.submitter_origin for d in second.documents} == {"metadata.csv"}
 
 
 # --- duplicate submissions ---------------------------------------------------------------

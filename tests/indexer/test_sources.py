@@ -10,7 +10,8 @@ import docx
 import pytest
 from fpdf import FPDF
 
-from indexer.sources import SUPPORTED_SUFFIXES, RawDocument, discover, load_file
+from indexer.formats import SUPPORTED_SUFFIXES
+from indexer.sources import RawDocument, discover, load_file
 from rag.errors import SourceError
 from rag.types import SkippedFile
 

@@ -81,6 +81,17 @@ def test_a_usable_question_is_stripped(service: Service) -> None:
     assert service.ask("  Hva med legevakt?\n").question == "Hva med legevakt?"
 
 
+@pytest.mark.parametrize(
+    "hidden", ["tann\u200bleger", "\u202etannleger", "t\u00adannleger", "tann\x1b\x00leger"]
+)
+def test_hidden_characters_in_a_question_change_nothing(service: Service, hidden: str) -> None:
+    plain = service.ask(ANSWERED_HIGH)
+    hostile = service.ask(ANSWERED_HIGH.replace("tannleger", hidden))
+    assert hostile.question == plain.question == ANSWERED_HIGH  # nothing hidden is echoed
+    assert (hostile.answer, hostile.citations) == (plain.answer, plain.citations)
+    assert plain.citations
+
+
 def test_unknown_filters_are_rejected_before_anything_else(service: Service) -> None:
     unknown = Filters(submitter=("Oslo kommune",))
     calls: list[Callable[[], object]] = [

@@ -417,3 +417,40 @@ def test_staging_without_an_owner_is_removed_only_when_old(
     os.utime(old, (long_ago, long_ago))
     write_small_index(index_path, fake_embedder)
     assert not old.exists() and recent.exists()
+
+
+# --- vector widths -------------------------------------------------------------------------
+
+
+def npy(array: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    np.save(buffer, array)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("name", [SENTENCE_VECTORS, VOCABULARY_VECTORS, VECTORS])
+def test_a_vector_file_narrower_or_wider_than_the_manifest_is_refused(
+    index_path: Path, name: str
+) -> None:
+    """The probe's case: sentence_vectors.npy with 100 columns under a consistent manifest
+    used to load, and every question then failed with 500."""
+    if name == VECTORS:
+        rows = stored_vectors(load_index(index_path))
+        wider = np.hstack([rows, rows[:, :36]])
+        data = faiss.serialize_index(build_faiss(np.ascontiguousarray(wider), "flat")).tobytes()
+    else:
+        rows = np.load(index_path / name)
+        data = npy(np.ascontiguousarray(np.hstack([rows, rows[:, :36]])))
+    rewrite_consistently(index_path, name, data)
+    with pytest.raises(
+        IndexCorrupt, match=f"{name} har vektorer med 100 dimensjoner, manifestet sier 64"
+    ):
+        load_index(index_path)
+
+
+def test_a_manifest_claiming_another_dimension_is_refused(index_path: Path) -> None:
+    rewrite_consistently(index_path, CHUNKS, (index_path / CHUNKS).read_bytes(), dimension=384)
+    with pytest.raises(
+        IndexCorrupt, match="manifestet sier 384 dimensjoner, kodernes vektorer har 64"
+    ):
+        load_index(index_path)

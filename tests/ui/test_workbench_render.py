@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from urllib.parse import parse_qs, urlsplit
 
+from md_view import links, markup_tags, shown
+
 from rag.contract import count_line, type_plural
 from ui.client import (
     Citation,
@@ -148,3 +150,17 @@ def test_shared_text_rows_name_both_submitters_and_the_share() -> None:
 
 def test_literal_shows_markdown_as_text() -> None:
     assert literal("**fet** <i>") == "\\*\\*fet\\*\\* &lt;i&gt;"
+
+
+def test_shared_text_rows_show_hostile_names_as_text() -> None:
+    """st.table renders its cells as Markdown: a name may not become a link or an image."""
+    image = "![logo](https://evil.example/logo.png) Bildelaget"
+    docs = [
+        DocumentInfo("a", "a.txt", EVIL, "kommune", "A", 10, 1),
+        DocumentInfo("b", "b.txt", image, "annen", "B", 10, 1),
+    ]
+    rows = shared_text_rows(docs, {"a": (SharedText("b", 0.5, False),), "b": ()})
+    [row] = rows
+    assert shown(row["Innsender"]) == EVIL and shown(row["Deler tekst med"]) == image
+    for cell in row.values():
+        assert links(cell) == [] and markup_tags(cell) == [], cell
