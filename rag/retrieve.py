@@ -249,6 +249,15 @@ class Retriever:
 
     # --- chunks: /search ---------------------------------------------------------------------
 
+    def fused_unit(self, rows: Sequence[int]) -> NDArray[np.float32]:
+        """Sentence rows as unit vectors whose inner products are the fused similarity
+        (each encoder's block scaled by the square root of its ranking weight)."""
+        vectors = self.index.sentences.vectors[np.asarray(rows, dtype=np.int64)]
+        scaled: NDArray[np.float32] = vectors * np.sqrt(self._query_weights)
+        norms = np.linalg.norm(scaled, axis=1, keepdims=True)
+        unit: NDArray[np.float32] = (scaled / np.maximum(norms, 1e-12)).astype(np.float32)
+        return unit
+
     def cosines(
         self, vector: NDArray[np.float32]
     ) -> tuple[NDArray[np.float32], NDArray[np.float32]]:
