@@ -24,7 +24,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 from numpy.typing import NDArray
 
-from rag.contract import MARKER, NO_ANSWER_TEXT, Confidence, type_plural
+from rag.contract import MARKER, NO_ANSWER_TEXT, Confidence, kinds_line, type_plural
 from rag.decide import Decision
 from rag.grouping import QuoteItem, SameWording, Viewpoint, group_quotes, same_wording_groups
 from rag.query import Query
@@ -84,11 +84,7 @@ def tallies(quoted: Sequence[SubmitterDecision], in_scope: Mapping[str, int]) ->
 
 def tally_line(counts: Sequence[TypeTally]) -> str:
     """«112 av 200 kommuner, 9 av 12 helsefellesskap» (types nobody quoted left out)."""
-    return ", ".join(
-        f"{c.quoted} av {c.in_scope} {literal(type_plural(c.submitter_type, c.in_scope))}"
-        for c in counts
-        if c.quoted
-    )
+    return literal(kinds_line((c.submitter_type, c.quoted, c.in_scope) for c in counts))
 
 
 def lead_line(
