@@ -16,7 +16,8 @@ import torch.nn.functional as F
 from numpy.typing import NDArray
 from safetensors.torch import load_file
 
-from rag.e5_engine import E5Runner, IntMatrix, Precision, read_config
+from rag.e5_engine import E5Runner, Precision, read_config
+from rag.token_batches import IntMatrix
 
 _MATRICES = ("query", "key", "value", "dense")
 
