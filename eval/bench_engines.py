@@ -165,7 +165,7 @@ def seed_passages(sources: Path, count: int) -> list[str]:
 
     settings = Settings()
     raws, _ = load_sources([sources])
-    documents, _ = make_documents(raws, load_metadata([sources]))
+    documents, _ = make_documents(raws, load_metadata([sources])[0])
     chunks = [c for d in documents for c in chunk_document(d, settings.chunk)]
     by_id = {d.document_id: d for d in documents}
     context = settings.chunk.sentence_context

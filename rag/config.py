@@ -68,12 +68,16 @@ class EmbeddingSettings(_Section):
     )
     precision: Literal["auto", "fp32", "bf16"] = Field(
         "auto",
-        description="Matrix precision of the torch engine (ONNX Runtime is fp32). auto: bf16 on "
-        "CPUs with native bf16 (avx512_bf16 or AMX), where it is several times faster at the same "
-        "parity; else fp32.",
+        description="Matrix precision of the torch engines, e5-small's and EmbeddingGemma's "
+        "(ONNX Runtime is fp32). auto: bf16 on CPUs with native bf16 (avx512_bf16 or AMX), "
+        "where it is several times faster at the same parity; else fp32.",
     )
     threads: int | None = Field(
-        None, ge=1, description="CPU threads of the torch engine; None: every core."
+        None,
+        ge=1,
+        description="CPU threads of each engine (torch, ONNX Runtime; e5-small and "
+        "EmbeddingGemma). None: every core when indexing, one per engine when serving (the "
+        "encoders embed a question at the same time).",
     )
     models_dir: Path = Field(
         Path("data/models"), description="Where converted model folders are kept."
