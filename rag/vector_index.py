@@ -165,12 +165,13 @@ class RowRanges:
         return cls(starts, np.array([b for _, b in ranges], dtype=np.int64))
 
     def rows(self) -> Rows:
+        """The rows in ascending order, each once."""
         if not len(self.starts):
             return np.empty(0, dtype=np.int64)
-        parts = [
-            np.arange(a, b, dtype=np.int64) for a, b in zip(self.starts, self.ends, strict=True)
-        ]
-        return np.unique(np.concatenate(parts))
+        pairs = zip(self.starts.tolist(), self.ends.tolist(), strict=True)
+        rows = np.concatenate([np.arange(a, b, dtype=np.int64) for a, b in pairs])
+        in_order = (np.diff(self.starts) > 0).all() and (self.starts[1:] >= self.ends[:-1]).all()
+        return rows if in_order else np.unique(rows)
 
 
 @dataclass(frozen=True)

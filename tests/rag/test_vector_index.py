@@ -269,6 +269,12 @@ def test_an_empty_selection_finds_nothing(name: str, indexes: dict[str, FaissInd
         assert scores.shape == rows.shape == (2, 0)
 
 
+def test_selections_list_each_row_once_in_order() -> None:
+    np.testing.assert_array_equal(RowRanges.of((10, 20), (5, 12)).rows(), np.arange(5, 20))
+    np.testing.assert_array_equal(RowRanges.of((0, 3), (7, 9)).rows(), [0, 1, 2, 7, 8])
+    np.testing.assert_array_equal(RowList(np.array([9, 2, 9, 4])).rows(), [2, 4, 9])
+
+
 def test_a_selection_outside_the_rows_is_refused(indexes: dict[str, FaissIndex]) -> None:
     with pytest.raises(IndexError):
         indexes["flat"].search(random_rows(1, 0), 3, RowRanges.of((1990, 2001)))
