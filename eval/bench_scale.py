@@ -133,6 +133,7 @@ class SizeReport:  # filled in as the measurements of one size come in
     reach: dict[str, Any] = field(default_factory=dict)
     typicality: TypicalityRow | None = None
     default_kind: str = ""
+    default_setting: str = ""  # the default index's search-time settings, as SearchRow.setting
     serve_rss_gb: float | None = None
     summary: dict[str, Any] = field(default_factory=dict)
 
@@ -163,6 +164,21 @@ def timed_build(vectors: Vectors, spec: IndexSpec) -> tuple[FaissIndex, float, f
     return index, seconds, delta
 
 
+def setting_label(setting: dict[str, int]) -> str:
+    return " ".join(f"{key}={value}" for key, value in setting.items()) or "exact"
+
+
+def built_settings(spec: IndexSpec) -> dict[str, int]:
+    """The search-time settings an index is built with, as `candidates` sweeps them."""
+    if spec.kind == "ivf":
+        return (
+            {"nprobe": spec.nprobe, "rescore": spec.rescore} if spec.pq else {"nprobe": spec.nprobe}
+        )
+    if spec.kind == "hnsw":
+        return {"ef_search": spec.ef_search}
+    return {}
+
+
 def search_rows(
     index: FaissIndex,
     candidate: Candidate,
@@ -182,7 +198,7 @@ def search_rows(
             for name in queries.keys() - {"both"}:
                 found = tuned.search(queries[name], k)[1]
                 agreement[name] = measure.agreement(tuned, queries[name], found, exact[name])
-            label = " ".join(f"{key}={value}" for key, value in setting.items()) or "exact"
+            label = setting_label(setting)
             rescore = measure.rescore_ms(tuned, queries["both"], main.rows)
             rows.append(
                 SearchRow(
@@ -241,7 +257,9 @@ def measure_chunks(
     size, path = saved_gb(index, work, "chunks")
     report.builds.append(BuildRow(spec.kind, "chunks", spec.factory(), seconds, size, rss))
     report.searches.extend(
-        search_rows(index, Candidate(spec.kind, spec, ({},)), "chunks", queries, exact)
+        search_rows(
+            index, Candidate(spec.kind, spec, (built_settings(spec),)), "chunks", queries, exact
+        )
     )
     return path
 
@@ -249,20 +267,20 @@ def measure_chunks(
 def measure_reach(
     report: SizeReport, index: FaissIndex, corpus: synthetic.Corpus, queries: Vectors
 ) -> None:
-    """Every submitter's best sentence: one widened search, against a range per document."""
+    """Every submitter's best sentence: one search widened by the stop rule (at the built
+    settings, and probing half the lists), against one exact range search per document."""
     starts = corpus.layout.document_starts
     best = measure.document_best(corpus.sentences, queries, starts)
-    by_rule = measure.reach_by_stop_rule(index, queries, starts, best, DECISION_GAP)
+    wide = {"nprobe": max(1, index.spec.nlist // 2), "rescore": 2 * index.spec.rescore}
+    for name, settings in (("built", {}), ("half the lists", wide)):
+        searched = index.tuned(**settings) if settings and index.spec.kind == "ivf" else index
+        rule = measure.reach_by_stop_rule(searched, queries, starts, best, DECISION_GAP)
+        report.reach[f"stop rule, {name}"] = dataclasses.asdict(rule)
     sample = np.linspace(0, len(starts) - 2, min(RANGE_SAMPLE, len(starts) - 1)).astype(int)
     ranges = measure.reach_by_ranges(index, queries[:20], starts, sample.tolist())
     per_document = (ranges.p50_ms or 0.0) / len(sample)
-    report.reach.update(
-        gap=DECISION_GAP,
-        stop_rule=dataclasses.asdict(by_rule),
-        range_per_document_ms=per_document,
-        ranges_for_needed_ms=per_document * by_rule.needed,
-        ranges_for_every_document_ms=per_document * (len(starts) - 1),
-    )
+    report.reach.update(gap=DECISION_GAP, range_per_document_ms=per_document)
+    report.reach["ranges_for_every_document_ms"] = per_document * (len(starts) - 1)
 
 
 def measure_typicality(
@@ -309,6 +327,7 @@ def measure_size(
         brute_ms,
         spread_now,
         default_kind=choose_spec(n, corpus.sentences.shape[1]).kind,
+        default_setting=setting_label(built_settings(choose_spec(n, corpus.sentences.shape[1]))),
     )
     index = measure_candidates(report, corpus, queries, exact, work)
     chunks = measure_chunks(report, corpus, queries, work)
@@ -331,8 +350,8 @@ def summary(report: SizeReport, geo: synthetic.Geometry) -> dict[str, Any]:
     default_name = "ivf-pq" if report.default_kind == "ivf" else "flat"
     default = next(b for b in report.builds if b.target == "sentences" and b.name == default_name)
     searches = [s for s in report.searches if s.target == "sentences" and s.name == default.name]
-    first = searches[0].setting if searches else ""
-    at_200 = next((s for s in searches if s.setting == first and s.k == 200), None)
+    chosen = [s for s in searches if s.setting == report.default_setting]
+    at_200 = next((s for s in chosen if s.k == 200), None)
     chunk_build = sum(b.build_s for b in report.builds if b.target == "chunks")
     typicality_s = report.typicality.seconds if report.typicality else 0.0
     return {
