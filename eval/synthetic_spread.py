@@ -28,21 +28,30 @@ from eval.synthetic import (
 )
 
 BISECTION_STEPS = 14
+PASS_ROWS = 65_536  # rows compared at a time
 NOISE_CEILING = 3.0  # noise scales are searched in [0, this]
 SAME_WORDING = 0.999  # as rag.sentence_layer: cosine from which two sentences are one wording
 
 
-def nearest_other(vectors: Vectors, sample: Rows, rank: int = 1) -> NDArray[np.float32]:
-    """Per sampled row: the cosine of its `rank`-th closest other row, identical wordings (cos
-    >= SAME_WORDING, itself among them) left out; blocks of rows, memory bounded."""
-    found = np.empty(len(sample), dtype=np.float32)
-    step = max(1, (1 << 24) // max(1, len(vectors)))
-    for at in range(0, len(sample), step):
-        rows = sample[at : at + step]
-        cosines = np.asarray(vectors[rows]) @ np.asarray(vectors).T
+def closest_others(vectors: Vectors, sample: Rows, count: int = 5) -> NDArray[np.float32]:
+    """Per sampled row: the cosines of its `count` closest other rows, best first, identical
+    wordings (cos >= SAME_WORDING, itself among them) left out. One pass over the rows, a
+    block at a time (a memory-mapped matrix is read once, in order)."""
+    queries = np.ascontiguousarray(vectors[sample], dtype=np.float32)
+    best = np.full((len(sample), count), -np.inf, dtype=np.float32)
+    for start in range(0, len(vectors), PASS_ROWS):
+        block = np.ascontiguousarray(vectors[start : start + PASS_ROWS], dtype=np.float32)
+        cosines = queries @ block.T
         cosines[cosines >= SAME_WORDING] = -np.inf
-        found[at : at + step] = -np.partition(-cosines, rank - 1, axis=1)[:, rank - 1]
-    return found
+        merged = np.concatenate([best, cosines], axis=1)
+        best = -np.partition(-merged, count - 1, axis=1)[:, :count]
+    ordered: NDArray[np.float32] = -np.sort(-best, axis=1)
+    return ordered
+
+
+def nearest_other(vectors: Vectors, sample: Rows, rank: int = 1) -> NDArray[np.float32]:
+    """Per sampled row: the cosine of its `rank`-th closest other row (see `closest_others`)."""
+    return closest_others(vectors, sample, rank)[:, rank - 1]
 
 
 def block_cosines(a: Vectors, b: Vectors, blocks: Sequence[slice]) -> NDArray[np.float32]:
@@ -153,8 +162,9 @@ def spread_profile(
     for name, block in blocks:
         part = vectors[:, block]
         rows = np.asarray(part[sample])
-        profile[f"{name} nearest"] = percentiles(nearest_other(part, sample, 1))
-        profile[f"{name} 5th nearest"] = percentiles(nearest_other(part, sample, 5))
+        closest = closest_others(part, sample, 5)
+        profile[f"{name} nearest"] = percentiles(closest[:, 0])
+        profile[f"{name} 5th nearest"] = percentiles(closest[:, 4])
         profile[f"{name} random pair"] = percentiles((rows * part[others]).sum(axis=1))
         pairs = (np.asarray(part[following]) * part[following + 1]).sum(axis=1)
         profile[f"{name} next sentence"] = percentiles(pairs)
