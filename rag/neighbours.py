@@ -25,6 +25,7 @@ from rag.vector_index import (
     Vectors,
     build,
     choose_spec,
+    pq_codes,
 )
 
 log = logging.getLogger(__name__)
@@ -35,7 +36,11 @@ QUERY_ROWS = 4096  # rows searched at a time
 SPARE = 3  # neighbours asked for beyond those needed: itself and a few identical wordings
 WIDEN = 4  # rows with too many identical wordings are searched again with k this much larger
 TYPICALITY_NPROBE = 8  # IVF: lists scanned per sentence (its neighbours are sentences, which
-TYPICALITY_RESCORE = 128  # lie in the lists near its own); candidates scored exactly
+TYPICALITY_RESCORE = 64  # lie in the lists near its own); candidates scored exactly, picked
+TYPICALITY_DIMENSIONS_PER_CODE = 2  # by finer PQ codes than serving's: a sentence's closest
+# five differ in the third decimal (e5's cosines crowd near 0.9), and 64 candidates ranked by
+# 2-dimension codes find them better and faster than 128 ranked by 4-dimension ones (1M
+# sentences, eval.bench_scale)
 NO_NEIGHBOUR = -1.0  # what a missing neighbour counts (as the all-pairs definition has it)
 
 
@@ -52,13 +57,18 @@ def typicality_per_encoder(
 
 def typicality_spec(n: int, dimension: int, flat_below: int = FLAT_BELOW) -> IndexSpec:
     """The index a block's typicality is searched in: exact below `flat_below` rows; above, the
-    serving IVF with fewer lists probed and fewer candidates re-scored (a sentence's neighbours
-    are sentences, which an IVF finds far more easily than a question's)."""
+    serving IVF's lists with fewer of them probed (a sentence's neighbours are sentences, which
+    an IVF finds far more easily than a question's) and finer codes picking fewer candidates."""
     spec = choose_spec(n, dimension, "auto", flat_below=flat_below)
     if spec.kind != "ivf":
         return spec
-    nprobe = min(spec.nlist, TYPICALITY_NPROBE)
-    return spec.model_copy(update={"nprobe": nprobe, "rescore": TYPICALITY_RESCORE})
+    return spec.model_copy(
+        update={
+            "nprobe": min(spec.nlist, TYPICALITY_NPROBE),
+            "rescore": TYPICALITY_RESCORE,
+            "pq": pq_codes(dimension, TYPICALITY_DIMENSIONS_PER_CODE),
+        }
+    )
 
 
 def typicality(

@@ -50,8 +50,8 @@ FLAT_BELOW = 20_000  # rows from which `auto` chooses IVF (eval.bench_scale)
 ROWS_PER_LIST = 1024  # IVF: nlist = rows / this, rounded to a power of two
 MAX_LISTS = 4096
 TRAIN_ROWS_PER_LIST = 40  # k-means sample per list (FAISS asks for at least 39)
-PROBE_SHARE = 1 / 8  # IVF: share of the lists scanned per search ...
-MIN_PROBES = 32  # ... but at least this many (or all): few lists are coarse
+PROBES_PER_ROOT = 4  # IVF: lists scanned per search, times the square root of the lists
+# (a smaller share of more lists: 1,024 lists -> 128, 256 -> 64, 128 -> 45; eval.bench_scale)
 DIMENSIONS_PER_CODE = 4  # IVF: a 4-bit PQ code per this many dimensions (1,152: 144 bytes)
 RESCORE = 1000  # IVF with PQ: candidates scored exactly per query (at least k)
 HNSW_NEIGHBOURS = 32
@@ -101,10 +101,10 @@ def ivf_lists(n: int) -> int:
     return int(max(1, min(wanted, MAX_LISTS, n)))
 
 
-def pq_codes(dimension: int) -> int:
-    """Sub-quantizers of the PQ: one per DIMENSIONS_PER_CODE dimensions, an even divisor of the
+def pq_codes(dimension: int, per_code: int = DIMENSIONS_PER_CODE) -> int:
+    """Sub-quantizers of the PQ: one per `per_code` dimensions, an even divisor of the
     dimension (fast scan packs codes in pairs)."""
-    wanted = max(2, dimension // DIMENSIONS_PER_CODE)
+    wanted = max(2, dimension // per_code)
     fitting = [m for m in range(2, dimension + 1, 2) if dimension % m == 0]
     return min(fitting, key=lambda m: (abs(m - wanted), m)) if fitting else 0
 
@@ -134,7 +134,7 @@ def choose_spec(
             kind="ivf",
             precision=precision,
             nlist=nlist,
-            nprobe=min(nlist, max(MIN_PROBES, round(nlist * PROBE_SHARE))),
+            nprobe=min(nlist, round(PROBES_PER_ROOT * math.sqrt(nlist))),
             pq=pq_codes(dimension),
             rescore=RESCORE,
         )

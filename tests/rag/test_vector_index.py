@@ -356,16 +356,22 @@ def test_unknown_kinds_and_precisions_name_the_valid_choices() -> None:
 
 
 @pytest.mark.parametrize("dimension", [48, 384, 768, 1152])
-def test_pq_codes_split_the_dimension_evenly(dimension: int) -> None:
-    codes = pq_codes(dimension)
+@pytest.mark.parametrize("per_code", [2, 4])
+def test_pq_codes_split_the_dimension_evenly(dimension: int, per_code: int) -> None:
+    codes = pq_codes(dimension, per_code)
     assert dimension % codes == 0 and codes % 2 == 0
+    assert codes == dimension // per_code  # these dimensions divide exactly
 
 
-@pytest.mark.parametrize("n", [20_000, 100_000, 1_000_000])
-def test_ivf_lists_grow_with_the_rows(n: int) -> None:
+@pytest.mark.parametrize(
+    ("n", "nlist", "nprobe"), [(20_000, 16, 16), (100_000, 128, 45), (1_000_000, 1024, 128)]
+)
+def test_ivf_lists_grow_with_the_rows_and_a_smaller_share_is_probed(
+    n: int, nlist: int, nprobe: int
+) -> None:
     spec = choose_spec(n, 1152, flat_below=1)
+    assert (spec.nlist, spec.nprobe) == (nlist, nprobe)
     assert spec.nlist * vector_index.TRAIN_ROWS_PER_LIST <= n  # k-means has its points
-    assert spec.nlist <= vector_index.MAX_LISTS
 
 
 def test_the_default_spec_builds_and_searches_at_its_smallest_size() -> None:
