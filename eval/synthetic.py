@@ -25,8 +25,16 @@ shape (their document lengths) gets the seeds' median nearest-neighbour cosine (
 wordings excluded) and their median chunk-to-its-sentences cosine, per block;
 `eval.synthetic_spread.spread_profile` gives the percentiles `eval.bench_scale` reports beside
 the seeds' (every block's nearest-neighbour, 5th-neighbour, random-pair and next-sentence
-cosines, and the questions' best-sentence cosines). Everything is drawn from fixed seeds: the same arguments give
-the same corpus, whatever the block size it is generated in.
+cosines, and the questions' best-sentence cosines). Everything is drawn from fixed seeds: the
+same arguments give the same corpus, whatever the block size it is generated in.
+
+How close it is (medians, seeds -> synthetic of the seeds' shape -> 1M; e5 block / Gemma block):
+nearest neighbour 0.924 / 0.715 -> 0.925 / 0.717 (calibrated) -> 0.949 / 0.797 (a denser
+corpus has closer neighbours); 5th nearest 0.908 / 0.653 -> 0.901 / 0.641; random pair 0.848 /
+0.425 -> 0.828 / 0.392; next sentence 0.871 / 0.501 -> 0.851 / 0.489; the 229 eval questions'
+best sentence 0.875 / 0.526 on the seeds, 0.868 / 0.506 at 10k and 0.884 / 0.553 at 1M. What it
+does not reproduce: the seeds' near-duplicate tail (95th percentile of the nearest neighbour
+0.971 / 0.893 against 0.94 / 0.78) beyond the template letters, and topics beyond the seeds'.
 """
 
 from __future__ import annotations
