@@ -25,7 +25,6 @@ from rag.vector_index import (
     Vectors,
     build,
     choose_spec,
-    pq_codes,
 )
 
 log = logging.getLogger(__name__)
@@ -36,11 +35,9 @@ QUERY_ROWS = 4096  # rows searched at a time
 SPARE = 3  # neighbours asked for beyond those needed: itself and a few identical wordings
 WIDEN = 4  # rows with too many identical wordings are searched again with k this much larger
 TYPICALITY_NPROBE = 8  # IVF: lists scanned per sentence (its neighbours are sentences, which
-TYPICALITY_RESCORE = 64  # lie in the lists near its own); candidates scored exactly, picked
-TYPICALITY_DIMENSIONS_PER_CODE = 2  # by finer PQ codes than serving's: a sentence's closest
-# five differ in the third decimal (e5's cosines crowd near 0.9), and 64 candidates ranked by
-# 2-dimension codes find them better and faster than 128 ranked by 4-dimension ones (1M
-# sentences, eval.bench_scale)
+TYPICALITY_RESCORE = 64  # lie in the lists near its own); candidates scored exactly. 1M
+# sentences: 7.2 minutes for both blocks, mean error 5.7e-4 (e5) and 3.6e-4 (Gemma); 4 lists
+# would take about a fifth less time for about half again the error (eval.bench_scale)
 NO_NEIGHBOUR = -1.0  # what a missing neighbour counts (as the all-pairs definition has it)
 
 
@@ -57,18 +54,13 @@ def typicality_per_encoder(
 
 def typicality_spec(n: int, dimension: int, flat_below: int = FLAT_BELOW) -> IndexSpec:
     """The index a block's typicality is searched in: exact below `flat_below` rows; above, the
-    serving IVF's lists with fewer of them probed (a sentence's neighbours are sentences, which
-    an IVF finds far more easily than a question's) and finer codes picking fewer candidates."""
+    serving IVF with fewer lists probed and fewer candidates re-scored (a sentence's neighbours
+    are sentences, which an IVF finds far more easily than a question's)."""
     spec = choose_spec(n, dimension, "auto", flat_below=flat_below)
     if spec.kind != "ivf":
         return spec
-    return spec.model_copy(
-        update={
-            "nprobe": min(spec.nlist, TYPICALITY_NPROBE),
-            "rescore": TYPICALITY_RESCORE,
-            "pq": pq_codes(dimension, TYPICALITY_DIMENSIONS_PER_CODE),
-        }
-    )
+    update = {"nprobe": min(spec.nlist, TYPICALITY_NPROBE), "rescore": TYPICALITY_RESCORE}
+    return spec.model_copy(update=update)
 
 
 def typicality(
