@@ -4,7 +4,7 @@ Three parts, each of which can be skipped:
 
 1. index: `rag index` on the seeds in a subprocess, cold cache / warm cache / unchanged.
 2. http: `rag serve` in a subprocess; /search and /ask latency, cold and repeated.
-3. scale: SYNTHETIC corpora of 10k-100k+ chunks built around the seed embeddings (bench_scale).
+3. scale: SYNTHETIC corpora of 10k-100k+ chunks built around the seed embeddings (bench_dense).
 
 All numbers go into one JSON file; `eval.bench_report` turns them into tables.
 """
@@ -26,9 +26,9 @@ from typing import Any
 
 import numpy as np
 
+from eval.bench_dense import ScaleBench, bench_scale, split_sentences
 from eval.bench_http import HttpBench, bench_http
 from eval.bench_index import IndexBench, bench_indexing
-from eval.bench_scale import ScaleBench, bench_scale, split_sentences
 from eval.bench_stats import load_average
 from eval.questions import DEFAULT_QUESTIONS, load_questions
 from rag.config import Settings

@@ -1,8 +1,8 @@
 """Measure one FAISS index against exact search: recall, similarity shortfall, latency, size.
 
-Used by the SYNTHETIC scale benchmark (eval.bench_scale). Latency is single queries on one
-FAISS thread, as in a server that answers requests side by side; question queries are timed,
-the passage-like control queries are only scored.
+Used by the SYNTHETIC chunk benchmark of `rag bench` (eval.bench_dense). Latency is single
+queries on one FAISS thread, as in a server that answers requests side by side; question
+queries are timed, the passage-like control queries are only scored.
 """
 
 from __future__ import annotations

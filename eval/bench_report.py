@@ -6,9 +6,9 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from eval.bench_ann import DenseRow
+from eval.bench_dense import ScaleBench
 from eval.bench_http import HttpBench, LoadResult
 from eval.bench_index import IndexBench
-from eval.bench_scale import ScaleBench
 
 if TYPE_CHECKING:
     from eval.bench import BenchResult

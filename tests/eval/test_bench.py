@@ -9,10 +9,7 @@ import numpy as np
 import pytest
 from numpy.typing import NDArray
 
-from eval.bench_http import HttpBench, peak_rss_mb
-from eval.bench_index import parse_run
-from eval.bench_report import fmt, format_table, http_section
-from eval.bench_scale import (
+from eval.bench_dense import (
     choose_sigma,
     median_nn_distance,
     normalised,
@@ -22,6 +19,9 @@ from eval.bench_scale import (
     synthetic_texts,
     synthetic_vectors,
 )
+from eval.bench_http import HttpBench, peak_rss_mb
+from eval.bench_index import parse_run
+from eval.bench_report import fmt, format_table, http_section
 from eval.bench_stats import neighbour_recall, score_shortfall, summarise_ms
 from indexer.build import BuildReport
 from indexer.report import head_line
