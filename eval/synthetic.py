@@ -49,7 +49,7 @@ import faiss
 import numpy as np
 from numpy.typing import NDArray
 
-from rag.store import StoredIndex
+from rag.store import StoredIndex, stored_vectors
 
 Vectors = NDArray[np.float32]
 Rows = NDArray[np.int64]
@@ -302,9 +302,7 @@ def seeds_of(index: StoredIndex) -> Seeds:
         sentences=np.ascontiguousarray(index.sentences.vectors, dtype=np.float32),
         blocks=blocks,
         document_lengths=tuple(np.bincount(owners, minlength=len(order)).tolist()),
-        chunk_vectors=np.asarray(
-            index.vectors.reconstruct_n(0, index.vectors.ntotal), dtype=np.float32
-        ),
+        chunk_vectors=stored_vectors(index),
         pair_chunk=index.sentences.pair_chunk,
         pair_sentence=index.sentences.pair_sentence,
     )

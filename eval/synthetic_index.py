@@ -26,7 +26,6 @@ import numpy as np
 from eval import synthetic, synthetic_spread
 from indexer.build import document_entry
 from rag.manifest import Manifest
-from rag.neighbours import typicality_per_encoder
 from rag.sentence_layer import SentenceLayer
 from rag.store import StoredIndex, write_index
 from rag.types import Chunk, Document, Sentence
@@ -131,17 +130,24 @@ def write_synthetic_index(
         corpus = synthetic.generate(geo, spread, n, Path(work), seed)
         texts = sentence_texts(corpus.layout, seed_texts(seeds_index))
         documents, chunks, sentences = synthetic_records(corpus.layout, texts)
-        typical = typicality_per_encoder(corpus.sentences, seeds.blocks)
-        layer = SentenceLayer.of(tuple(sentences), corpus.sentences, typical=typical)
-        spec = choose_spec(len(chunks), corpus.chunks.shape[1])
-        chunk_index = build(corpus.chunks, spec)
-        manifest = synthetic_manifest(seeds_index.manifest, documents, len(chunks), n, spec)
+        layer = SentenceLayer.built(tuple(sentences), corpus.sentences, seeds.blocks)
+        chunk_index = build(corpus.chunks, choose_spec(len(chunks), corpus.chunks.shape[1]))
         vocabulary = seeds_index.vocabulary
-        return write_index(path, documents, chunks, chunk_index.index, layer, vocabulary, manifest)
+        specs = {
+            "chunks": chunk_index.record(),
+            "sentences": layer.index.record(),
+            "vocabulary": vocabulary.index.record(),
+        }
+        manifest = synthetic_manifest(seeds_index.manifest, documents, len(chunks), n, specs)
+        return write_index(path, documents, chunks, chunk_index, layer, vocabulary, manifest)
 
 
 def synthetic_manifest(
-    seeds: Manifest, documents: Sequence[Document], chunks: int, n: int, spec: IndexSpec
+    seeds: Manifest,
+    documents: Sequence[Document],
+    chunks: int,
+    n: int,
+    specs: dict[str, IndexSpec],
 ) -> Manifest:
     """The manifest of a synthetic index: the seeds' encoders and chunk settings, its counts."""
     return Manifest(
@@ -151,7 +157,7 @@ def synthetic_manifest(
         embedding_identity=seeds.embedding_identity,
         dimension=seeds.dimension,
         encoders=seeds.encoders,
-        faiss_type=spec.factory(),
+        vector_indexes=specs,
         chunk_settings=seeds.chunk_settings,
         source_paths=(f"synthetic:{n}",),
         documents=tuple(document_entry(d) for d in documents),

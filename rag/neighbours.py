@@ -71,7 +71,12 @@ def typicality(
 ) -> NDArray[np.float32]:
     """How generic each sentence is in its corpus: the mean cosine of its `neighbours` closest
     other sentences in the columns `block` of `vectors` (an array or np.memmap of unit rows),
-    the same wording elsewhere not counted. See `rag.sentence_layer.typicality` for why."""
+    the same wording elsewhere (a template letter, a repeated line) not counted.
+
+    A generic sentence («Dette er et viktig tema») is close to many sentences and so to many
+    questions, answerable or not (the hubness of embedding spaces); subtracting a share of its
+    typicality from its cosine (CSLS, Conneau et al. 2018) tells a question the corpus answers
+    from one that merely lands on such a hub (`rag.scoring.distinctiveness`)."""
     count = len(vectors)
     result = np.zeros(count, dtype=np.float32)
     if count < 2:

@@ -210,5 +210,5 @@ class QueryParser:
         texts = list(dict.fromkeys([text, topic]))
         vectors, rows = self.embed(texts, words)
         found = dict(zip(texts, vectors, strict=True))
-        width = self.vocabulary.vectors.shape[1]
+        width = self.vocabulary.dimension
         return found[text], found[topic], np.array(rows, dtype=np.float32).reshape(-1, width)

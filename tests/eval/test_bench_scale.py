@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from fakes import brute_typicality
 from numpy.typing import NDArray
 
 from eval import scale_measures as measure
 from eval.bench_scale import built_settings, candidates, setting_label, weighted
 from eval.bench_scale_report import report_text
 from eval.synthetic_spread import closest_others
-from rag import sentence_layer
 from rag.vector_index import IndexSpec, build, choose_spec
 
 Vectors = NDArray[np.float32]
@@ -79,7 +79,7 @@ def test_sampled_exact_typicality_is_the_all_pairs_typicality() -> None:
     rows[1] = rows[0]  # an identical wording, left out
     sample = np.array([0, 1, 17, 299])
     found = measure.exact_typicality(rows, slice(0, 24), sample)
-    np.testing.assert_allclose(found, sentence_layer.typicality(rows)[sample], atol=1e-6)
+    np.testing.assert_allclose(found, brute_typicality(rows)[sample], atol=1e-6)
 
 
 def test_closest_others_leave_out_identical_rows() -> None:

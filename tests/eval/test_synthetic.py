@@ -128,7 +128,7 @@ def test_a_synthetic_index_loads_and_holds_together(
     index = load_index(tmp_path / "index")  # the service's own checks: hashes, counts, widths
     assert len(index.sentences.sentences) == 7_000 and len(index.documents) == 21
     assert index.manifest.encoders == seeds_index.manifest.encoders
-    assert index.vectors.ntotal == len(index.chunks) == index.manifest.chunks
+    assert index.vectors.size == len(index.chunks) == index.manifest.chunks
     assert index.sentences.typicality.shape == (7_000, 2)
     for chunk in index.chunks:
         assert chunk.text == index.documents[chunk.document_id].text[chunk.start : chunk.end]

@@ -8,9 +8,9 @@ from pathlib import Path
 import faiss
 import numpy as np
 import pytest
+from fakes import brute_typicality
 from numpy.typing import NDArray
 
-from rag import sentence_layer
 from rag.neighbours import typicality, typicality_per_encoder, typicality_spec
 
 BLOCKS = (slice(0, 16), slice(16, 48))
@@ -46,9 +46,7 @@ def one_faiss_thread() -> Iterator[None]:
 
 
 def all_pairs(vectors: Vectors, neighbours: int = 5) -> NDArray[np.float32]:
-    columns = [
-        sentence_layer.typicality(np.ascontiguousarray(vectors[:, b]), neighbours) for b in BLOCKS
-    ]
+    columns = [brute_typicality(np.ascontiguousarray(vectors[:, b]), neighbours) for b in BLOCKS]
     return np.stack(columns, axis=1)
 
 
