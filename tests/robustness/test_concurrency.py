@@ -18,11 +18,12 @@ from live_server import serving, settings_for
 
 from indexer.build import build_index
 from rag.api import create_app
+from rag.schemas import AskResponse
 
 pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[2]
-ASK_KEYS = {"question", "answer", "no_answer", "confidence", "citations", "timings_ms"}
+ASK_KEYS = set(AskResponse.model_fields)
 
 
 def eval_questions(count: int) -> list[str]:
