@@ -173,10 +173,12 @@ class DocumentSummary(BaseModel):
         "(avsenderlinje) or the file name (filnavn)."
     )
     near_duplicates: list[str] = Field(
-        description="Documents (ids) with near-identical text, e.g. the same template letter."
+        description="The other documents (ids) of its template group: the same letter sent by "
+        "several submitters (pairs sharing at least 75 % of their sentences both ways, joined)."
     )
     shared_text: dict[str, float] = Field(
-        description="Share (0-1) of this document's sentences found in each other document."
+        description="Share (0-1) of this document's sentences found in each other document "
+        "that holds at least half of them."
     )
 
     @classmethod
