@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 from urllib.parse import quote
 
 from pydantic import TypeAdapter, ValidationError
@@ -200,18 +200,36 @@ class SharedText:
     near_duplicate: bool
 
 
+CellsShown = Literal["all", "mentioned"]
+
+
 def matrix(
-    base_url: str, topics: tuple[str, ...], filters: Filters | None = None, timeout_s: float = 60.0
+    base_url: str,
+    topics: tuple[str, ...],
+    filters: Filters | None = None,
+    timeout_s: float = 60.0,
+    cells: CellsShown = "all",
+    quotes: bool = True,
 ) -> Matrix:
-    return _parse(
-        Matrix, _request("POST", base_url, "/matrix", timeout_s, json=matrix_body(topics, filters))
-    )
+    """POST /matrix. `cells="mentioned"`: only the cells of submitters that mention a topic;
+    `quotes=False`: without quote, section and page (the offsets stay, for the links)."""
+    body = matrix_body(topics, filters, cells, quotes)
+    return _parse(Matrix, _request("POST", base_url, "/matrix", timeout_s, json=body))
 
 
-def matrix_body(topics: tuple[str, ...], filters: Filters | None) -> dict[str, Any]:
+def matrix_body(
+    topics: tuple[str, ...],
+    filters: Filters | None,
+    cells: CellsShown = "all",
+    quotes: bool = True,
+) -> dict[str, Any]:
     body: dict[str, Any] = {"topics": list(topics)}
     if filters is not None and filters.as_json():
         body["filters"] = filters.as_json()
+    if cells != "all":
+        body["cells"] = cells
+    if not quotes:
+        body["quotes"] = False
     return body
 
 

@@ -14,8 +14,15 @@ DOWNLOAD_FORMATS = {"csv": "CSV", "xlsx": "Excel", "docx": "Word", "md": "Markdo
 
 
 @st.cache_data(ttl=600, max_entries=32, show_spinner=False)
-def cached_matrix(api_url: str, topics: tuple[str, ...], timeout_s: float) -> client.Matrix:
-    return client.matrix(api_url, topics, timeout_s=timeout_s)
+def cached_matrix(
+    api_url: str,
+    topics: tuple[str, ...],
+    timeout_s: float,
+    filters: client.Filters | None = None,
+    cells: client.CellsShown = "all",
+    quotes: bool = True,
+) -> client.Matrix:
+    return client.matrix(api_url, topics, filters, timeout_s, cells, quotes)
 
 
 @st.cache_data(ttl=60, show_spinner=False)
@@ -63,14 +70,15 @@ def show_failure(exc: client.ApiUnavailable | client.ApiError, api_url: str) -> 
 def download_buttons(
     settings: UiSettings, path: str, body: dict[str, Any], name: str, key: str
 ) -> None:
-    """One button per format; the file is made by the API only when a button is clicked."""
+    """One button per format; the file is made by the API only when a button is clicked, and
+    the UI waits for it as long as the browser waits for the button (`export_timeout_s`)."""
     with st.container(horizontal=True, gap="small"):
         st.caption("Last ned:")
         for fmt, label in DOWNLOAD_FORMATS.items():
             st.download_button(
                 label,
                 data=lambda fmt=fmt: cached_download(  # type: ignore[misc]
-                    settings.api_url, path, body, fmt, settings.timeout_s
+                    settings.api_url, path, body, fmt, settings.export_timeout_s
                 ),
                 file_name=f"{name}.{fmt}",
                 key=f"{key}_{fmt}",
@@ -91,9 +99,12 @@ def answer_downloads(
     download_buttons(settings, "/ask", body, "svar", "last_ned_svar")
 
 
-def matrix_downloads(settings: UiSettings, topics: tuple[str, ...]) -> None:
-    """Download buttons for the matrix (POST /matrix?format=...)."""
-    body = client.matrix_body(topics, None)
+def matrix_downloads(
+    settings: UiSettings, topics: tuple[str, ...], filters: client.Filters | None = None
+) -> None:
+    """Download buttons for the matrix as shown (POST /matrix?format=...): every cell and
+    quote of the topics, for the submitter types chosen."""
+    body = client.matrix_body(topics, filters)
     download_buttons(settings, "/matrix", body, "oversikt", "last_ned_oversikt")
 
 
