@@ -23,11 +23,11 @@ if __package__ in (None, ""):  # `streamlit run ui/app.py` runs this file as a p
 
 from rag.cleaning import plain_line
 from rag.contract import NO_ANSWER_HEADING as NO_ANSWER
-from ui import client, render
+from ui import client, documents, render
 from ui.compare import compare_page
 from ui.overview import overview_page
 from ui.settings import UiSettings, get_settings
-from ui.workbench import answer_downloads, cached_documents, shared_text_section
+from ui.workbench import answer_downloads, cached_documents
 
 logger = logging.getLogger(__name__)
 
@@ -302,46 +302,7 @@ def _int_param(name: str) -> int | None:
 
 
 def documents_page() -> None:
-    st.set_page_config(layout="wide")  # the metadata table needs the room
-    settings = get_settings()
-    st.title("Dokumenter i indeksen")
-    try:
-        info = cached_health(settings.api_url)
-        docs = cached_documents(settings.api_url, settings.timeout_s)
-    except (client.ApiUnavailable, client.ApiError) as exc:
-        show_api_failure(exc, settings.api_url)
-        return
-    left, right = st.columns(2)
-    left.metric("Dokumenter", info.documents)
-    right.metric("Tekstbiter", info.chunks)
-    st.caption(
-        f"Indeksen ble bygget {render.literal(info.index_built_at)} "
-        f"med modellen {render.literal(info.embedding_model)}."
-    )
-    st.dataframe(render.document_rows(docs), hide_index=True)
-    shared_text_section(settings, docs)
-    open_document_picker(docs)
-
-
-def open_document_picker(docs: list[client.DocumentInfo]) -> None:
-    if not docs:
-        st.info("Indeksen har ingen dokumenter.")
-        return
-    by_id = {doc.document_id: doc for doc in docs}
-    chosen = st.selectbox(
-        "Åpne et dokument",
-        list(by_id),
-        format_func=lambda document_id: (
-            f"{by_id[document_id].submitter} — {by_id[document_id].title}"
-        ),
-        key="open_document",
-    )
-    st.page_link(
-        pages().document,
-        label="Vis dokumentet",
-        icon=":material/description:",
-        query_params={"doc": chosen},
-    )
+    documents.documents_page(pages().document)
 
 
 def main() -> None:

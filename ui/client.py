@@ -245,21 +245,41 @@ def compare(
     return _parse(Comparison, _request("POST", base_url, "/compare", timeout_s, json=body))
 
 
-def shared_text(base_url: str, timeout_s: float = 30.0) -> dict[str, tuple[SharedText, ...]] | None:
-    """Per document, the submissions it shares text with; None when the API does not report
-    it (`shared_text` and `near_duplicates` in /documents are optional)."""
-    docs = [d for d in _request("GET", base_url, "/documents", timeout_s) if isinstance(d, dict)]
-    if not any("shared_text" in d for d in docs):
-        return None
-    found: dict[str, tuple[SharedText, ...]] = {}
-    for doc in docs:
-        shares = doc.get("shared_text") or {}
-        near = set(doc.get("near_duplicates") or ())
-        found[str(doc["document_id"])] = tuple(
-            SharedText(str(other), float(share), other in near)
-            for other, share in sorted(shares.items(), key=lambda item: -float(item[1]))
-        )
-    return found
+@dataclass(frozen=True)
+class Sharing:
+    """What a document shares with others, as /documents reports it: the other members of its
+    template group, and the documents holding at least half of its sentences (largest first)."""
+
+    near_duplicates: tuple[str, ...]
+    shared: tuple[SharedText, ...]
+
+
+@dataclass(frozen=True)
+class Listing:
+    """GET /documents read once: the documents, and what each shares (None when the API does
+    not report it)."""
+
+    documents: tuple[DocumentInfo, ...]
+    sharing: dict[str, Sharing] | None
+
+
+def listing(base_url: str, timeout_s: float = 30.0) -> Listing:
+    data = _request("GET", base_url, "/documents", timeout_s)
+    documents = tuple(_parse(list[DocumentInfo], data))
+    rows = [d for d in data if isinstance(d, dict)]
+    if not any("shared_text" in d or "near_duplicates" in d for d in rows):
+        return Listing(documents, None)
+    return Listing(documents, {str(d["document_id"]): sharing_of(d) for d in rows})
+
+
+def sharing_of(row: dict[str, Any]) -> Sharing:
+    near = tuple(str(other) for other in row.get("near_duplicates") or ())
+    shares = row.get("shared_text") or {}
+    shared = tuple(
+        SharedText(str(other), float(share), str(other) in near)
+        for other, share in sorted(shares.items(), key=lambda item: -float(item[1]))
+    )
+    return Sharing(near, shared)
 
 
 def download(

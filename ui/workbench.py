@@ -8,7 +8,6 @@ import streamlit as st
 
 from ui import client, render
 from ui.settings import UiSettings
-from ui.workbench_render import shared_text_rows
 
 DOWNLOAD_FORMATS = {"csv": "CSV", "xlsx": "Excel", "docx": "Word", "md": "Markdown"}
 
@@ -38,15 +37,13 @@ def cached_compare(
 
 
 @st.cache_data(ttl=60, show_spinner=False)
+def cached_listing(api_url: str, timeout_s: float) -> client.Listing:
+    return client.listing(api_url, timeout_s=timeout_s)
+
+
 def cached_documents(api_url: str, timeout_s: float) -> list[client.DocumentInfo]:
-    return client.documents(api_url, timeout_s=timeout_s)
-
-
-@st.cache_data(ttl=60, show_spinner=False)
-def cached_shared_text(
-    api_url: str, timeout_s: float
-) -> dict[str, tuple[client.SharedText, ...]] | None:
-    return client.shared_text(api_url, timeout_s=timeout_s)
+    """The documents of GET /documents (one cached call for every page)."""
+    return list(cached_listing(api_url, timeout_s).documents)
 
 
 @st.cache_data(ttl=600, max_entries=32, show_spinner=False)
@@ -106,25 +103,3 @@ def matrix_downloads(
     quote of the topics, for the submitter types chosen."""
     body = client.matrix_body(topics, filters)
     download_buttons(settings, "/matrix", body, "oversikt", "last_ned_oversikt")
-
-
-def shared_text_section(settings: UiSettings, docs: list[client.DocumentInfo]) -> None:
-    """Which submissions share text (template letters) and how much; shown when the API
-    reports it, left out when it does not."""
-    try:
-        shared = cached_shared_text(settings.api_url, settings.timeout_s)
-    except (client.ApiUnavailable, client.ApiError):
-        return
-    if shared is None:
-        return
-    st.subheader("Delt tekst mellom innspill")
-    rows = shared_text_rows(docs, shared)
-    if not rows:
-        st.caption("Ingen av innspillene deler setninger med hverandre.")
-        return
-    st.caption(
-        "Andelen er hvor stor del av innsenderens egne setninger som også står i det andre "
-        "innspillet. «Nesten likt» betyr at innspillene i hovedsak er samme tekst (f.eks. et "
-        "malbrev)."
-    )
-    st.table(rows, hide_index=True)  # its cells render Markdown: every name is literal

@@ -1,9 +1,10 @@
-"""Pure functions for the workbench pages («Oversikt», «Sammenlign»): safe HTML and plain rows.
+"""Pure functions for the workbench pages «Oversikt» and «Sammenlign» (safe HTML and plain
+rows), and the links and sort order every workbench page shares.
 
 Every string that comes from a document or the user (submitter names, topics, quotes, sections)
 goes through `render.escape` before it is put into HTML; links are built with `urlencode` and
-escaped as attributes. What goes to a Markdown element (the cells of `st.table`) goes through
-`render.literal`; what goes to `st.dataframe` is plain text (its cells are never markup).
+escaped as attributes. What goes to a Markdown element goes through `render.literal`; what goes
+to `st.dataframe` is plain text (its cells are never markup).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 from urllib.parse import urlencode
 
-from rag.contract import count_line, type_plural
+from rag.contract import MAX_COMPARED, count_line, type_plural
 from ui.client import (
     Citation,
     CompareColumn,
@@ -21,11 +22,11 @@ from ui.client import (
     Matrix,
     MatrixCell,
     MatrixSubmitter,
-    SharedText,
 )
-from ui.render import citation_meta, escape, literal
+from ui.render import citation_meta, escape
 
 DOCUMENT_PATH = "dokument"  # the document page's url_path in ui/app.py
+COMPARE_PATH = "sammenlign"  # the comparison page's url_path in ui/app.py
 MARKS = {"high": "●", "low": "◐"}
 NOT_MENTIONED_MARK = "·"
 NOT_DISCUSSED = "Omtaler ikke dette"
@@ -83,6 +84,11 @@ def document_href(document_id: str, start: int | None = None, end: int | None = 
     if start is not None and end is not None:
         params |= {"start": str(start), "end": str(end)}
     return f"{DOCUMENT_PATH}?{urlencode(params)}"
+
+
+def compare_href(document_ids: Sequence[str]) -> str:
+    """A link to «Sammenlign» with these submissions chosen (the first four)."""
+    return f"{COMPARE_PATH}?{urlencode([('s', i) for i in document_ids[:MAX_COMPARED]])}"
 
 
 def norwegian_key(text: str) -> str:
@@ -295,27 +301,6 @@ def compare_column_html(column: CompareColumn) -> str:
         for c in column.quotes
     )
     return f'<div class="kolonne">{head}{unsure}{quotes}</div>'
-
-
-def shared_text_rows(
-    docs: Sequence[DocumentInfo], shared: dict[str, tuple[SharedText, ...]]
-) -> list[dict[str, str]]:
-    """Rows for `st.table`, whose cells render Markdown: who shares how much text with whom,
-    every name literal (`render.literal`), so a submitter named «![x](https://…)» is text, not
-    an image the browser fetches."""
-    names = {d.document_id: d.submitter for d in docs}
-    rows = []
-    for doc in docs:
-        for other in shared.get(doc.document_id, ()):
-            rows.append(
-                {
-                    "Innsender": literal(doc.submitter),
-                    "Deler tekst med": literal(names.get(other.document_id, other.document_id)),
-                    "Andel av egne setninger": f"{other.share:.0%}".replace("%", " %"),
-                    "Nesten likt (mal)": "ja" if other.near_duplicate else "",
-                }
-            )
-    return rows
 
 
 def submitter_options(docs: Iterable[DocumentInfo]) -> dict[str, str]:

@@ -114,6 +114,8 @@ def test_the_trimmed_matrix_holds_the_marks_of_the_whole_one(api: str) -> None:
     assert marks.counts == whole.counts
 
 
-def test_shared_text_is_read_from_the_real_documents_listing(api: str) -> None:
-    shared = client.shared_text(api)
-    assert shared is None or set(shared) == {"bergen", "moss", "more"}
+def test_the_listing_reads_the_real_documents_and_what_they_share(api: str) -> None:
+    found = client.listing(api)
+    ids = {d.document_id for d in found.documents}
+    assert ids == {"bergen", "moss", "more"}
+    assert found.sharing is None or set(found.sharing) == ids

@@ -4,17 +4,13 @@ from __future__ import annotations
 
 from urllib.parse import parse_qs, urlsplit
 
-from md_view import links, markup_tags, shown
-
 from rag.contract import count_line, type_plural
 from ui.client import (
     Citation,
     CompareColumn,
-    DocumentInfo,
     Matrix,
     MatrixCell,
     MatrixSubmitter,
-    SharedText,
     TypeCount,
 )
 from ui.render import literal
@@ -27,7 +23,6 @@ from ui.workbench_render import (
     matrix_html,
     mentions,
     norwegian_key,
-    shared_text_rows,
     shown_rows,
     silent,
     silent_html,
@@ -151,38 +146,8 @@ def test_compare_column_shows_quotes_with_links_or_says_not_discussed() -> None:
     assert "Omtaler ikke dette" in silent and "<blockquote>" not in silent
 
 
-def test_shared_text_rows_name_both_submitters_and_the_share() -> None:
-    docs = [
-        DocumentInfo("a", "a.txt", "Ålesund kommune", "kommune", "A", 10, 1),
-        DocumentInfo("b", "b.txt", "Bergen kommune", "kommune", "B", 10, 1),
-    ]
-    rows = shared_text_rows(docs, {"a": (SharedText("b", 0.934, True),), "b": ()})
-    assert rows == [
-        {
-            "Innsender": "Ålesund kommune",
-            "Deler tekst med": "Bergen kommune",
-            "Andel av egne setninger": "93 %",
-            "Nesten likt (mal)": "ja",
-        }
-    ]
-
-
 def test_literal_shows_markdown_as_text() -> None:
     assert literal("**fet** <i>") == "\\*\\*fet\\*\\* &lt;i&gt;"
-
-
-def test_shared_text_rows_show_hostile_names_as_text() -> None:
-    """st.table renders its cells as Markdown: a name may not become a link or an image."""
-    image = "![logo](https://evil.example/logo.png) Bildelaget"
-    docs = [
-        DocumentInfo("a", "a.txt", EVIL, "kommune", "A", 10, 1),
-        DocumentInfo("b", "b.txt", image, "annen", "B", 10, 1),
-    ]
-    rows = shared_text_rows(docs, {"a": (SharedText("b", 0.5, False),), "b": ()})
-    [row] = rows
-    assert shown(row["Innsender"]) == EVIL and shown(row["Deler tekst med"]) == image
-    for cell in row.values():
-        assert links(cell) == [] and markup_tags(cell) == [], cell
 
 
 # --- sorting, filtering, the silent ----------------------------------------------------------
