@@ -1,7 +1,10 @@
-"""Streamlit pieces the workbench pages share: cached API calls, errors, download buttons."""
+"""Streamlit pieces the workbench pages share: cached API calls, errors, download buttons, and
+the document texts a page shows quotes in."""
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterable
 from typing import Any
 
 import streamlit as st
@@ -9,7 +12,12 @@ import streamlit as st
 from ui import client, render
 from ui.settings import UiSettings
 
+logger = logging.getLogger(__name__)
+
 DOWNLOAD_FORMATS = {"csv": "CSV", "xlsx": "Excel", "docx": "Word", "md": "Markdown"}
+# Room for every document of a large consultation: a page that shows quotes from 300
+# documents finds each in the cache on its next render (64 made it fetch them all again).
+DOCUMENT_CACHE_ENTRIES = 2048
 
 
 @st.cache_data(ttl=600, max_entries=32, show_spinner=False)
@@ -51,6 +59,28 @@ def cached_download(
     api_url: str, path: str, body: dict[str, Any], fmt: str, timeout_s: float
 ) -> bytes:
     return client.download(api_url, path, body, fmt, timeout_s=timeout_s)
+
+
+@st.cache_data(ttl=600, max_entries=DOCUMENT_CACHE_ENTRIES, show_spinner=False)
+def cached_document_text(api_url: str, document_id: str, timeout_s: float) -> client.Document:
+    return client.document(api_url, document_id, timeout_s=timeout_s)
+
+
+def document_texts(settings: UiSettings, document_ids: Iterable[str]) -> dict[str, str | None]:
+    """The text of each document named, each fetched at most once however many quotes name it
+    (GET /documents/{id}), and kept for the next renders. A document that cannot be fetched is
+    None (and logged): its quotes are shown without their paragraph. For every page that shows
+    quotes in their paragraph: call it once with all the page's document ids."""
+    texts: dict[str, str | None] = {}
+    for document_id in dict.fromkeys(document_ids):
+        try:
+            doc = cached_document_text(settings.api_url, document_id, settings.timeout_s)
+        except (client.ApiUnavailable, client.ApiError) as exc:
+            logger.warning("No text for %s: %s", document_id, exc)
+            texts[document_id] = None
+        else:
+            texts[document_id] = doc.text
+    return texts
 
 
 def show_failure(exc: client.ApiUnavailable | client.ApiError, api_url: str) -> None:

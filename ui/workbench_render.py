@@ -9,7 +9,7 @@ to `st.dataframe` is plain text (its cells are never markup).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 from urllib.parse import urlencode
@@ -23,7 +23,7 @@ from ui.client import (
     MatrixCell,
     MatrixSubmitter,
 )
-from ui.render import citation_meta, escape
+from ui.render import citation_meta, escape, passage_html
 
 DOCUMENT_PATH = "dokument"  # the document page's url_path in ui/app.py
 COMPARE_PATH = "sammenlign"  # the comparison page's url_path in ui/app.py
@@ -279,8 +279,11 @@ def topic_citations(matrix: Matrix, topic: str) -> list[Citation]:
 # --- the comparison --------------------------------------------------------------------------
 
 
-def compare_column_html(column: CompareColumn) -> str:
-    """One submitter's column: its quotes, each linking into the document, or «Omtaler ikke
+def compare_column_html(
+    column: CompareColumn, texts: Mapping[str, str | None] | None = None
+) -> str:
+    """One submitter's column: its quotes, each highlighted in its paragraph when the document
+    text is given (else the bare quote), each linking into the document; or «Omtaler ikke
     dette»."""
     head = (
         f"<h4>{escape(column.submitter)}</h4>"
@@ -293,8 +296,9 @@ def compare_column_html(column: CompareColumn) -> str:
         if column.confidence == "low"
         else ""
     )
+    text = (texts or {}).get(column.document_id)
     quotes = "".join(
-        f"<blockquote>{escape(c.quote)}</blockquote>"
+        f"<blockquote>{passage_html(c, text) if text else escape(c.quote)}</blockquote>"
         f'<p class="meta">{citation_meta(c)} · '
         f'<a href="{escape(document_href(c.document_id, c.start, c.end))}" target="_self">'
         "Vis i dokumentet</a></p>"

@@ -1,15 +1,25 @@
-"""The page «Oversikt» runs with AppTest against the fake API: filters, sorting, the silent,
-quotes fetched per topic, and the trimmed matrix it asks for."""
+"""The workbench pages run with AppTest against the fake API: «Oversikt» (filters, sorting, the
+silent, quotes fetched per topic, the trimmed matrix it asks for), «Sammenlign» (each document
+fetched once) and `document_texts`, the helper every page showing quotes in their paragraphs
+uses (each document fetched at most once, however many quotes name it)."""
 
 from __future__ import annotations
 
 import html
+import json
 import re
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.parse import unquote
 
 import pytest
-from fake_api import META, FakeApi, quotes_of
+from fake_api import HOSTILE_ID, HOSTILE_QUESTION, IMAGE_ID, META, FakeApi, quotes_of
 from streamlit.testing.v1 import AppTest
+
+from ui.settings import UiSettings
+from ui.workbench import document_texts
 
 TIMEOUT = 30
 TOPICS = ("legevakt", "rus og psykisk helse")
@@ -114,3 +124,86 @@ def test_a_topics_quotes_are_fetched_when_it_is_chosen(
     assert fake_api.matrices[-1] == {"topics": [TOPICS[1]], "cells": "mentioned"}
     cards = next(e.value for e in at.get("html") if 'class="kilde"' in e.value)
     assert cards.count('class="kilde"') == len(SPEAKING)
+
+
+# --- each document fetched once ---------------------------------------------------------------
+
+
+def test_the_comparison_fetches_each_document_once(
+    fake_api: FakeApi, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RAG_UI_API_URL", fake_api.url)
+    at = AppTest.from_function(_compare_script, default_timeout=TIMEOUT)
+    at.query_params.update(q=HOSTILE_QUESTION, s=[HOSTILE_ID, IMAGE_ID])
+    at.run()
+    assert not at.exception
+    assert len(quotes_of(HOSTILE_ID)) == 2  # two quotes in one document: one fetch
+    assert fake_api.count(f"GET /documents/{HOSTILE_ID}") == 1
+    assert fake_api.count(f"GET /documents/{IMAGE_ID}") == 1
+    columns = [e.value for e in at.get("html") if 'class="kolonne"' in e.value]
+    assert all("<mark>" in column for column in columns)  # each quote in its paragraph
+    at.run()
+    assert fake_api.count(f"GET /documents/{HOSTILE_ID}") == 1  # the next render: none
+
+
+class CountingDocuments(BaseHTTPRequestHandler):
+    """GET /documents/{id} for any id, counted."""
+
+    fetched: list[str]
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+    def do_GET(self) -> None:
+        document_id = unquote(self.path.removeprefix("/documents/"))
+        self.fetched.append(document_id)
+        text = f"Innspill {document_id}.\n\nLegevakten må styrkes."
+        body = json.dumps(
+            {
+                "document_id": document_id,
+                "source": f"{document_id}.txt",
+                "submitter": "X",
+                "submitter_type": "kommune",
+                "title": "T",
+                "chars": len(text),
+                "chunks": 1,
+                "text": text,
+            }
+        ).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+@pytest.fixture
+def counting() -> Iterator[tuple[str, list[str]]]:
+    fetched: list[str] = []
+    handler = type("Handler", (CountingDocuments,), {"fetched": fetched})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", fetched
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_each_document_is_fetched_once_however_many_quotes_name_it(
+    counting: tuple[str, list[str]],
+) -> None:
+    """An answer page used to fetch GET /documents/{id} 217 times in one render: once per
+    quote, and again whenever its cache of 64 documents had let one go."""
+    url, fetched = counting
+    settings = UiSettings(api_url=url)
+    quoted = [f"d{n % 150}" for n in range(450)]  # 450 quotes from 150 documents
+    texts = document_texts(settings, quoted)
+    assert sorted(fetched) == sorted({*quoted})  # each once
+    assert texts["d7"] == "Innspill d7.\n\nLegevakten må styrkes."
+    document_texts(settings, reversed(quoted))  # the next render, in another order
+    assert len(fetched) == 150
+
+
+def test_a_document_that_cannot_be_fetched_has_no_text(closed_port_url: str) -> None:
+    assert document_texts(UiSettings(api_url=closed_port_url), ["a", "a"]) == {"a": None}

@@ -222,3 +222,14 @@ def test_count_rows_are_plain_text_per_topic_and_type() -> None:
         {"Tema": "legevakt", "kommune": "1 av 3", "organisasjon": "1 av 1"},
         {"Tema": "rus", "kommune": "1 av 3", "organisasjon": "0 av 1"},
     ]
+
+
+def test_a_compare_column_shows_each_quote_in_its_paragraph_when_the_text_is_given() -> None:
+    text = "Innledning.\n\nFørst dette. Legevakten må styrkes. Og mer.\n\nSlutt."
+    start = text.index("Legevakten")
+    citation = Citation(1, "a", "a.txt", "Ås", "kommune", None, None, "Legevakten må styrkes.",
+                        start, start + len("Legevakten må styrkes."), 1.0)  # fmt: skip
+    column = CompareColumn("a", "Ås", "kommune", "high", 0.9, (citation,))
+    page = compare_column_html(column, {"a": text})
+    assert "Først dette. <mark>Legevakten må styrkes.</mark> Og mer." in page
+    assert "<mark>" not in compare_column_html(column)
