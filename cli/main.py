@@ -426,13 +426,15 @@ def cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
 def scale_size(text: str) -> int:
     size = int(text)
     if size < 1_000:
-        raise argparse.ArgumentTypeError(f"at least 1000 chunks, got {size}")
+        raise argparse.ArgumentTypeError(f"at least 1000 sentences, got {size}")
     return size
 
 
 def add_bench_parser(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     parser = commands.add_parser(
-        "bench", help="Time indexing, the HTTP API and a synthetic large index; write JSON."
+        "bench",
+        help="Time indexing, the HTTP API and the service over synthetic large indexes; write "
+        "JSON.",
     )
     parser.add_argument("--questions", type=Path, default=Path("eval/questions.jsonl"))
     parser.add_argument(
@@ -453,7 +455,7 @@ def add_bench_parser(commands: argparse._SubParsersAction) -> None:  # type: ign
         type=scale_size,
         default=100_000,
         metavar="N",
-        help="Chunks in the largest synthetic index (also run at 10k and 30k below it).",
+        help="Sentences in the largest synthetic index (also run at 10k and 100k below it).",
     )
     parser.set_defaults(handler=cmd_bench)
 

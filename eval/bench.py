@@ -4,7 +4,8 @@ Three parts, each of which can be skipped:
 
 1. index: `rag index` on the seeds in a subprocess, cold cache / warm cache / unchanged.
 2. http: `rag serve` in a subprocess; /search and /ask latency, cold and repeated.
-3. scale: SYNTHETIC corpora of 10k-100k+ chunks built around the seed embeddings (bench_scale).
+3. scale: the service over SYNTHETIC corpora of 10k sentences up to the size asked for
+   (`eval.bench_service`).
 
 All numbers go into one JSON file; `eval.bench_report` turns them into tables.
 """
@@ -24,23 +25,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from eval.bench_http import HttpBench, bench_http
 from eval.bench_index import IndexBench, bench_indexing
-from eval.bench_scale import ScaleBench, bench_scale, split_sentences
+from eval.bench_service import SizeRun, bench_service_scale, sizes_up_to
 from eval.bench_stats import load_average
 from eval.questions import DEFAULT_QUESTIONS, load_questions
 from rag.config import Settings
-from rag.encoders import make_encoders
 from rag.errors import RagError
 from rag.store import (
-    check_compatible,
-    load_index,
     package_versions,
     read_manifest,
-    serving_encoders,
-    stored_vectors,
 )
 
 log = logging.getLogger(__name__)
@@ -48,9 +42,7 @@ log = logging.getLogger(__name__)
 Progress = Callable[[str], None]
 DEFAULT_REPORTS = Path("eval/reports")
 DEFAULT_SOURCES = Path("seeds")
-SMALLER_SIZES: tuple[int, ...] = (10_000, 30_000)
 DEFAULT_SCALE_SIZE = 100_000
-FLAT_BUDGET_MS = 5.0  # flat search p50 from which HNSW is worth its recall loss and memory
 
 
 @dataclass(frozen=True)
@@ -64,7 +56,6 @@ class BenchRequest:
     scale_size: int = DEFAULT_SCALE_SIZE
     repeats: int = 3
     concurrencies: tuple[int, ...] = (1, 8)
-    flat_budget_ms: float = FLAT_BUDGET_MS
 
 
 @dataclass(frozen=True)
@@ -75,7 +66,7 @@ class BenchResult:
     seed_index: str
     index: IndexBench | None
     http: HttpBench | None
-    scale: ScaleBench | None
+    scale: list[SizeRun] | None
 
 
 def machine_info() -> dict[str, Any]:
@@ -93,10 +84,6 @@ def machine_info() -> dict[str, Any]:
         },
         "versions": package_versions(),
     }
-
-
-def scale_sizes(largest: int) -> tuple[int, ...]:
-    return (*(s for s in SMALLER_SIZES if s < largest), largest)
 
 
 def existing_index(request: BenchRequest, settings: Settings) -> Path | None:
@@ -122,29 +109,6 @@ def seed_index_for(request: BenchRequest, settings: Settings, tmp: Path) -> Path
     return out
 
 
-def run_scale(request: BenchRequest, settings: Settings, seed_index: Path) -> ScaleBench:
-    """Load the seed vectors and sentences, embed the eval questions, run the synthetic part."""
-    stored = load_index(seed_index)
-    check_compatible(stored.manifest, seed_index, settings.chunk)
-    embedder = serving_encoders(stored.manifest, seed_index, make_encoders(settings.embedding))
-    questions = [q.question for q in load_questions(request.questions)]
-    query_vectors = np.asarray(embedder.embed_queries(questions), dtype=np.float32)
-    sentences = split_sentences([d.text for d in stored.documents.values()])
-    return bench_scale(
-        stored_vectors(stored),
-        sentences,
-        query_vectors,
-        questions,
-        scale_sizes(request.scale_size),
-        request.flat_budget_ms,
-        bm25_depth=SCALE_BM25_DEPTH,
-    )
-
-
-# BM25 candidates per query in the synthetic scale run (what fusion used to take from each).
-SCALE_BM25_DEPTH = 50
-
-
 def run_bench(request: BenchRequest, settings: Settings, progress: Progress) -> BenchResult:
     started, clock = datetime.now(UTC).isoformat(timespec="seconds"), time.perf_counter()
     machine = machine_info()
@@ -164,8 +128,12 @@ def run_bench(request: BenchRequest, settings: Settings, progress: Progress) -> 
             questions = [q.question for q in load_questions(request.questions)]
             http_bench = bench_http(seed_index, questions, request.concurrencies, request.repeats)
         if not request.skip_scale:
-            progress(f"SYNTHETIC scale up to {request.scale_size:,} chunks ...")
-            scale_bench = run_scale(request, settings, seed_index)
+            progress(f"SYNTHETIC scale up to {request.scale_size:,} sentences ...")
+            questions = [q.question for q in load_questions(request.questions)]
+            sizes = sizes_up_to(request.scale_size)
+            work = tmp / "scale"
+            work.mkdir()
+            scale_bench = bench_service_scale(sizes, seed_index, questions, settings, work)
     machine["load_average_end"] = load_average()
     seconds = time.perf_counter() - clock
     return BenchResult(

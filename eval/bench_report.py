@@ -5,34 +5,29 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from eval.bench_ann import DenseRow
 from eval.bench_http import HttpBench, LoadResult
 from eval.bench_index import IndexBench
-from eval.bench_scale import ScaleBench
+from eval.bench_service import SizeRun
 
 if TYPE_CHECKING:
     from eval.bench import BenchResult
 
 MB = 1024 * 1024
 
-COST_HEADER: tuple[str, ...] = (
-    "index",
-    "setting",
-    "build s",
-    "size MB",
-    "RSS +MB",
-    "p50 ms",
-    "p95 ms",
-    "CPU p50 ms",
-)
-QUALITY_HEADER: tuple[str, ...] = (
-    "index",
-    "setting",
-    "recall@10 questions",
-    "cos shortfall",
-    "recall@10 passage-like",
-    "p50 ms",
-    "CPU p50 ms",
+SCALE_HEADER: tuple[str, ...] = (
+    "sentences",
+    "chunks",
+    "documents",
+    "write s",
+    "start s",
+    "/search p50",
+    "/ask p50",
+    "/ask p95",
+    "/matrix p50",
+    "peak MB",
+    "top 10 found",
+    "answers alike",
+    "cells alike",
 )
 HTTP_HEADER: tuple[str, ...] = (
     "pass",
@@ -128,75 +123,51 @@ def http_section(bench: HttpBench) -> str:
     )
 
 
-def cost_cells(r: DenseRow) -> list[str]:
+def repeated_p50(bench: HttpBench, endpoint: str, which: str = "p50_ms") -> float | None:
+    """The cached (repeated) pass's latency of one endpoint, one client."""
+    for r in bench.results:
+        if r.endpoint == endpoint and r.cache == "repeated" and r.concurrency == 1:
+            value: float | None = getattr(r.latency, which)
+            return value
+    return None
+
+
+def scale_cells(run: SizeRun) -> list[str]:
+    http, alike = run.http, run.agreement
     return [
-        f"{r.size:,} {r.kind}",
-        r.setting,
-        fmt(r.build_s),
-        megabytes(r.serialized_bytes),
-        megabytes(r.rss_delta_bytes),
-        fmt(r.latency.p50_ms, 2),
-        fmt(r.latency.p95_ms, 2),
-        fmt(r.cpu_p50_ms, 2),
+        fmt(run.sentences),
+        fmt(run.chunks),
+        fmt(run.documents),
+        fmt(run.write_s),
+        fmt(max(http.startup_s) if http.startup_s else None),
+        fmt(repeated_p50(http, "search")),
+        fmt(repeated_p50(http, "ask")),
+        fmt(repeated_p50(http, "ask", "p95_ms")),
+        fmt(repeated_p50(http, "matrix")),
+        fmt(max((p for p in http.peak_rss_mb if p is not None), default=None), 0),
+        fmt(alike.search_top10, 3),
+        fmt(alike.ask_same, 3),
+        fmt(alike.matrix_cells, 3),
     ]
 
 
-def quality_cells(r: DenseRow) -> list[str]:
-    return [
-        f"{r.size:,} {r.kind}",
-        r.setting,
-        fmt(r.quality.recall_at_10, 3),
-        fmt(r.quality.cos_shortfall, 4),
-        fmt(r.quality.control_recall_at_10, 3),
-        fmt(r.latency.p50_ms, 2),
-        fmt(r.cpu_p50_ms, 2),
-    ]
-
-
-def recommendation_text(scale: ScaleBench) -> str:
-    lines = []
-    for rec in scale.recommendations:
-        basis = "CPU p50" if rec.basis == "cpu" else "wall p50 (under this run's load)"
-        if rec.threshold is None:
-            lines.append(f"From {basis}: no threshold (needs 2+ sizes over which flat grows).")
-            continue
-        lines.append(
-            f"From {basis}: flat grows {fmt(rec.ms_per_100k, 2)} ms per 100k chunks (intercept "
-            f"{fmt(rec.intercept_ms, 2)} ms) and reaches {fmt(rec.budget_ms)} ms at about "
-            f"{rec.threshold:,} chunks."
-        )
-    headline = scale.recommendations[0].threshold if scale.recommendations else None
-    if headline is not None:
-        lines.append(f"Recommended IndexSettings.ann_threshold (CPU basis): {headline:,}.")
-    return "Threshold for `auto` (flat p50 budget)\n" + "\n".join(lines)
-
-
-def scale_section(scale: ScaleBench) -> str:
-    profile = ", ".join(f"{name} {value:.3f}" for name, value in scale.profile.items())
-    head = (
-        f"SYNTHETIC scale (not real data): {scale.base_vectors} seed vectors + Gaussian noise "
-        f"(sigma {scale.sigma:.4f}/coordinate, dim {scale.dimension}); {scale.queries} question "
-        f"queries ({scale.real_queries} real eval questions + perturbed copies) and as many "
-        f"passage-like controls. Mean question cosine at neighbour rank: {profile}. Latency: one "
-        "query at a time, one FAISS thread, k=10."
+def scale_section(runs: Sequence[SizeRun]) -> str:
+    indexes = "; ".join(
+        f"{r.sentences:,}: " + ", ".join(f"{k} {v}" for k, v in r.vector_indexes.items())
+        for r in runs
     )
-    bm25_rows = [
-        [fmt(b.size), fmt(b.build_s), *(fmt(v, 2) for v in (b.latency.p50_ms, b.latency.p95_ms))]
-        for b in scale.bm25
-    ]
-    return "\n\n".join(
-        [
-            head,
-            "Dense indexes: cost\n"
-            + format_table(COST_HEADER, [cost_cells(r) for r in scale.dense]),
-            "Dense indexes: quality vs exact\n"
-            + format_table(QUALITY_HEADER, [quality_cells(r) for r in scale.dense]),
-            f"Search-time sweep at {scale.sizes[-1]:,} chunks\n"
-            + format_table(QUALITY_HEADER, [quality_cells(r) for r in scale.sweep]),
-            "BM25 (texts of 3-8 random seed sentences; score + top-50 per question)\n"
-            + format_table(["chunks", "build s", "p50 ms", "p95 ms"], bm25_rows),
-            recommendation_text(scale),
-        ]
+    compared = "; ".join(
+        f"{r.sentences:,}: {r.agreement.questions} questions, {r.agreement.topics} topics, /ask "
+        f"{fmt(r.agreement.candidate_ms)} ms through candidates, {fmt(r.agreement.every_row_ms)} "
+        "ms scoring every row"
+        for r in runs
+    )
+    return (
+        "SYNTHETIC scale (not real text; `eval.synthetic`): the service over N sentences, one "
+        "client, latency in ms with the questions' vectors cached (embedding is not timed). "
+        "Alike = candidates as served against scoring every row.\n\n"
+        + format_table(SCALE_HEADER, [scale_cells(r) for r in runs])
+        + f"\nVector indexes: {indexes}.\nCompared in process: {compared}."
     )
 
 
@@ -211,6 +182,6 @@ def format_bench(result: BenchResult) -> str:
         parts.append(index_section(result.index))
     if result.http is not None:
         parts.append(http_section(result.http))
-    if result.scale is not None:
+    if result.scale:
         parts.append(scale_section(result.scale))
     return "\n\n".join(parts)

@@ -55,18 +55,6 @@ def release_free_memory() -> None:
         ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
-def score_shortfall(
-    exact_scores: NDArray[np.float32],
-    found_scores: NDArray[np.float32],
-    found_rows: NDArray[np.int64],
-) -> float:
-    """How much lower, on average over queries, the found top-k's mean similarity is than the
-    exact top-k's: 0 when the index is as good as exact, small when it only swaps near-ties.
-    A missing result (row -1) counts as similarity 0."""
-    found = np.where(found_rows >= 0, found_scores, 0.0)
-    return float((exact_scores.mean(axis=1) - found.mean(axis=1)).mean())
-
-
 def current_rss_bytes() -> int | None:
     """Resident memory of this process now (Linux /proc), None where unavailable."""
     status = Path(f"/proc/{os.getpid()}/status")

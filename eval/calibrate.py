@@ -38,7 +38,6 @@ from numpy.typing import NDArray
 from eval import metrics
 from eval.gold import LocatedGold, StoredText, locate_all
 from eval.questions import Question
-from rag.answer import compose
 from rag.decide import (
     Decision,
     Scored,
@@ -127,10 +126,6 @@ class Corpus:
     """What scoring the observations needs of the index."""
 
     service: Service
-
-    @property
-    def documents(self) -> int:
-        return len(self.service.index.documents)
 
     @property
     def encoders(self) -> tuple[str, ...]:
@@ -550,7 +545,7 @@ def quote_hit_rate(corpus: Corpus, observed: Sequence[Observed], policy: Policy)
     hits = []
     answerable = [o for o in observed if o.question.answerable and o.golds]
     for item, decision in decisions(corpus, answerable, policy):
-        _, citations = compose(item.query, decision, corpus.documents)
+        citations = [q for s in decision.quoted for q in s.quotes]
         quoted = [metrics.Passage(c.document_id, c.start, c.end, c.quote) for c in citations]
         hits.append(metrics.quote_hit(quoted, item.golds))
     return mean(hits)

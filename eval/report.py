@@ -38,10 +38,9 @@ ASK_COLUMNS: tuple[tuple[str, str], ...] = (
 
 
 SPLIT_NOTE = (
-    "Splits: dev is for choosing settings, test is what is reported and what the floors check; "
-    "the refusal (support settings and confidence thresholds) alone is calibrated on every "
-    "question by cross-validation, so read its cross-validated figures in "
-    "`rag eval --calibrate`. ui_examples = the example questions the UI offers."
+    "Splits: dev is for choosing settings (`rag eval --calibrate` reads dev alone), test is "
+    "what is reported and what the floors check, so figures on dev are in-sample for the "
+    "policy. ui_examples = the example questions the UI offers."
 )
 
 

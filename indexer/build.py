@@ -32,7 +32,6 @@ from indexer.metadata import (
 )
 from indexer.sources import FileReader, RawDocument, discover, link_problem, shown_path
 from rag.config import GEMMA_MODEL, Settings, SourceSettings
-from rag.dense import build_faiss, choose_faiss_type
 from rag.embed import Embedder
 from rag.embed_cache import EmbeddingCache, embed_with_cache
 from rag.encoders import EncoderSet, as_encoder_set, make_encoders
@@ -50,6 +49,7 @@ from rag.model_fetch import fetched_folder
 from rag.sentence_layer import SentenceLayer, led_by_context, sentence_passage, split_sentences
 from rag.store import read_manifest, verify_files, write_index
 from rag.types import Chunk, Document, SkippedFile
+from rag.vector_index import IndexSpec, build, choose_spec
 from rag.vocabulary import Vocabulary, corpus_words
 
 log = logging.getLogger(__name__)
@@ -319,9 +319,11 @@ def build_index(
     ]
     embedded = embed_texts(passages, words, encoders, settings, on_progress)
     vectors, sentence_vectors = np.split(embedded.passages, [len(chunks)])
-    faiss_type = choose_faiss_type(
-        settings.index.faiss_type, len(chunks), settings.index.ann_threshold
+    chunk_index = build(vectors, spec_for(vectors, settings))
+    layer = SentenceLayer.built(
+        tuple(sentences), sentence_vectors, encoders.blocks(), spec_for(sentence_vectors, settings)
     )
+    vocabulary = Vocabulary(tuple(words), build(embedded.words, spec_for(embedded.words, settings)))
     manifest = Manifest(
         embedding_model=encoders.model_name,
         embedding_engine=encoders.backend,
@@ -329,7 +331,11 @@ def build_index(
         embedding_identity=encoders.identity,
         dimension=encoders.dimension,
         encoders=tuple(encoder_entry(m) for m in encoders.members),
-        faiss_type=faiss_type,
+        vector_indexes={
+            "chunks": chunk_index.record(),
+            "sentences": layer.index.record(),
+            "vocabulary": vocabulary.index.record(),
+        },
         chunk_settings=settings.chunk,
         fingerprint=corpus_print,
         source_paths=tuple(str(p) for p in paths),
@@ -342,11 +348,8 @@ def build_index(
         unmatched_metadata=unmatched,
     )
     suggested = {SUGGESTED_FILE_NAME: suggested_metadata(manifest.documents)}
-    layer = SentenceLayer.of(tuple(sentences), sentence_vectors, encoders.blocks())
-    vocabulary = Vocabulary(words, embedded.words)
-    faiss_index = build_faiss(vectors, faiss_type)
     try:
-        write_index(out, documents, chunks, faiss_index, layer, vocabulary, manifest, suggested)
+        write_index(out, documents, chunks, chunk_index, layer, vocabulary, manifest, suggested)
     except OSError as exc:  # e.g. the disk filled up: the previous index stays in place
         raise IndexWriteFailed(f"cannot write the index at {out} ({exc.strerror or exc})") from exc
     return BuildReport(
@@ -362,6 +365,14 @@ def build_index(
         encoders=tuple(e.model for e in manifest.encoders),
         left_out=tuple(encoders.unavailable.items()),
         unmatched_metadata=unmatched,
+    )
+
+
+def spec_for(vectors: np.ndarray, settings: Settings) -> IndexSpec:  # type: ignore[type-arg]
+    """The vector index for these rows, as the settings ask (`rag.vector_index.choose_spec`)."""
+    index = settings.index
+    return choose_spec(
+        len(vectors), vectors.shape[1], index.faiss_type, flat_below=index.ann_threshold
     )
 
 

@@ -237,7 +237,7 @@ def add_routes(app: FastAPI) -> None:
         svc: ServiceDep, body: AskRequest, format: FormatQuery = "json"
     ) -> AskResponse | Response:
         filters = (body.filters or FiltersIn()).to_filters()
-        answer = svc.ask(body.question, body.k, filters)
+        answer = svc.ask(body.question, body.k, filters, body.scope_from_question)
         if format != "json":
             return download(export_answer(answer, format), "svar", body.question, format)
         return AskResponse.of(answer)

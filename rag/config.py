@@ -68,12 +68,16 @@ class EmbeddingSettings(_Section):
     )
     precision: Literal["auto", "fp32", "bf16"] = Field(
         "auto",
-        description="Matrix precision of the torch engine (ONNX Runtime is fp32). auto: bf16 on "
-        "CPUs with native bf16 (avx512_bf16 or AMX), where it is several times faster at the same "
-        "parity; else fp32.",
+        description="Matrix precision of the torch engines, e5-small's and EmbeddingGemma's "
+        "(ONNX Runtime is fp32). auto: bf16 on CPUs with native bf16 (avx512_bf16 or AMX), "
+        "where it is several times faster at the same parity; else fp32.",
     )
     threads: int | None = Field(
-        None, ge=1, description="CPU threads of the torch engine; None: every core."
+        None,
+        ge=1,
+        description="CPU threads of each engine (torch, ONNX Runtime; e5-small and "
+        "EmbeddingGemma). None: every core when indexing, one per engine when serving (the "
+        "encoders embed a question at the same time).",
     )
     models_dir: Path = Field(
         Path("data/models"), description="Where converted model folders are kept."
@@ -92,13 +96,17 @@ class IndexSettings(_Section):
     path: Path = Field(Path("data/index"), description="Directory that holds the built index.")
     cache_dir: Path = Field(Path("data/cache"), description="Embedding cache directory.")
     faiss_type: Literal["auto", "flat", "hnsw", "ivf"] = Field(
-        "auto", description="auto: exact search below `ann_threshold` chunks, IVF above."
+        "auto",
+        description="The vector indexes of the chunks, sentences and words (rag/vector_index.py). "
+        "auto: exact (flat) below `ann_threshold` rows, IVF with PQ codes and exact re-scoring "
+        "above; hnsw is measured by `rag bench --scale` but not chosen by auto.",
     )
     ann_threshold: int = Field(
-        30_000,
+        20_000,
         ge=1,
-        description="Chunk count from which `auto` switches to IVF: there exact search passes "
-        "5 ms per query on 2 cores, while IVF keeps recall@10 near 0.98 (see `rag bench`).",
+        description="Rows from which `auto` uses IVF: there an exact search takes about 7 ms a "
+        "question on 2 cores, and IVF finds 0.98 of the exact top 10 at any size (`rag bench "
+        "--scale`).",
     )
 
 

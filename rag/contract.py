@@ -48,15 +48,29 @@ class TypeCount(Protocol):
 
 
 def type_plural(submitter_type: str, n: int) -> str:
-    """kommune -> kommuner; a type ending in a consonant (helsefellesskap) keeps its form."""
-    return submitter_type + "r" if n != 1 and submitter_type.endswith("e") else submitter_type
+    """The type's plural when n is not 1: kommune -> kommuner, organisasjon -> organisasjoner,
+    statlig -> statlige; a neuter noun (helsefellesskap) keeps its form."""
+    if n == 1:
+        return submitter_type
+    for ending, added in (("e", "r"), ("sjon", "er"), ("lig", "e")):
+        if submitter_type.endswith(ending):
+            return submitter_type + added
+    return submitter_type
+
+
+def kinds_line(counts: Iterable[tuple[str, int, int]], keep_none: bool = False) -> str:
+    """«112 av 200 kommuner, 9 av 12 helsefellesskap» from (type, counted, of how many): how
+    an answer, the exports and the workbench count submitters (types with none counted left
+    out unless `keep_none`)."""
+    return ", ".join(
+        f"{counted} av {total} {type_plural(kind, total)}"
+        for kind, counted, total in counts
+        if counted or keep_none
+    )
 
 
 def count_line(counts: Iterable[TypeCount], topic: str) -> str:
-    """«3 av 3 kommuner, 1 av 2 helsefellesskap»: a topic's counts, as every export and the
+    """«3 av 3 kommuner, 0 av 2 helsefellesskap»: a topic's counts, as every export and the
     workbench write them."""
-    return ", ".join(
-        f"{c.mentioned} av {c.total} {type_plural(c.submitter_type, c.total)}"
-        for c in counts
-        if c.topic == topic
-    )
+    mine = ((c.submitter_type, c.mentioned, c.total) for c in counts if c.topic == topic)
+    return kinds_line(mine, keep_none=True)

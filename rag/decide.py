@@ -217,16 +217,19 @@ def decide(
         if found.document.document_id not in chosen:
             rows.append(SubmitterDecision(found.document, "none", (), best))
             continue
-        quotes = []
+        quotes, quoted_rows = [], []
         for position in quote_rows(found, per_document or settings.k, settings):
             row = int(found.evidence.candidates.rows[position])
             sentence, score = evidence.sentences[row], float(found.scores[position])
             quote = citation(numbered + 1, found.document, sentence, score)
             if is_exact(quote, found.document):
                 quotes.append(quote)
+                quoted_rows.append(row)
                 numbered += 1
         confident = submitter_confidence(found.support, policy) if quotes else "none"
-        rows.append(SubmitterDecision(found.document, confident, tuple(quotes), best))
+        rows.append(
+            SubmitterDecision(found.document, confident, tuple(quotes), best, tuple(quoted_rows))
+        )
     if not any(r.quotes for r in rows):
         confidence = "none"
     return Decision(confidence, tuple(rows), overall)

@@ -20,8 +20,9 @@ from typing import Any, Literal
 import numpy as np
 from numpy.typing import NDArray
 
+from rag.token_batches import IntMatrix, length_batches, padded
+
 Precision = Literal["fp32", "bf16"]
-IntMatrix = NDArray[np.int64]
 Forward = Callable[[IntMatrix, IntMatrix], NDArray[np.float32]]
 """(ids [rows, tokens], mask [rows, tokens]) -> mean-pooled final hidden states [rows, hidden]."""
 MAX_POSITIONS = 512
@@ -45,22 +46,6 @@ def windows(content: Sequence[Sequence[int]], bos: int, eos: int) -> list[Window
             part = list(ids[start : start + WINDOW])
             out.append(Window(index, [bos, *part, eos], max(len(part), 1)))
     return out
-
-
-def length_batches(lengths: Sequence[int], budget: int, max_rows: int) -> list[list[int]]:
-    """Indices grouped shortest first so that rows x longest row stays within `budget`."""
-    order = sorted(range(len(lengths)), key=lambda i: lengths[i])
-    batches: list[list[int]] = []
-    current: list[int] = []
-    for i in order:
-        longest = lengths[i]  # sorted: the newest row is the longest
-        if current and (len(current) >= max_rows or (len(current) + 1) * longest > budget):
-            batches.append(current)
-            current = []
-        current.append(i)
-    if current:
-        batches.append(current)
-    return batches
 
 
 class E5Runner:
@@ -93,7 +78,7 @@ class E5Runner:
         weights = np.zeros(len(texts), dtype=np.float64)
         lengths = [len(w.ids) for w in parts]
         for batch in length_batches(lengths, TOKEN_BUDGET, max_rows):
-            pooled = self.forward(*self.padded([parts[i].ids for i in batch]))
+            pooled = self.forward(*padded([parts[i].ids for i in batch], self.pad))
             for row, i in enumerate(batch):
                 sums[parts[i].text] += parts[i].weight * pooled[row]
                 weights[parts[i].text] += parts[i].weight
@@ -101,15 +86,6 @@ class E5Runner:
         norms = np.linalg.norm(means, axis=1, keepdims=True)
         vectors: NDArray[np.float32] = (means / np.maximum(norms, 1e-12)).astype(np.float32)
         return vectors
-
-    def padded(self, rows: Sequence[Sequence[int]]) -> tuple[IntMatrix, IntMatrix]:
-        longest = max(len(r) for r in rows)
-        ids = np.full((len(rows), longest), self.pad, dtype=np.int64)
-        mask = np.zeros((len(rows), longest), dtype=np.int64)
-        for i, r in enumerate(rows):
-            ids[i, : len(r)] = r
-            mask[i, : len(r)] = 1
-        return ids, mask
 
 
 def read_config(folder: Path) -> dict[str, Any]:

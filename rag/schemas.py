@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Annotated, Literal
 
 from pydantic import (
@@ -74,6 +75,31 @@ class AskRequest(BaseModel):
         description=f"Passages to consider per submitter (1-{MAX_K}; default 5).",
     )
     filters: FiltersIn | None = None
+    scope_from_question: bool = Field(
+        True,
+        description="A question that names a kind of submitter («Hva sier kommunene …») is "
+        "asked of them alone (the answer's `scope` says so); false asks every submitter the "
+        "filters admit. Ignored when the filters choose submitter types.",
+    )
+
+
+class QuoteGroupOut(BaseModel):
+    label: list[str] = Field(
+        description="A point's most distinctive words, taken from its quotes (empty for a "
+        "question about one thing, whose one group is its best evidence)."
+    )
+    counts: dict[str, int] = Field(description="Submitters in the group, by submitter type.")
+    shown: list[list[int]] = Field(
+        description="The quotes to show first, each by its citations' numbers (a template "
+        "sentence sent by several submitters is one quote with each sender's citation)."
+    )
+    members: list[int] = Field(description="Every citation of the group, the shown ones first.")
+
+
+class TypeTallyOut(BaseModel):
+    submitter_type: str
+    quoted: int = Field(description="Submitters of this type the answer quotes.")
+    in_scope: int = Field(description="Submitters of this type the question was asked of.")
 
 
 class CitationOut(BaseModel):
@@ -104,6 +130,17 @@ class AskResponse(BaseModel):
     )
     citations: list[CitationOut]
     timings_ms: dict[str, float]
+    counts: list[TypeTallyOut] = Field(
+        description="Who the answer quotes, by submitter type, of how many in scope."
+    )
+    groups: list[QuoteGroupOut] = Field(
+        description="The quotes as the answer groups them: by point for a question about the "
+        "whole corpus, else its best evidence first. Every citation is in one group."
+    )
+    scope: list[str] = Field(
+        description="The submitter types the question's own words restricted it to (empty: "
+        "none); ask again with scope_from_question false to ask everyone."
+    )
 
     @classmethod
     def of(cls, answer: Answer) -> AskResponse:
@@ -114,6 +151,17 @@ class AskResponse(BaseModel):
             confidence=answer.confidence,
             citations=[CitationOut.of(c) for c in answer.citations],
             timings_ms=answer.timings_ms,
+            counts=[TypeTallyOut(**dataclasses.asdict(c)) for c in answer.counts],
+            groups=[
+                QuoteGroupOut(
+                    label=list(g.label),
+                    counts=g.counts,
+                    shown=[list(quote) for quote in g.shown],
+                    members=list(g.members),
+                )
+                for g in answer.groups
+            ],
+            scope=list(answer.scope),
         )
 
 

@@ -6,9 +6,11 @@ together with its chunk's, which carries submitter and section), finds the passa
 in other words. Files in a build:
 
     sentences.jsonl          one sentence a line: document, offsets, chunk rows that hold it
-    sentence_vectors.npy     float32, one L2-normalised row per sentence (no pickle)
+    sentence_vectors.faiss   the vector index of the sentences (`rag.vector_index`: exact below
+                             a size, IVF above), one row per sentence, with its spec beside it
+                             (sentence_vectors.faiss.json)
     sentence_typicality.npy  float32, how generic each sentence is in this corpus, one column per
-                             encoder (`typicality`)
+                             encoder (`rag.neighbours.typicality_per_encoder`)
 """
 
 from __future__ import annotations
@@ -21,16 +23,15 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
+from rag.neighbours import typicality_per_encoder
 from rag.pages import section_at
 from rag.sentences import sentence_spans
 from rag.types import Chunk, Document, Sentence
+from rag.vector_index import FaissIndex, IndexSpec, build, choose_spec, load
 
 SENTENCES = "sentences.jsonl"
-SENTENCE_VECTORS = "sentence_vectors.npy"
+SENTENCE_VECTORS = "sentence_vectors.faiss"
 SENTENCE_TYPICALITY = "sentence_typicality.npy"
-TYPICAL_NEIGHBOURS = 5
-SAME_WORDING = 0.999  # cosine from which two sentences count as one wording (template letters)
-TYPICALITY_CELLS = 1 << 25  # cosines per block (128 MB of float32), whatever the corpus size
 
 
 def document_sentences(doc: Document, chunks: Sequence[tuple[int, Chunk]]) -> list[Sentence]:
@@ -77,46 +78,12 @@ def sentence_passage(sentence: Sentence, doc: Document, with_context: bool) -> s
     return led_by_context(text, doc, section_at(doc, sentence.start)) if with_context else text
 
 
-def typicality_per_encoder(
-    vectors: NDArray[np.float32], blocks: Sequence[slice]
-) -> NDArray[np.float32]:
-    """`typicality` in each encoder's block of the vectors (rag/encoders.py), one column each."""
-    columns = [typicality(np.ascontiguousarray(vectors[:, b])) for b in blocks]
-    return np.stack(columns, axis=1).astype(np.float32).reshape(len(vectors), len(blocks))
-
-
-def typicality(
-    vectors: NDArray[np.float32], neighbours: int = TYPICAL_NEIGHBOURS
-) -> NDArray[np.float32]:
-    """How generic each sentence is in its corpus: the mean cosine of its `neighbours` closest
-    other sentences. The same wording elsewhere (a template letter, a repeated line) is not a
-    neighbour.
-
-    A generic sentence («Dette er et viktig tema») is close to many sentences and so to many
-    questions, answerable or not (the hubness of embedding spaces); subtracting a share of its
-    typicality from its cosine (CSLS, Conneau et al. 2018) tells a question the corpus answers
-    from one that merely lands on such a hub. Exact, in blocks of rows whose cosines fit in
-    `TYPICALITY_CELLS`: O(n²) products, still small next to embedding the n sentences."""
-    count = len(vectors)
-    result = np.zeros(count, dtype=np.float32)
-    if count < 2:
-        return result
-    k = min(neighbours, count - 1)
-    block = max(1, TYPICALITY_CELLS // count)
-    for start in range(0, count, block):
-        cosines = vectors[start : start + block] @ vectors.T
-        cosines[cosines >= SAME_WORDING] = -1.0  # itself and its identical wordings
-        closest = np.partition(cosines, count - k, axis=1)[:, count - k :]
-        result[start : start + len(cosines)] = closest.mean(axis=1)
-    return result
-
-
 def write_sentences(folder: Path, layer: SentenceLayer) -> None:
     with (folder / SENTENCES).open("w", encoding="utf-8") as handle:
         for s in layer.sentences:
             record = [s.document_id, s.start, s.end, list(s.chunk_rows)]
             handle.write(json.dumps(record, ensure_ascii=False) + "\n")
-    np.save(folder / SENTENCE_VECTORS, np.ascontiguousarray(layer.vectors, dtype=np.float32))
+    layer.index.save(folder / SENTENCE_VECTORS)
     np.save(folder / SENTENCE_TYPICALITY, np.ascontiguousarray(layer.typicality, np.float32))
 
 
@@ -126,60 +93,117 @@ def read_sentences(folder: Path) -> SentenceLayer:
     sentences = tuple(
         Sentence(str(d), int(a), int(b), tuple(map(int, r))) for d, a, b, r in records
     )
-    vectors = np.load(folder / SENTENCE_VECTORS, allow_pickle=False)
-    if vectors.dtype != np.float32 or vectors.ndim != 2 or len(vectors) != len(sentences):
-        raise ValueError(
-            f"{SENTENCE_VECTORS} holds {vectors.shape} {vectors.dtype}, "
-            f"expected {len(sentences)} float32 rows"
-        )
+    index = load(folder / SENTENCE_VECTORS)
+    if index.size != len(sentences):
+        raise ValueError(f"{SENTENCE_VECTORS} holds {index.size} rows, expected {len(sentences)}")
     typical = np.load(folder / SENTENCE_TYPICALITY, allow_pickle=False)
     if typical.dtype != np.float32 or typical.ndim != 2 or len(typical) != len(sentences):
         raise ValueError(
             f"{SENTENCE_TYPICALITY} holds {typical.shape} {typical.dtype}, "
             f"expected {len(sentences)} float32 rows"
         )
-    return SentenceLayer.of(sentences, vectors, typical=typical)
+    return SentenceLayer.of(sentences, index, typical)
 
 
 @dataclass(frozen=True)
 class SentenceLayer:
-    """Sentences, their vectors, and the arrays retrieval needs to use them fast."""
+    """Sentences, their vector index, and the arrays retrieval needs to use them fast."""
 
     sentences: tuple[Sentence, ...]
-    vectors: NDArray[np.float32]
-    typicality: NDArray[np.float32]  # per sentence and encoder, see `typicality`
-    # Every (chunk row, sentence row) pair where the sentence overlaps the chunk.
+    index: FaissIndex  # one row per sentence
+    typicality: NDArray[np.float32]  # per sentence and encoder (`rag.neighbours`)
+    # Every (chunk row, sentence row) pair where the sentence overlaps the chunk, in sentence
+    # order; and the same pairs in chunk order.
     pair_chunk: NDArray[np.int64]
     pair_sentence: NDArray[np.int64]
+    by_chunk: NDArray[np.int64]  # positions of the pairs, in chunk order
 
     @classmethod
     def of(
+        cls, sentences: tuple[Sentence, ...], index: FaissIndex, typical: NDArray[np.float32]
+    ) -> SentenceLayer:
+        """The layer of `sentences`, their vector `index` and their typicality."""
+        pairs = [(row, i) for i, s in enumerate(sentences) for row in s.chunk_rows]
+        table = np.array(pairs, dtype=np.int64).reshape(-1, 2)
+        by_chunk = np.argsort(table[:, 0], kind="stable").astype(np.int64)
+        return cls(sentences, index, typical, table[:, 0].copy(), table[:, 1].copy(), by_chunk)
+
+    @classmethod
+    def built(
         cls,
         sentences: tuple[Sentence, ...],
         vectors: NDArray[np.float32],
-        blocks: Sequence[slice] = (),
-        typical: NDArray[np.float32] | None = None,
+        blocks: Sequence[slice],
+        spec: IndexSpec | None = None,
     ) -> SentenceLayer:
-        """The layer of `sentences` and their vectors; `typical` as stored, else computed in
-        each of the encoders' `blocks` (all columns as one encoder when none are given)."""
-        pairs = [(row, i) for i, s in enumerate(sentences) for row in s.chunk_rows]
-        table = np.array(pairs, dtype=np.int64).reshape(-1, 2)
-        if typical is None:
-            typical = typicality_per_encoder(vectors, blocks or [slice(None)])
-        return cls(sentences, vectors, typical, table[:, 0].copy(), table[:, 1].copy())
+        """The layer of `sentences` with these vectors (one row each, every encoder's block
+        side by side): their vector index (`spec`, else the kind their number calls for) and
+        their typicality per encoder, by nearest-neighbour search."""
+        chosen = spec or choose_spec(len(vectors), vectors.shape[1])
+        index = build(vectors, chosen)
+        typical = typicality_per_encoder(vectors, blocks or [slice(None)])
+        return cls.of(sentences, index, typical)
+
+    @property
+    def vectors(self) -> NDArray[np.float32]:
+        """Every sentence's vector, as float32: for brute-force references and small indexes;
+        retrieval reads the rows it needs (`index.vectors`)."""
+        return self.index.vectors(np.arange(self.index.size, dtype=np.int64))
+
+    def rows(self, start: int, end: int) -> NDArray[np.float32]:
+        """The vectors of sentence rows start..end-1."""
+        return self.index.vectors(np.arange(start, end, dtype=np.int64))
+
+    def chunks_of(self, sentence_rows: NDArray[np.int64]) -> NDArray[np.int64]:
+        """The chunk rows that hold any of these (sorted, distinct) sentence rows."""
+        positions = np.flatnonzero(np.isin(self.pair_sentence, sentence_rows))
+        return np.unique(self.pair_chunk[positions])
+
+    def sentences_of(self, chunk_rows: NDArray[np.int64]) -> NDArray[np.int64]:
+        """The sentence rows held by any of these chunk rows."""
+        chunks = self.pair_chunk[self.by_chunk]
+        lo = np.searchsorted(chunks, chunk_rows, side="left")
+        hi = np.searchsorted(chunks, chunk_rows, side="right")
+        positions = np.concatenate(
+            [self.by_chunk[a:b] for a, b in zip(lo, hi, strict=True)] or [np.empty(0, np.int64)]
+        )
+        return np.unique(self.pair_sentence[positions])
 
     def best_per_chunk(
-        self, cosines: NDArray[np.float32], n_chunks: int
+        self,
+        cosines: NDArray[np.float32],
+        n_chunks: int,
+        chunk_rows: NDArray[np.int64] | None = None,
     ) -> tuple[NDArray[np.float32], NDArray[np.int64]]:
-        """For every chunk row: its best sentence cosine (-1 if none) and that sentence's row."""
+        """For every chunk row (of `chunk_rows` only, when given; `cosines` must then hold the
+        sentences those chunks hold): its best sentence cosine (-1 if none) and that
+        sentence's row."""
         best = np.full(n_chunks, -1.0, dtype=np.float32)
         which = np.full(n_chunks, -1, dtype=np.int64)
-        if len(self.pair_chunk) == 0:
+        positions = self.pairs_of_chunks(chunk_rows) if chunk_rows is not None else None
+        pair_chunk = self.pair_chunk if positions is None else self.pair_chunk[positions]
+        pair_sentence = self.pair_sentence if positions is None else self.pair_sentence[positions]
+        if len(pair_chunk) == 0:
             return best, which
-        scores = cosines[self.pair_sentence]
-        order = np.lexsort((self.pair_sentence, -scores, self.pair_chunk))
-        chunks = self.pair_chunk[order]
+        scores = cosines[pair_sentence]
+        order = np.lexsort((pair_sentence, -scores, pair_chunk))
+        chunks = pair_chunk[order]
         first = order[np.r_[True, chunks[1:] != chunks[:-1]]]
-        best[self.pair_chunk[first]] = scores[first]
-        which[self.pair_chunk[first]] = self.pair_sentence[first]
+        best[pair_chunk[first]] = scores[first]
+        which[pair_chunk[first]] = pair_sentence[first]
         return best, which
+
+    def pairs_of_chunks(self, chunk_rows: NDArray[np.int64]) -> NDArray[np.int64]:
+        """Positions of the (chunk, sentence) pairs of these chunk rows."""
+        chunks = self.pair_chunk[self.by_chunk]
+        lo = np.searchsorted(chunks, chunk_rows, side="left")
+        hi = np.searchsorted(chunks, chunk_rows, side="right")
+        spans = [self.by_chunk[a:b] for a, b in zip(lo.tolist(), hi.tolist(), strict=True)]
+        return np.concatenate([np.empty(0, np.int64), *spans])
+
+    def pairs_of_sentences(self, sentence_rows: NDArray[np.int64]) -> NDArray[np.int64]:
+        """Positions of the (chunk, sentence) pairs of these sentence rows."""
+        lo = np.searchsorted(self.pair_sentence, sentence_rows, side="left")
+        hi = np.searchsorted(self.pair_sentence, sentence_rows, side="right")
+        spans = [np.arange(a, b) for a, b in zip(lo.tolist(), hi.tolist(), strict=True)]
+        return np.concatenate([np.empty(0, np.int64), *spans]).astype(np.int64)

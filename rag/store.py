@@ -6,11 +6,12 @@ Layout of an index path `data/index`:
         manifest.json      model, dimension, chunk settings, counts, versions, file hashes
         documents.jsonl    one document a line, with the stored text all offsets refer to
         chunks.jsonl       one chunk a line: id, document, offsets, section, page
-        vectors.faiss      FAISS index of L2-normalised vectors
+        vectors.faiss      the chunks' vector index (rag/vector_index.py), its spec beside it
+                           (vectors.faiss.json)
         bm25/              bm25s matrices (numpy arrays and JSON, no pickle)
-        sentences.jsonl, sentence_vectors.npy, sentence_typicality.npy
+        sentences.jsonl, sentence_vectors.faiss(.json), sentence_typicality.npy
                            the sentence layer (rag/sentence_layer.py)
-        vocabulary.json, vocabulary_vectors.npy
+        vocabulary.json, vocabulary_vectors.faiss(.json)
                            the corpus's words with their vectors (rag/vocabulary.py)
 """
 
@@ -33,7 +34,6 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-import faiss
 import numpy as np
 from numpy.typing import NDArray
 
@@ -53,6 +53,8 @@ from rag.sentence_layer import (
     write_sentences,
 )
 from rag.types import Chunk, Document, Section
+from rag.vector_index import FaissIndex
+from rag.vector_index import load as load_vectors
 from rag.vocabulary import (
     VOCABULARY,
     VOCABULARY_VECTORS,
@@ -82,7 +84,7 @@ class StoredIndex:
     manifest: Manifest
     documents: dict[str, Document]
     chunks: tuple[Chunk, ...]
-    vectors: faiss.Index
+    vectors: FaissIndex  # one row per chunk
     bm25: Bm25Index
     sentences: SentenceLayer
     vocabulary: Vocabulary
@@ -188,7 +190,7 @@ def write_index(
     path: Path,
     documents: Sequence[Document],
     chunks: Sequence[Chunk],
-    vectors: faiss.Index,
+    vectors: FaissIndex,
     sentences: SentenceLayer,
     vocabulary: Vocabulary,
     manifest: Manifest,
@@ -224,7 +226,7 @@ def write_build(
     staging: Path,
     documents: Sequence[Document],
     chunks: Sequence[Chunk],
-    vectors: faiss.Index,
+    vectors: FaissIndex,
     sentences: SentenceLayer,
     vocabulary: Vocabulary,
     manifest: Manifest,
@@ -238,7 +240,7 @@ def write_build(
         raise ValueError("the manifest does not describe the documents and chunks written")
     write_jsonl(staging / DOCUMENTS, (document_to_json(d) for d in documents))
     write_jsonl(staging / CHUNKS, (chunk_to_json(c) for c in chunks))
-    faiss.write_index(vectors, str(staging / VECTORS))
+    vectors.save(staging / VECTORS)
     write_sentences(staging, sentences)
     write_vocabulary(staging, vocabulary)
     Bm25Index.build([c.text for c in chunks]).save(staging / BM25_DIR)
@@ -378,10 +380,10 @@ def vector_widths(index: StoredIndex) -> list[tuple[str, int, int]]:
     """(file, width found, width the manifest says) of every vector file."""
     manifest = index.manifest
     return [
-        (VECTORS, index.vectors.d, manifest.dimension),
-        (SENTENCE_VECTORS, index.sentences.vectors.shape[1], manifest.dimension),
+        (VECTORS, index.vectors.dimension, manifest.dimension),
+        (SENTENCE_VECTORS, index.sentences.index.dimension, manifest.dimension),
         (SENTENCE_TYPICALITY, index.sentences.typicality.shape[1], len(manifest.encoders)),
-        (VOCABULARY_VECTORS, index.vocabulary.vectors.shape[1], manifest.encoders[0].dimension),
+        (VOCABULARY_VECTORS, index.vocabulary.dimension, manifest.encoders[0].dimension),
     ]
 
 
@@ -408,7 +410,7 @@ def load_index(path: Path) -> StoredIndex:
         reading = CHUNKS
         chunks = tuple(chunk_from_json(r, documents) for r in read_jsonl(current / reading))
         reading = VECTORS
-        vectors = faiss.read_index(str(current / reading))
+        vectors = load_vectors(current / reading)
         reading = f"{BM25_DIR}/"
         bm25 = Bm25Index.load(current / BM25_DIR)
         reading = SENTENCES
@@ -420,9 +422,9 @@ def load_index(path: Path) -> StoredIndex:
         raise IndexCorrupt(
             f"Indeksfilen {reading} kan ikke leses ({reason}). {rebuild_hint(path, manifest)}"
         ) from exc
-    if vectors.ntotal != len(chunks) or manifest.chunks != len(chunks):
+    if vectors.size != len(chunks) or manifest.chunks != len(chunks):
         raise IndexCorrupt(
-            f"Indeksen i {path} henger ikke sammen: {vectors.ntotal} vektorer, {len(chunks)} "
+            f"Indeksen i {path} henger ikke sammen: {vectors.size} vektorer, {len(chunks)} "
             f"tekstbiter, manifestet sier {manifest.chunks}. {rebuild_hint(path, manifest)}"
         )
     log.info("loaded index %s: %d documents, %d chunks", current, len(documents), len(chunks))
@@ -441,5 +443,6 @@ def load_index(path: Path) -> StoredIndex:
 
 
 def stored_vectors(index: StoredIndex) -> NDArray[np.float32]:
-    """All vectors, in chunk order (for incremental builds and brute-force checks)."""
-    return np.asarray(index.vectors.reconstruct_n(0, index.vectors.ntotal), dtype=np.float32)
+    """Every chunk's vector, in chunk order, as float32 (for brute-force references and small
+    indexes; retrieval reads the rows it needs)."""
+    return index.vectors.vectors(np.arange(index.vectors.size, dtype=np.int64))

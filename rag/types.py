@@ -176,6 +176,29 @@ class SubmitterDecision:
     confidence: Confidence  # "none": does not discuss it
     quotes: tuple[Citation, ...]  # best first; empty when confidence == "none"
     score: float
+    rows: tuple[int, ...] = ()  # each quote's sentence row in the index
+
+
+@dataclass(frozen=True)
+class QuoteGroup:
+    """Quotes an answer shows together: for a question about the whole corpus one point its
+    submitters make (labelled by its own most distinctive words); for another question its best
+    evidence, then the other submitters that touch it. Citations by number, in answer order."""
+
+    label: tuple[str, ...]  # words of the group's quotes; () for a specific question's groups
+    counts: dict[str, int]  # submitters of each type in the group
+    shown: tuple[tuple[int, ...], ...]  # the quotes shown first: each its citations (a template
+    # sentence sent by several is one quote with each sender's citation)
+    members: tuple[int, ...]  # every citation of the group, the shown ones first
+
+
+@dataclass(frozen=True)
+class TypeTally:
+    """How many submitters of one type an answer quotes, of how many in its scope."""
+
+    submitter_type: str
+    quoted: int
+    in_scope: int
 
 
 @dataclass(frozen=True)
@@ -185,6 +208,9 @@ class Answer:
     confidence: Confidence  # "low": answered with a caution; "none": refused
     citations: tuple[Citation, ...]
     timings_ms: dict[str, float] = field(default_factory=dict)
+    groups: tuple[QuoteGroup, ...] = ()
+    counts: tuple[TypeTally, ...] = ()  # by submitter type, most quoted first
+    scope: tuple[str, ...] = ()  # the submitter types the question's own words asked about
 
     @property
     def no_answer(self) -> bool:

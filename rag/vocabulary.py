@@ -10,7 +10,8 @@ the mean. A paraphrase in the user's own words keeps a high coverage through the
 words, so this is not the word-coverage rule that refused them. Files in a build:
 
     vocabulary.json          the corpus's distinct content words, sorted
-    vocabulary_vectors.npy   float32, one L2-normalised row per word (embedded as a passage)
+    vocabulary_vectors.faiss the vector index of the words (`rag.vector_index`), one row per word
+                             (embedded as a passage by the first encoder), its spec beside it
 """
 
 from __future__ import annotations
@@ -25,9 +26,10 @@ from numpy.typing import NDArray
 
 from rag.bm25 import content_words
 from rag.types import Document
+from rag.vector_index import FaissIndex, build, choose_spec, load
 
 VOCABULARY = "vocabulary.json"
-VOCABULARY_VECTORS = "vocabulary_vectors.npy"
+VOCABULARY_VECTORS = "vocabulary_vectors.faiss"
 
 
 def is_word(token: str) -> bool:
@@ -51,30 +53,37 @@ def coverage(asked: int, closest: NDArray[np.float32]) -> float:
 @dataclass(frozen=True)
 class Vocabulary:
     words: tuple[str, ...]
-    vectors: NDArray[np.float32]  # one L2-normalised row per word
+    index: FaissIndex  # one row per word, in the first encoder's space
+
+    @classmethod
+    def built(cls, words: tuple[str, ...], vectors: NDArray[np.float32]) -> Vocabulary:
+        """The vocabulary of `words` with their vectors in the index their number calls for."""
+        return cls(words, build(vectors, choose_spec(len(vectors), vectors.shape[1])))
+
+    @property
+    def dimension(self) -> int:
+        return self.index.dimension
 
     def closest(self, vectors: NDArray[np.float32]) -> NDArray[np.float32]:
         """Per row of `vectors`, the cosine of the corpus word closest to it (0: no words)."""
         if not self.words or not len(vectors):
             return np.zeros(len(vectors), dtype=np.float32)
-        found: NDArray[np.float32] = (vectors @ self.vectors.T).max(axis=1)
+        scores, _ = self.index.search(vectors, 1)
+        found: NDArray[np.float32] = np.maximum(scores[:, 0], 0.0).astype(np.float32)
         return found
 
 
 def write_vocabulary(folder: Path, vocabulary: Vocabulary) -> None:
     text = json.dumps(list(vocabulary.words), ensure_ascii=False)
     (folder / VOCABULARY).write_text(text, encoding="utf-8")
-    np.save(folder / VOCABULARY_VECTORS, np.ascontiguousarray(vocabulary.vectors, np.float32))
+    vocabulary.index.save(folder / VOCABULARY_VECTORS)
 
 
 def read_vocabulary(folder: Path) -> Vocabulary:
     words = json.loads((folder / VOCABULARY).read_text(encoding="utf-8"))
     if not isinstance(words, list) or not all(isinstance(w, str) for w in words):
         raise ValueError(f"{VOCABULARY} is not a list of words")
-    vectors = np.load(folder / VOCABULARY_VECTORS, allow_pickle=False)
-    if vectors.dtype != np.float32 or vectors.ndim != 2 or len(vectors) != len(words):
-        raise ValueError(
-            f"{VOCABULARY_VECTORS} holds {vectors.shape} {vectors.dtype}, "
-            f"expected {len(words)} float32 rows"
-        )
-    return Vocabulary(tuple(words), vectors)
+    index = load(folder / VOCABULARY_VECTORS)
+    if index.size != len(words):
+        raise ValueError(f"{VOCABULARY_VECTORS} holds {index.size} rows, expected {len(words)}")
+    return Vocabulary(tuple(words), index)

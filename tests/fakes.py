@@ -106,3 +106,19 @@ class FakeEmbedder(Embedder):
 
     def embed_queries(self, texts: Sequence[str]) -> Vectors:
         return self._embed(texts)
+
+
+def brute_typicality(vectors: np.ndarray, neighbours: int = 5) -> np.ndarray:
+    """The definition of typicality computed over all pairs, as a reference for tests: each
+    row's mean cosine to its `neighbours` closest other rows, rows of the same wording (cosine
+    0.999 or more, the row itself too) not counted; a missing neighbour counts -1."""
+    count = len(vectors)
+    result = np.zeros(count, dtype=np.float32)
+    if count < 2:
+        return result
+    k = min(neighbours, count - 1)
+    cosines = vectors @ vectors.T
+    cosines[cosines >= 0.999] = -1.0
+    closest = np.sort(cosines, axis=1)[:, count - k :]
+    result[:] = closest.mean(axis=1)
+    return result

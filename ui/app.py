@@ -23,7 +23,7 @@ if __package__ in (None, ""):  # `streamlit run ui/app.py` runs this file as a p
 
 from rag.cleaning import plain_line
 from rag.contract import NO_ANSWER_HEADING as NO_ANSWER
-from ui import client, documents, render
+from ui import answer_render, client, documents, render
 from ui.compare import compare_page
 from ui.overview import overview_page
 from ui.settings import UiSettings, get_settings
@@ -37,6 +37,9 @@ EXAMPLE_QUESTIONS = (
     "Hvordan kan rekrutteringen av helsepersonell bedres?",
 )
 LOW_CONFIDENCE = "Svake treff – sjekk kildene. Sitatene ligner spørsmålet bare svakt."
+EVERYONE = "alle"  # URL parameter: ask every submitter although the question names a kind
+SOURCE_PAGES = "kildesider"  # session key: how many more pages of source cards are shown
+SOURCES_PER_PAGE = 20
 
 
 class Pages(NamedTuple):
@@ -81,9 +84,21 @@ def cached_document(api_url: str, document_id: str, timeout_s: float) -> client.
 
 @st.cache_data(ttl=600, max_entries=256, show_spinner=False)
 def cached_ask(
-    api_url: str, question: str, filters: client.Filters, k: int | None, timeout_s: float
+    api_url: str,
+    question: str,
+    filters: client.Filters,
+    k: int | None,
+    timeout_s: float,
+    everyone: bool = False,
 ) -> client.Answer:
-    return client.ask(api_url, question, k=k, filters=filters, timeout_s=timeout_s)
+    return client.ask(
+        api_url,
+        question,
+        k=k,
+        filters=filters,
+        timeout_s=timeout_s,
+        scope_from_question=not everyone,
+    )
 
 
 # --- shared pieces ---
@@ -189,9 +204,12 @@ def filter_sidebar(docs: list[client.DocumentInfo]) -> client.Filters:
 
 
 def answer_section(settings: UiSettings, question: str, filters: client.Filters) -> None:
+    everyone = st.query_params.get(EVERYONE, "") == "1"
     try:
         with st.spinner("Leter i innspillene …"):
-            answer = cached_ask(settings.api_url, question, filters, settings.k, settings.timeout_s)
+            answer = cached_ask(
+                settings.api_url, question, filters, settings.k, settings.timeout_s, everyone
+            )
     except (client.ApiUnavailable, client.ApiError) as exc:
         show_api_failure(exc, settings.api_url)
         return
@@ -203,27 +221,55 @@ def answer_section(settings: UiSettings, question: str, filters: client.Filters)
     if answer.confidence == "low":
         st.warning(LOW_CONFIDENCE, icon=":material/warning:")
     with st.container(key="svar"):
-        st.markdown(render.answer_with_links(answer.answer, answer.citations))
+        show_answer(answer)
     answer_downloads(settings, question, filters, settings.k)
     overview_section(answer.citations)
-    sources_section(settings, answer.citations, question)
+    sources_section(settings, answer, question)
+
+
+def show_answer(answer: client.Answer) -> None:
+    """Counts first, then each group's first quotes; the rest of a group one click away."""
+    if not answer.groups or "generate" in answer.timings_ms:  # a generated answer, as written
+        st.markdown(render.answer_with_links(answer.answer, answer.citations))
+        if not answer.groups:
+            return
+    st.markdown(answer_render.lead(answer))
+    note = answer_render.scope_note(answer)
+    if note:
+        st.info(note, icon=":material/filter_alt:")
+        st.button("Ta med alle innsendere", key="alle_innsendere", on_click=_ask_everyone)
+    by_n = {c.n: c for c in answer.citations}
+    for number, group in enumerate(answer.groups, start=1):
+        lines = [answer_render.heading(number, group), *answer_render.shown_lines(group, by_n)]
+        st.markdown("\n".join(lines))
+        more = answer_render.rest_lines(group, by_n)
+        if more:
+            with st.expander(f"Alle {len(group.members)} sitater i gruppen"):
+                st.markdown("\n".join(more))
+
+
+def _ask_everyone() -> None:
+    st.query_params[EVERYONE] = "1"
 
 
 def overview_section(citations: tuple[client.Citation, ...]) -> None:
     summaries = render.submitter_overview(citations)
     if len(summaries) < 2:
         return
-    st.subheader("Oversikt per innsender")
-    st.table(render.overview_rows(summaries), hide_index=True)
+    with st.expander(f"Oversikt per innsender ({len(summaries)})"):
+        st.table(render.overview_rows(summaries), hide_index=True)
 
 
-def sources_section(
-    settings: UiSettings, citations: tuple[client.Citation, ...], question: str
-) -> None:
+def sources_section(settings: UiSettings, answer: client.Answer, question: str) -> None:
+    """Source cards: the quotes shown first, then the rest a page at a time."""
+    first = answer_render.shown_citations(answer) or list(answer.citations)
+    rest = [c for c in answer.citations if c not in first]
+    pages_shown = st.session_state.get(f"{SOURCE_PAGES}:{question}", 0)
+    shown = first + rest[: pages_shown * SOURCES_PER_PAGE]
     st.subheader("Kilder")
     st.html(render.STYLE)
     document_page_ = pages().document
-    for citation in citations:
+    for citation in shown:
         with st.container(border=True):
             st.html(render.source_card_html(citation, card_passage(settings, citation)))
             st.page_link(
@@ -237,6 +283,19 @@ def sources_section(
                     "q": question,
                 },
             )
+    hidden = len(answer.citations) - len(shown)
+    if hidden > 0:
+        st.button(
+            f"Vis flere kilder ({hidden} til)",
+            key="flere_kilder",
+            on_click=_more_sources,
+            args=(question,),
+        )
+
+
+def _more_sources(question: str) -> None:
+    key = f"{SOURCE_PAGES}:{question}"
+    st.session_state[key] = st.session_state.get(key, 0) + 1
 
 
 def card_passage(settings: UiSettings, citation: client.Citation) -> str:

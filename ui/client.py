@@ -55,6 +55,21 @@ class Citation:
 
 
 @dataclass(frozen=True)
+class TypeTally:
+    submitter_type: str
+    quoted: int
+    in_scope: int
+
+
+@dataclass(frozen=True)
+class QuoteGroup:
+    label: tuple[str, ...]
+    counts: dict[str, int]
+    shown: tuple[tuple[int, ...], ...]  # the quotes shown first, each by its citations
+    members: tuple[int, ...]  # every citation of the group, the shown ones first
+
+
+@dataclass(frozen=True)
 class Answer:
     question: str
     answer: str
@@ -62,6 +77,9 @@ class Answer:
     confidence: Confidence
     citations: tuple[Citation, ...]
     timings_ms: dict[str, float] = field(default_factory=dict)
+    counts: tuple[TypeTally, ...] = ()
+    groups: tuple[QuoteGroup, ...] = ()
+    scope: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -102,10 +120,13 @@ def ask(
     k: int | None = None,
     filters: Filters | None = None,
     timeout_s: float = 60.0,
+    scope_from_question: bool = True,
 ) -> Answer:
     body: dict[str, Any] = {"question": question}
     if k is not None:
         body["k"] = k
+    if not scope_from_question:
+        body["scope_from_question"] = False
     if filters is not None and filters.as_json():
         body["filters"] = filters.as_json()
     return _parse(Answer, _request("POST", base_url, "/ask", timeout_s, json=body))

@@ -44,6 +44,7 @@ HIT_KEYS = {
     "score",
 }
 ASK_KEYS = {"question", "answer", "no_answer", "confidence", "citations", "timings_ms"}
+ASK_KEYS |= {"counts", "groups", "scope"}
 CITATION_KEYS = {
     "n",
     "document_id",
@@ -59,7 +60,7 @@ CITATION_KEYS = {
 }
 SUMMARY_KEYS = {"document_id", "source", "submitter", "submitter_type", "title", "chars", "chunks",
                 "submitter_origin", "near_duplicates", "shared_text"}  # fmt: skip
-LEAD = re.compile(rf"^(?:{re.escape(LOW_CONFIDENCE_TEXT)} )?(\d+) av (\d+) innspill ")
+LEAD = re.compile(rf"^(?:{re.escape(LOW_CONFIDENCE_TEXT)} )?\*\*(\d+) av (\d+) innspill\*\* ")
 SEARCH_KS = (1, 3, 10, 50)
 ASK_KS = (None, 5, 30, 50)
 
@@ -128,6 +129,16 @@ def check_answer(body: Json, question: str, documents: dict[str, Json], in_scope
     assert lead, body["answer"]
     covered = {c["document_id"] for c in citations}
     assert (int(lead[1]), int(lead[2])) == (len(covered), in_scope)
+    members = sorted(n for g in body["groups"] for n in g["members"])
+    assert members == [c["n"] for c in citations]  # every citation in exactly one group
+    for group in body["groups"]:
+        first = [n for quote in group["shown"] for n in quote]
+        assert group["members"][: len(first)] == first
+    by_type = {t["submitter_type"]: t["quoted"] for t in body["counts"]}
+    for kind in {c["submitter_type"] for c in citations}:
+        quoted = {c["document_id"] for c in citations if c["submitter_type"] == kind}
+        assert by_type[kind] == len(quoted)
+    assert sum(t["in_scope"] for t in body["counts"]) == in_scope
 
 
 def check_error(response: httpx.Response, status: int) -> str:

@@ -22,6 +22,7 @@ from fakes import FakeEmbedder
 from live_server import serving
 
 from indexer.build import build_index
+from rag import vector_index
 from rag.api import create_app
 from rag.config import ApiSettings, ChunkSettings, IndexSettings, Settings
 from rag.manifest import MANIFEST, DocumentEntry, EncoderEntry, Manifest
@@ -223,14 +224,16 @@ def test_a_build_that_cannot_be_loaded_makes_health_degraded(
 
 
 def widen_sentence_vectors(build_folder: Path, columns: int) -> None:
-    """Give sentence_vectors.npy other columns and the manifest its new hash, as a buggy
-    build would: every file checks out, only the widths disagree."""
-    vectors = np.load(build_folder / SENTENCE_VECTORS)
-    np.save(
-        build_folder / SENTENCE_VECTORS, np.ascontiguousarray(vectors[:, :1].repeat(columns, 1))
-    )
+    """Give the sentence vector index other columns and the manifest its new hash, as a
+    buggy build would: every file checks out, only the widths disagree."""
+    path = build_folder / SENTENCE_VECTORS
+    stored = vector_index.load(path, mmap=False)
+    rows = stored.vectors(np.arange(stored.size))
+    vector_index.build(np.ascontiguousarray(rows[:, :1].repeat(columns, 1)), stored.spec).save(path)
     manifest = json.loads((build_folder / MANIFEST).read_text(encoding="utf-8"))
-    manifest["files"][SENTENCE_VECTORS] = file_sha256(build_folder / SENTENCE_VECTORS)
+    for name in (path, vector_index.spec_path(path)):
+        if name.name in manifest["files"]:
+            manifest["files"][name.name] = file_sha256(name)
     (build_folder / MANIFEST).write_text(json.dumps(manifest), encoding="utf-8")
 
 
@@ -250,7 +253,7 @@ def test_a_build_whose_vector_widths_disagree_is_not_served(
         time.sleep(0.05)
         health = http.get("/health").json()
     assert health["status"] == "degraded" and health["documents"] == 2
-    assert "sentence_vectors.npy har vektorer med 100 dimensjoner" in health["last_reload_error"]
+    assert "sentence_vectors.faiss har vektorer med 100 dimensjoner" in health["last_reload_error"]
     answer = http.post("/ask", json=question)  # the good build answers on
     assert answer.status_code == 200, answer.text
 
@@ -302,7 +305,7 @@ def manifest_of(paths: tuple[str, ...], sources: list[str]) -> Manifest:
         encoders=(
             EncoderEntry(model="m", engine="b", precision="fp32", identity="b:m", dimension=4),
         ),
-        faiss_type="flat",
+        vector_indexes={},
         chunk_settings=ChunkSettings(),
         source_paths=paths,
         documents=entries,

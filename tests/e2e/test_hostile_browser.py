@@ -143,9 +143,9 @@ def test_the_answers_overview_table_is_literal(
     hostile_ui: str, page: Page, off_host: OffHostGuard
 ) -> None:
     page.goto(f"{hostile_ui}/?q={quote(TABLE_QUESTION)}")
-    expect(page.get_by_role("heading", name="Oversikt per innsender")).to_be_visible(
-        timeout=LOAD_MS
-    )
+    overview = page.get_by_test_id("stExpander").filter(has_text="Oversikt per innsender")
+    expect(overview).to_be_visible(timeout=LOAD_MS)
+    overview.get_by_text("Oversikt per innsender").click()  # collapsed on the answer page
     table = page.get_by_test_id("stTable")
     expect(table).to_have_count(1)
     shown = squash(table.inner_text())

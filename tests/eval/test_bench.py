@@ -1,4 +1,4 @@
-"""The pure parts of `rag bench`: statistics, tables, synthetic data, parsing. Nothing is timed."""
+"""The pure parts of `rag bench`: statistics, tables, parsing. Nothing is timed."""
 
 from __future__ import annotations
 
@@ -7,28 +7,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from numpy.typing import NDArray
 
 from eval.bench_http import HttpBench, peak_rss_mb
 from eval.bench_index import parse_run
 from eval.bench_report import fmt, format_table, http_section
-from eval.bench_scale import (
-    choose_sigma,
-    median_nn_distance,
-    normalised,
-    perturbed_queries,
-    recommend_threshold,
-    split_sentences,
-    synthetic_texts,
-    synthetic_vectors,
-)
-from eval.bench_stats import neighbour_recall, score_shortfall, summarise_ms
+from eval.bench_stats import neighbour_recall, summarise_ms
 from indexer.build import BuildReport
 from indexer.report import head_line
-
-
-def unit_rows(n: int, dim: int, seed: int = 0) -> NDArray[np.float32]:
-    return normalised(np.random.default_rng(seed).standard_normal((n, dim), dtype=np.float32))
 
 
 def test_latency_summary_percentiles_and_mean() -> None:
@@ -60,15 +45,6 @@ def test_neighbour_recall_refuses_no_queries() -> None:
         neighbour_recall(empty, empty, k=10)
 
 
-def test_score_shortfall_is_zero_for_exact_results_and_counts_misses_as_zero() -> None:
-    exact = np.array([[0.9, 0.8], [0.7, 0.6]], dtype=np.float32)
-    assert score_shortfall(exact, exact, np.array([[1, 2], [3, 4]])) == pytest.approx(0.0)
-    found = np.array([[0.9, 0.7], [0.7, -3.4e38]], dtype=np.float32)
-    rows = np.array([[1, 5], [3, -1]])
-    # query 1: (0.85 - 0.80); query 2: (0.65 - 0.35), the missing hit counting as 0
-    assert score_shortfall(exact, found, rows) == pytest.approx((0.05 + 0.30) / 2)
-
-
 def test_table_aligns_columns_under_the_header() -> None:
     table = format_table(["name", "ms"], [["flat", "12.5"], ["hnsw", "0.3"]])
     lines = table.splitlines()
@@ -81,59 +57,6 @@ def test_cells_separate_thousands_and_mark_missing_values() -> None:
     assert fmt(100_000) == "100,000"
     assert fmt(1234.567, 2) == "1,234.57"
     assert fmt(None) == "–"
-
-
-def test_synthetic_vectors_are_unit_rows_near_their_base() -> None:
-    base = unit_rows(20, 16)
-    sigma = choose_sigma(base)
-    vectors = synthetic_vectors(base, 1_000, sigma, np.random.default_rng(1))
-    assert vectors.shape == (1_000, 16)
-    assert vectors.dtype == np.float32
-    np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
-    assert (vectors @ base.T).max(axis=1).mean() > 0.5  # each stays close to some base vector
-    assert len(np.unique(vectors.round(4), axis=0)) == 1_000  # no exact copies
-
-
-def test_synthetic_vectors_are_deterministic_for_a_seed() -> None:
-    base = unit_rows(5, 8)
-    first = synthetic_vectors(base, 50, 0.1, np.random.default_rng(7))
-    again = synthetic_vectors(base, 50, 0.1, np.random.default_rng(7))
-    np.testing.assert_array_equal(first, again)
-
-
-def test_sigma_makes_the_noise_as_long_as_the_median_neighbour_distance() -> None:
-    base = unit_rows(30, 64)
-    assert choose_sigma(base) * np.sqrt(64) == pytest.approx(median_nn_distance(base))
-    square = np.eye(4, dtype=np.float32)  # orthogonal unit vectors are sqrt(2) apart
-    assert median_nn_distance(square) == pytest.approx(np.sqrt(2))
-
-
-def test_perturbed_queries_keep_the_real_ones_first() -> None:
-    queries = unit_rows(3, 8)
-    out = perturbed_queries(queries, copies=2, sigma=0.05, rng=np.random.default_rng(5))
-    assert out.shape == (9, 8)
-    np.testing.assert_array_equal(out[:3], queries)
-    np.testing.assert_allclose(np.linalg.norm(out, axis=1), 1.0, atol=1e-5)
-    assert not np.allclose(out[3:6], queries)
-
-
-def test_synthetic_texts_join_three_to_eight_sentences() -> None:
-    sentences = split_sentences(["Én to tre fire. Fem seks sju! Kort. Åtte ni ti elleve?"])
-    assert sentences == ["Én to tre fire.", "Fem seks sju!", "Åtte ni ti elleve?"]
-    texts = synthetic_texts(sentences, 200, np.random.default_rng(3))
-    assert len(texts) == 200
-    counts = [sum(t.count(end) for end in ".!?") for t in texts]
-    assert min(counts) >= 3 and max(counts) <= 8
-
-
-def test_threshold_is_where_the_flat_line_crosses_the_budget() -> None:
-    # 1 ms + 4 ms per 100k chunks reaches 5 ms at 100k.
-    rec = recommend_threshold([10_000, 30_000, 100_000], [1.4, 2.2, 5.0], budget_ms=5.0)
-    assert rec.threshold == 100_000
-    assert rec.ms_per_100k == pytest.approx(4.0)
-    assert recommend_threshold([10_000, 50_000], [1.0, 1.5], budget_ms=3.0).threshold == 170_000
-    assert recommend_threshold([10_000, 50_000], [2.0, 2.0], budget_ms=3.0).threshold is None
-    assert recommend_threshold([100_000], [9.0], budget_ms=3.0).threshold is None
 
 
 def summary_line(embedded: int, cached: int, unchanged: bool = False) -> str:

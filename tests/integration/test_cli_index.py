@@ -41,7 +41,7 @@ def test_index_reports_chunks_per_second_and_the_skipped_file(
 
     captured = capsys.readouterr()
     summary = captured.out
-    assert "Embedding passages (chunks, sentences and words)" in captured.err  # the progress bar
+    assert "Embedding with intfloat/multilingual-e5-small" in captured.err  # the progress bar
     assert "chunks/s" in summary
     assert f"{sources / 'broken.txt'}: empty file (0 bytes)" in summary
     rows = [line.split() for line in summary.splitlines() if line.startswith("  aas.txt")]

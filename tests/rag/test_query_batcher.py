@@ -116,11 +116,16 @@ def test_passages_and_identity_pass_straight_through() -> None:
     assert batcher.identity == inner.identity and batcher.dimension == inner.dimension
 
 
-def test_the_server_embeds_questions_through_the_batcher(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_server_embeds_each_encoders_questions_through_a_batcher(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     from rag.config import Settings
+    from rag.encoders import EncoderSet
     from rag.service import IndexHolder
 
-    fake = FakeEmbedder()
-    monkeypatch.setattr("rag.service.make_embedder", lambda settings: fake)
+    fakes = {model: FakeEmbedder(name=model) for model in Settings().embedding.models}
+    monkeypatch.setattr("rag.encoders.make_embedder", lambda settings, model: fakes[model])
     embedder = IndexHolder(Settings()).embedder()
-    assert isinstance(embedder, QueryBatcher) and embedder.inner is fake
+    assert isinstance(embedder, EncoderSet) and len(embedder.members) == len(fakes) == 2
+    for member, fake in zip(embedder.members, fakes.values(), strict=True):
+        assert isinstance(member, QueryBatcher) and member.inner is fake

@@ -475,3 +475,25 @@ def test_a_question_naming_a_submitter_picks_sentences_by_its_topic(corpus: Corp
     found = retriever.evidence(query, 3).documents[0].candidates
     assert len(found) and found.own[:, 0] == pytest.approx(cosines[found.rows], abs=1e-6)
     assert not np.allclose(query.vector, query.topic_vector)
+
+
+@pytest.mark.parametrize(("filters", "allowed"), FILTERS)
+def test_the_candidate_path_of_a_large_index_ranks_and_decides_as_every_row(
+    overlapping: Corpus, filters: Filters, allowed: set[str]
+) -> None:
+    """A small index scored through the vector indexes' candidates (as a large one is) gives
+    what scoring every row gives: here the candidates are every row they can hold."""
+    exhaustive = make_retriever(overlapping)
+    through_candidates = make_retriever(overlapping)
+    assert exhaustive.exhaustive
+    through_candidates.exhaustive = False
+    settings, policy = AnswerSettings(), exhaustive.policy
+    for text in QUESTIONS:
+        query = parse(exhaustive, text, filters)
+        for mode in MODES:
+            assert through_candidates.search(query, 50, mode) == exhaustive.search(query, 50, mode)
+        served = through_candidates.evidence(query, 3)
+        assert {d.document.document_id for d in served.documents} <= allowed
+        assert decide(query, served, policy, settings, 3) == decide(
+            query, exhaustive.evidence(query, 3), policy, settings, 3
+        )

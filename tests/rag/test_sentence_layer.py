@@ -16,6 +16,7 @@ from indexer.chunk import chunk_document
 from rag import sentence_layer
 from rag.config import ChunkSettings
 from rag.embed import normalise_rows
+from rag.neighbours import typicality
 from rag.sentence_layer import (
     SENTENCE_TYPICALITY,
     SENTENCE_VECTORS,
@@ -24,17 +25,21 @@ from rag.sentence_layer import (
     read_sentences,
     sentence_passage,
     split_sentences,
-    typicality,
     write_sentences,
 )
 from rag.sentences import sentence_spans
 from rag.types import Chunk, Document, Sentence
+from rag.vector_index import build, choose_spec
 
 SMALL_CHUNKS = ChunkSettings(size=150, overlap=40)
 
 
 def chunks_of(documents: dict[str, Document]) -> list[Chunk]:
     return [c for d in documents.values() for c in chunk_document(d, SMALL_CHUNKS)]
+
+
+def layer_of(sentences: tuple[Sentence, ...], vectors: np.ndarray) -> SentenceLayer:
+    return SentenceLayer.built(sentences, vectors.astype(np.float32), [slice(None)])
 
 
 def test_every_sentence_is_a_span_of_its_document_in_order(
@@ -169,7 +174,7 @@ def test_best_per_chunk_against_brute_force(
 ) -> None:
     sentences, cosines, n_chunks = layer
     vectors = np.zeros((len(sentences), 4), dtype=np.float32)
-    best, which = SentenceLayer.of(sentences, vectors).best_per_chunk(cosines, n_chunks)
+    best, which = layer_of(sentences, vectors).best_per_chunk(cosines, n_chunks)
     expected_best, expected_which = brute_best(sentences, cosines, n_chunks)
     assert best.dtype == np.float32 and which.dtype == np.int64
     assert best.tolist() == expected_best
@@ -184,10 +189,15 @@ def test_best_per_chunk_by_hand() -> None:
         Sentence("d", 3, 4, (3,)),
     )
     cosines = np.array([0.2, 0.7, 0.7, -0.3], dtype=np.float32)
-    layer = SentenceLayer.of(sentences, np.zeros((4, 2), dtype=np.float32))
+    layer = layer_of(sentences, np.zeros((4, 2), dtype=np.float32))
     best, which = layer.best_per_chunk(cosines, 5)
     assert best.tolist() == pytest.approx([0.7, 0.7, -1.0, -0.3, -1.0])
     assert which.tolist() == [1, 1, -1, 3, -1]  # chunk 1: tie of rows 1 and 2 goes to 1
+    some, of = layer.best_per_chunk(cosines, 5, np.array([1, 3]))  # these chunks only
+    assert some.tolist() == pytest.approx([-1.0, 0.7, -1.0, -0.3, -1.0])
+    assert of.tolist() == [-1, 1, -1, 3, -1]
+    assert layer.sentences_of(np.array([0, 1])).tolist() == [0, 1, 2]
+    assert layer.chunks_of(np.array([1, 3])).tolist() == [0, 1, 3]
 
 
 def test_write_and_read_give_back_the_layer(tmp_path: Path, documents: dict[str, Document]) -> None:
@@ -195,28 +205,25 @@ def test_write_and_read_give_back_the_layer(tmp_path: Path, documents: dict[str,
     sentences = tuple(split_sentences(list(documents.values()), chunks))
     rng = np.random.default_rng(3)
     vectors = normalise_rows(rng.standard_normal((len(sentences), 8)).astype(np.float32))
-    layer = SentenceLayer.of(sentences, vectors)
+    layer = layer_of(sentences, vectors)
     write_sentences(tmp_path, layer)
     read = read_sentences(tmp_path)
     assert read.sentences == sentences
     np.testing.assert_array_equal(read.vectors, vectors)
     np.testing.assert_array_equal(read.typicality, layer.typicality)  # stored, not recomputed
     np.testing.assert_array_equal(read.pair_chunk, layer.pair_chunk)
+    assert read.index.record() == layer.index.record()
     assert len((tmp_path / SENTENCES).read_text().splitlines()) == len(sentences)
-    for name in (SENTENCE_VECTORS, SENTENCE_TYPICALITY):
-        assert not np.load(tmp_path / name, allow_pickle=False).dtype.hasobject
+    assert not np.load(tmp_path / SENTENCE_TYPICALITY, allow_pickle=False).dtype.hasobject
 
 
 def test_read_refuses_arrays_that_do_not_match_the_sentences(tmp_path: Path) -> None:
     sentences = (Sentence("d", 0, 5, (0,)), Sentence("d", 6, 9, (0, 1)))
-    write_sentences(tmp_path, SentenceLayer.of(sentences, np.eye(2, 4, dtype=np.float32)))
-    np.save(tmp_path / SENTENCE_VECTORS, np.zeros((3, 4), dtype=np.float32))
-    with pytest.raises(ValueError, match="expected 2 float32 rows"):
+    write_sentences(tmp_path, layer_of(sentences, np.eye(2, 4, dtype=np.float32)))
+    build(np.eye(3, 4, dtype=np.float32), choose_spec(3, 4)).save(tmp_path / SENTENCE_VECTORS)
+    with pytest.raises(ValueError, match="holds 3 rows, expected 2"):
         read_sentences(tmp_path)
-    np.save(tmp_path / SENTENCE_VECTORS, np.zeros((2, 4), dtype=np.float64))
-    with pytest.raises(ValueError, match="float64"):
-        read_sentences(tmp_path)
-    np.save(tmp_path / SENTENCE_VECTORS, np.zeros((2, 4), dtype=np.float32))
+    build(np.eye(2, 4, dtype=np.float32), choose_spec(2, 4)).save(tmp_path / SENTENCE_VECTORS)
     np.save(tmp_path / SENTENCE_TYPICALITY, np.zeros((3, 1), dtype=np.float32))
     with pytest.raises(ValueError, match="expected 2 float32 rows"):
         read_sentences(tmp_path)
@@ -225,7 +232,7 @@ def test_read_refuses_arrays_that_do_not_match_the_sentences(tmp_path: Path) -> 
         read_sentences(tmp_path)
 
 
-# --- typicality ------------------------------------------------------------------------------
+# --- typicality (rag.neighbours, as the layer computes it) ---------------------------------
 
 
 def unit(*values: float) -> np.ndarray:
@@ -233,15 +240,16 @@ def unit(*values: float) -> np.ndarray:
     return vector / np.linalg.norm(vector)
 
 
-def test_typicality_is_the_mean_cosine_of_the_closest_other_sentences() -> None:
-    vectors = np.stack([unit(1, 0, 0), unit(1, 1, 0), unit(1, 0, 1), unit(0, 0, 1), unit(0, 1, 0)])
-    cosines = vectors @ vectors.T
-    for k in (1, 2, 4):
-        got = typicality(vectors, neighbours=k)
-        for row in range(len(vectors)):
-            others = np.delete(cosines[row], row)
-            expected = np.sort(others)[-k:].mean()
-            assert got[row] == pytest.approx(expected, abs=1e-6)
+def test_the_layer_computes_each_encoders_typicality() -> None:
+    first = np.stack([unit(1, 0, 0), unit(1, 1, 0), unit(0, 0, 1)])
+    second = np.stack([unit(0, 1), unit(1, 0), unit(1, 1)])
+    vectors = np.hstack([first, second]).astype(np.float32)
+    sentences = tuple(Sentence("d", i, i + 1, ()) for i in range(3))
+    layer = SentenceLayer.built(sentences, vectors, [slice(0, 3), slice(3, 5)])
+    for column, block in enumerate((first, second)):
+        cosines = block @ block.T
+        expected = [np.sort(np.delete(cosines[r], r))[-2:].mean() for r in range(3)]
+        assert layer.typicality[:, column] == pytest.approx(expected, abs=1e-6)
 
 
 def test_a_generic_sentence_is_more_typical_than_a_specific_one() -> None:
@@ -260,18 +268,3 @@ def test_the_same_wording_elsewhere_is_not_a_neighbour() -> None:
     vectors = np.stack([unit(1, 0, 0), unit(1, 0, 0), unit(1, 0, 0), unit(0, 1, 0), unit(1, 1, 0)])
     got = typicality(vectors, neighbours=1)
     assert got[0] == pytest.approx(float(unit(1, 0, 0) @ unit(1, 1, 0)))  # not 1.0 (its copies)
-
-
-def test_typicality_in_blocks_equals_one_product(monkeypatch: pytest.MonkeyPatch) -> None:
-    rng = np.random.default_rng(1)
-    vectors = normalise_rows(rng.standard_normal((50, 8)).astype(np.float32))
-    whole = typicality(vectors)
-    for cells in (50 * 7, 49, 1):  # blocks of 7 rows, of 1 row, and never less than one row
-        monkeypatch.setattr(sentence_layer, "TYPICALITY_CELLS", cells)
-        np.testing.assert_allclose(typicality(vectors), whole, atol=1e-6)
-
-
-def test_typicality_of_tiny_layers() -> None:
-    assert typicality(np.zeros((0, 4), dtype=np.float32)).shape == (0,)
-    assert typicality(np.eye(1, 4, dtype=np.float32)).tolist() == [0.0]
-    assert typicality(np.eye(2, 4, dtype=np.float32), neighbours=5).tolist() == [0.0, 0.0]

@@ -148,9 +148,9 @@ def test_ask_answers_from_the_documents_the_filters_admit(service: Service) -> N
     answer = service.ask(ANSWERED_HIGH, filters=KOMMUNER)
     assert answer.citations
     assert {c.document_id for c in answer.citations} <= {"bergen", "moss"}
-    assert " av 2 innspill " in answer.answer
+    assert " av 2 innspill**" in answer.answer
     everyone = service.ask(ANSWERED_HIGH)
-    assert " av 3 innspill " in everyone.answer
+    assert " av 3 innspill**" in everyone.answer
     assert "more" in {c.document_id for c in everyone.citations}
 
 
@@ -164,7 +164,7 @@ def test_submitter_decisions_give_one_row_per_document_in_scope(
         assert sorted(ids) == sorted(
             d for d, doc in service.index.documents.items() if filters.admits(doc)
         )
-        assert len(rows) == scope == service.documents_in_scope(filters)
+        assert len(rows) == scope == sum(service.in_scope(filters).values())
         assert [r.score for r in rows] == sorted((r.score for r in rows), reverse=True)
         for r in rows:
             assert (r.confidence == "none") == (not r.quotes)
@@ -293,3 +293,23 @@ def test_the_policy_file_decides_without_a_code_edit(corpus: Corpus) -> None:
     assert uncalibrated.policy.origin == "uncalibrated"
     answer = uncalibrated.ask(UNANSWERED)
     assert answer.confidence == "low"  # never refused, always cautious
+
+
+def test_the_question_naming_a_kind_of_submitter_asks_them_alone(service: Service) -> None:
+    question = "Fastlegeordningen under press kommunene"
+    scoped = service.ask(question)
+    assert scoped.scope == ("kommune",) and scoped.citations
+    assert {c.submitter_type for c in scoped.citations} == {"kommune"}
+    assert "Spørsmålet gjelder kommuner: bare kommuner er tatt med." in scoped.answer
+    assert [(t.submitter_type, t.in_scope) for t in scoped.counts] == [("kommune", 2)]
+    everyone = service.ask(question, scoped=False)
+    assert everyone.scope == () and "Spørsmålet gjelder" not in everyone.answer
+    assert sum(t.in_scope for t in everyone.counts) == 3
+    teeth = "Hvem i kommunene trenger tannleger?"  # only the county discusses them
+    assert "more" not in {c.document_id for c in service.ask(teeth).citations}
+    assert "more" in {c.document_id for c in service.ask(teeth, scoped=False).citations}
+    chosen = service.ask(teeth, filters=Filters(submitter_type=("fylkeskommune",)))
+    assert chosen.scope == ()  # the filters chose the types; the question's words do not
+    assert {c.submitter_type for c in chosen.citations} == {"fylkeskommune"}
+    search = service.search(teeth, k=10)  # /search ranks every submitter's passages
+    assert "more" in {h.chunk.document_id for h in search}

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import subprocess
@@ -21,7 +20,6 @@ from indexer.chunk import chunk_document
 from indexer.clean import clean_pages
 from rag.bm25 import Bm25Index, tokenize
 from rag.config import ChunkSettings
-from rag.dense import build_faiss
 from rag.encoders import EncoderSet
 from rag.errors import IndexCorrupt, IndexMismatch, IndexNotFound
 from rag.manifest import MANIFEST, EncoderEntry, Manifest
@@ -43,6 +41,8 @@ from rag.store import (
     write_index,
 )
 from rag.types import Chunk, Document
+from rag.vector_index import build, choose_spec
+from rag.vector_index import load as load_vectors
 from rag.vocabulary import VOCABULARY, VOCABULARY_VECTORS, Vocabulary, corpus_words
 
 CHUNKING = ChunkSettings(size=120, overlap=20)
@@ -79,6 +79,9 @@ def make_documents() -> list[Document]:
     return documents
 
 
+INDEXES = ("chunks", "sentences", "vocabulary")
+
+
 def write_small_index(
     path: Path, embedder: FakeEmbedder, documents: list[Document] | None = None
 ) -> tuple[list[Document], list[Chunk], np.ndarray]:
@@ -106,7 +109,7 @@ def write_small_index(
                 dimension=embedder.dimension,
             ),
         ),
-        faiss_type="flat",
+        vector_indexes={name: choose_spec(1, embedder.dimension) for name in INDEXES},
         chunk_settings=CHUNKING,
         source_paths=("sources",),
         documents=tuple(document_entry(d) for d in documents),
@@ -114,9 +117,10 @@ def write_small_index(
         sentences=len(sentences),
         vocabulary=len(words),
     )
-    layer = SentenceLayer.of(sentences, sentence_vectors)
-    vocabulary = Vocabulary(words, embedder.embed_passages(words))
-    write_index(path, documents, chunks, build_faiss(vectors, "flat"), layer, vocabulary, manifest)
+    layer = SentenceLayer.built(sentences, sentence_vectors, [slice(None)])
+    vocabulary = Vocabulary.built(words, embedder.embed_passages(words))
+    chunk_index = build(vectors, choose_spec(len(vectors), embedder.dimension))
+    write_index(path, documents, chunks, chunk_index, layer, vocabulary, manifest)
     return documents, chunks, vectors
 
 
@@ -158,7 +162,9 @@ def test_round_trip_gives_back_what_was_written(
     assert stored.vocabulary.words == corpus_words(documents)
     assert stored.manifest.vocabulary == len(stored.vocabulary.words) > 0
     words = list(stored.vocabulary.words)
-    np.testing.assert_array_equal(stored.vocabulary.vectors, fake_embedder.embed_passages(words))
+    stored_words = stored.vocabulary.index.vectors(np.arange(len(words)))
+    np.testing.assert_array_equal(stored_words, fake_embedder.embed_passages(words))
+    assert set(stored.manifest.vector_indexes) == set(INDEXES)
 
 
 def test_chunk_text_is_not_stored_twice(index_path: Path) -> None:
@@ -263,18 +269,22 @@ def test_a_sentences_file_that_lost_lines_is_refused(index_path: Path) -> None:
     rewrite_consistently(index_path, SENTENCES, b"".join(lines[:-1]))
     with pytest.raises(IndexCorrupt, match=SENTENCE_VECTORS) as caught:
         load_index(index_path)
-    assert f"expected {len(lines) - 1} float32 rows" in str(caught.value)
+    assert f"holds {len(lines)} rows, expected {len(lines) - 1}" in str(caught.value)
+
+
+def index_bytes(vectors: np.ndarray) -> bytes:
+    """A flat vector index of these rows, as its file holds it."""
+    built = build(np.ascontiguousarray(vectors, dtype=np.float32), choose_spec(1, vectors.shape[1]))
+    return bytes(faiss.serialize_index(built.index))
 
 
 @pytest.mark.parametrize("name", [SENTENCE_VECTORS, VOCABULARY_VECTORS])
-def test_vectors_of_the_wrong_count_or_type_are_refused(index_path: Path, name: str) -> None:
-    vectors = np.load(index_path / name)
-    for wrong in (vectors[:-1], vectors.astype(np.float64)):
-        buffer = io.BytesIO()
-        np.save(buffer, wrong)
-        rewrite_consistently(index_path, name, buffer.getvalue())
-        with pytest.raises(IndexCorrupt, match=name):
-            load_index(index_path)
+def test_a_vector_index_of_another_number_of_rows_is_refused(index_path: Path, name: str) -> None:
+    rows = load_vectors(index_path / name)
+    fewer = rows.vectors(np.arange(rows.size - 1))
+    rewrite_consistently(index_path, name, index_bytes(fewer))
+    with pytest.raises(IndexCorrupt, match=name):
+        load_index(index_path)
 
 
 @pytest.mark.parametrize(
@@ -422,26 +432,15 @@ def test_staging_without_an_owner_is_removed_only_when_old(
 # --- vector widths -------------------------------------------------------------------------
 
 
-def npy(array: np.ndarray) -> bytes:
-    buffer = io.BytesIO()
-    np.save(buffer, array)
-    return buffer.getvalue()
-
-
 @pytest.mark.parametrize("name", [SENTENCE_VECTORS, VOCABULARY_VECTORS, VECTORS])
 def test_a_vector_file_narrower_or_wider_than_the_manifest_is_refused(
     index_path: Path, name: str
 ) -> None:
-    """The probe's case: sentence_vectors.npy with 100 columns under a consistent manifest
-    used to load, and every question then failed with 500."""
-    if name == VECTORS:
-        rows = stored_vectors(load_index(index_path))
-        wider = np.hstack([rows, rows[:, :36]])
-        data = faiss.serialize_index(build_faiss(np.ascontiguousarray(wider), "flat")).tobytes()
-    else:
-        rows = np.load(index_path / name)
-        data = npy(np.ascontiguousarray(np.hstack([rows, rows[:, :36]])))
-    rewrite_consistently(index_path, name, data)
+    """The probe's case: sentence vectors with 100 columns under a consistent manifest used to
+    load, and every question then failed with 500."""
+    stored = load_vectors(index_path / name)
+    rows = stored.vectors(np.arange(stored.size))
+    rewrite_consistently(index_path, name, index_bytes(np.hstack([rows, rows[:, :36]])))
     with pytest.raises(
         IndexCorrupt, match=f"{name} har vektorer med 100 dimensjoner, manifestet sier 64"
     ):

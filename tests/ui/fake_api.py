@@ -163,6 +163,45 @@ TABLE_ANSWER = {
     "citations": TABLE_CITATIONS,
     "timings_ms": {"retrieve": 5.0},
 }
+# A question about the whole corpus, as the API answers it now: counts by type, then groups
+# (one shown quote each, a template sentence shown once with both senders' markers, the rest
+# one click away), and the kind of submitter the question's words restricted it to.
+GROUPED_QUESTION = "Hva mener kommunene om rekruttering?"
+TEMPLATE = "Fastlegene trenger bedre rammer."
+GROUPED_CITATIONS = [
+    citation(1, "moss", CITATIONS[0]["quote"], 0.9),
+    citation(2, "moss", "Rekruttering er krevende.", 0.7),
+    citation(3, "bergen", CITATIONS[2]["quote"], 0.85),
+    citation(4, "ondsinnet", EVIL_QUOTE, 0.6),
+]
+GROUPED_ANSWER = {
+    "question": GROUPED_QUESTION,
+    "answer": "(the API's Markdown; the page renders the groups)",
+    "no_answer": False,
+    "confidence": "high",
+    "citations": GROUPED_CITATIONS,
+    "timings_ms": {"retrieve": 9.0},
+    "counts": [
+        {"submitter_type": "kommune", "quoted": 2, "in_scope": 3},
+        {"submitter_type": "organisasjon", "quoted": 1, "in_scope": 2},
+    ],
+    "groups": [
+        {
+            "label": ["fastlegeordningen", "hjemler"],
+            "counts": {"kommune": 2},
+            "shown": [[1, 3]],
+            "members": [1, 3, 2],
+        },
+        {
+            "label": ["<b>ondsinnet</b>"],
+            "counts": {"organisasjon": 1},
+            "shown": [[4]],
+            "members": [4],
+        },
+    ],
+    "scope": ["kommune"],
+}
+EVERYONE_ANSWER = {**GROUPED_ANSWER, "scope": []}
 NO_ANSWER = {
     "question": NO_ANSWER_QUESTION,
     "answer": NO_ANSWER_TEXT,
@@ -307,7 +346,10 @@ class _Handler(BaseHTTPRequestHandler):
             return
         self.fake.asked.append(body)
         question = body["question"]
-        if question == TABLE_QUESTION:
+        if question == GROUPED_QUESTION:
+            everyone = body.get("scope_from_question") is False
+            self._send(200, EVERYONE_ANSWER if everyone else GROUPED_ANSWER)
+        elif question == TABLE_QUESTION:
             self._send(200, TABLE_ANSWER)
         elif question == HOSTILE_QUESTION:
             self._send(200, HOSTILE_ANSWER)

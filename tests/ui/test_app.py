@@ -12,6 +12,8 @@ from fake_api import (
     BROKEN_QUESTION,
     CITATIONS,
     EVIL_QUOTE,
+    GROUPED_CITATIONS,
+    GROUPED_QUESTION,
     HOSTILE_CITATIONS,
     HOSTILE_FIRST_LINE,
     HOSTILE_GENERATED,
@@ -380,3 +382,39 @@ def test_documents_page_with_a_hostile_document_shows_no_markup(
     assert not at.exception
     assert_no_markup_from_documents(at)
     assert HOSTILE_SUBMITTER in list(at.dataframe[0].value["Innsender"])  # plain-text cells
+
+
+def test_a_grouped_answer_shows_counts_then_groups_and_keeps_the_rest_one_click_away(
+    fake_api: FakeApi, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    at = run_app(fake_api.url, monkeypatch, q=GROUPED_QUESTION)
+    assert not at.exception
+    first = [shown(m.value) for m in at.markdown]
+    lead = next(text for text in first if "er sitert" in text)
+    assert lead == "3 av 5 innspill er sitert: 2 av 3 kommuner, 1 av 2 organisasjoner."
+    notes = [shown(i.value) for i in at.info]
+    assert "Spørsmålet gjelder kommuner: bare kommuner er tatt med." in notes
+    groups = [text for text in first if text.startswith(("1.", "2."))]
+    assert groups[0].startswith("1. fastlegeordningen, hjemler – 2 kommuner")
+    assert f"Samme tekst i 2 innspill: «{GROUPED_CITATIONS[0]['quote']}» [1] [3]" in groups[0]
+    assert groups[1].startswith("2. <b>ondsinnet</b> – 1 organisasjon")  # a label is text
+    [rest] = [e for e in at.expander if e.label.startswith("Alle ")]
+    assert rest.label == "Alle 3 sitater i gruppen"
+    assert "Rekruttering er krevende." in shown(rest.markdown[0].value)
+    assert "Rekruttering er krevende." not in "\n".join(groups)  # not on the first screen
+    everything = "\n".join(m.value for m in at.markdown)
+    assert not markup_tags(everything)
+    assert {f"#kilde-{n}" for n in (1, 2, 3, 4)} <= set(links(everything))
+    cards = [body for body in html_bodies(at) if 'class="kilde"' in body]
+    assert len(cards) == 3  # the quotes shown first; the rest a page at a time
+
+
+def test_asking_everyone_undoes_the_questions_scope_in_one_click(
+    fake_api: FakeApi, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    at = run_app(fake_api.url, monkeypatch, q=GROUPED_QUESTION)
+    at.button(key="alle_innsendere").click().run()
+    assert not at.exception
+    assert at.query_params["alle"] in ("1", ["1"])
+    assert fake_api.asked[-1].get("scope_from_question") is False
+    assert not [i for i in at.info if "Spørsmålet gjelder" in shown(i.value)]

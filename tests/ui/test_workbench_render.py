@@ -116,7 +116,8 @@ def test_types_are_pluralised_by_their_ending() -> None:
         ("kommune", "kommuner"),
         ("helsefellesskap", "helsefellesskap"),
         ("fylkeskommune", "fylkeskommuner"),
-        ("organisasjon", "organisasjon"),
+        ("organisasjon", "organisasjoner"),
+        ("statlig", "statlige"),
         ("ukjent", "ukjent"),
     ]:
         assert [type_plural(kind, n) for n in (0, 1, 2)] == [plural, kind, plural]

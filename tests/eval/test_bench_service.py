@@ -1,0 +1,105 @@
+"""The service-at-scale bench: the comparison of candidates with every row, and its table."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from fakes import FakeEmbedder, write_fake_policy
+
+from eval.bench_http import HttpBench, LoadResult
+from eval.bench_report import scale_section
+from eval.bench_service import Agreement, SizeRun, agreement, sample, sizes_up_to
+from eval.bench_stats import summarise_ms
+from eval.questions import load_questions
+from indexer.build import build_index
+from rag import candidates, retrieve
+from rag.config import IndexSettings, Settings
+from rag.matrix import read_topics
+from rag.service import Service
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_sizes_end_with_the_largest_asked_for() -> None:
+    assert sizes_up_to(1_000_000) == (10_000, 100_000, 1_000_000)
+    assert sizes_up_to(50_000) == (10_000, 50_000)
+    assert sizes_up_to(5_000) == (5_000,)
+
+
+def test_a_sample_is_spread_over_the_items() -> None:
+    items = [str(i) for i in range(10)]
+    assert sample(items, 5) == ["0", "2", "4", "6", "8"]
+    assert sample(items, 20) == items
+
+
+@pytest.fixture(scope="module")
+def seeds_service(tmp_path_factory: pytest.TempPathFactory) -> Service:
+    """The seeds indexed with the fake embedder (fast), served through the candidate path a
+    large index takes."""
+    folder = tmp_path_factory.mktemp("fake-seeds")
+    settings = Settings(index=IndexSettings(path=folder / "index", cache_dir=folder / "cache"))
+    build_index([ROOT / "seeds"], settings.index.path, settings, embedder_factory=FakeEmbedder)
+    write_fake_policy(settings.index.path)
+    service = Service.load(settings, FakeEmbedder())
+    service.retriever.exhaustive = False
+    return service
+
+
+def test_candidates_that_hold_every_row_agree_with_every_row(seeds_service: Service) -> None:
+    questions = [q.question for q in load_questions()][:20]
+    topics = read_topics(ROOT / "topics.txt")[:3]
+    found = agreement(seeds_service, questions, topics)
+    assert (found.questions, found.topics) == (20, 3)
+    assert (found.search_top10, found.ask_same, found.matrix_cells) == (1.0, 1.0, 1.0)
+
+
+def test_too_few_candidates_show_as_disagreement(
+    seeds_service: Service, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(candidates, "CANDIDATES", 1)
+    monkeypatch.setattr(retrieve, "REACH_GAPS", 0.0)  # widened once: 2 sentences
+    questions = [q.question for q in load_questions()][:20]
+    found = agreement(seeds_service, questions, read_topics(ROOT / "topics.txt")[:3])
+    assert found.search_top10 < 0.9
+    assert found.ask_same < 1.0 and found.matrix_cells < 1.0
+
+
+def test_the_scale_table_reads_the_cached_pass_of_one_client() -> None:
+    def result(endpoint: str, cache: str, ms: float) -> LoadResult:
+        return LoadResult(endpoint, 1, cache, summarise_ms([ms]), 0, 0, 1.0, 1.0)  # type: ignore[arg-type]
+
+    http = HttpBench(
+        (
+            result("search", "cold", 90.0),
+            result("search", "repeated", 12.0),
+            result("ask", "repeated", 34.0),
+            result("matrix", "repeated", 250.0),
+        ),
+        (3.0, 4.5, 4.0),
+        questions=2,
+        repeats=1,
+        peak_rss_mb=(900.0, 1200.4, None),
+    )
+    alike = Agreement(30, 0.993, 0.967, 10, 0.999, 40.0, 900.0)
+    run = SizeRun(
+        1_000_000, 180_000, 3_000, ("a", "b"), {"chunks": "IVF"}, 600.0, http, alike, None
+    )
+    text = scale_section([run])
+    row = next(line for line in text.splitlines() if line.startswith("1,000,000"))
+    cells = row.split()
+    assert cells[:12] == [
+        "1,000,000",
+        "180,000",
+        "3,000",
+        "600.0",
+        "4.5",
+        "12.0",
+        "34.0",
+        "34.0",
+        "250.0",
+        "1,200",
+        "0.993",
+        "0.967",
+    ]
+    assert "30 questions, 10 topics" in text and "1,000,000: chunks IVF" in text
