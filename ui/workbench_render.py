@@ -78,11 +78,16 @@ STYLE = """<style>
 </style>"""
 
 
-def document_href(document_id: str, start: int | None = None, end: int | None = None) -> str:
-    """A link to the document page, with the quote to highlight."""
+def document_href(
+    document_id: str, start: int | None = None, end: int | None = None, question: str = ""
+) -> str:
+    """A link to the document page, with the quote to highlight and the question it answers
+    (the page then links back to the answer)."""
     params = {"doc": document_id}
     if start is not None and end is not None:
         params |= {"start": str(start), "end": str(end)}
+    if question:
+        params["q"] = question
     return f"{DOCUMENT_PATH}?{urlencode(params)}"
 
 
