@@ -441,6 +441,7 @@ def add_bench_parser(commands: argparse._SubParsersAction) -> None:  # type: ign
         "--index", type=Path, default=None, help="Seeds index to use with --skip-index."
     )
     parser.add_argument(
+        "--json",
         "--out",
         dest="report_path",
         type=Path,
@@ -451,7 +452,9 @@ def add_bench_parser(commands: argparse._SubParsersAction) -> None:  # type: ign
     parser.add_argument("--skip-http", action="store_true", help="Do not time the HTTP API.")
     parser.add_argument("--skip-scale", action="store_true", help="Skip the synthetic scale run.")
     parser.add_argument(
+        "--scale",
         "--scale-size",
+        dest="scale_size",
         type=scale_size,
         default=100_000,
         metavar="N",

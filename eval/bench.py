@@ -27,7 +27,7 @@ from typing import Any
 
 from eval.bench_http import HttpBench, bench_http
 from eval.bench_index import IndexBench, bench_indexing
-from eval.bench_service import SizeRun, bench_service_scale, sizes_up_to
+from eval.bench_service import SizeRun, bench_service_scale, headline, sizes_up_to
 from eval.bench_stats import load_average
 from eval.questions import DEFAULT_QUESTIONS, load_questions
 from rag.config import Settings
@@ -67,6 +67,7 @@ class BenchResult:
     index: IndexBench | None
     http: HttpBench | None
     scale: list[SizeRun] | None
+    scale_headline: list[dict[str, object]] | None  # `eval.bench_service.headline` of each
 
 
 def machine_info() -> dict[str, Any]:
@@ -136,8 +137,9 @@ def run_bench(request: BenchRequest, settings: Settings, progress: Progress) -> 
             scale_bench = bench_service_scale(sizes, seed_index, questions, settings, work)
     machine["load_average_end"] = load_average()
     seconds = time.perf_counter() - clock
+    headlines = None if scale_bench is None else [headline(run) for run in scale_bench]
     return BenchResult(
-        started, seconds, machine, str(seed_index), index_bench, http_bench, scale_bench
+        started, seconds, machine, str(seed_index), index_bench, http_bench, scale_bench, headlines
     )
 
 

@@ -34,6 +34,7 @@ HEALTH_TIMEOUT_S = 900.0  # a server loading a synthetic 1M-sentence index takes
 PASS_TIME_LIMIT_S = 120.0
 REQUEST_TIMEOUT_S = 60.0
 # Sent (and not timed) before each cold pass, so start-up costs are not charged to question one.
+Request = str | tuple[str, ...]  # a question, or /matrix's topics
 WARM_UP_QUESTION = "Hva sier innspillene om ventetid på legevakt om natten?"
 
 
@@ -133,13 +134,14 @@ def running_server(index: Path) -> Iterator[Server]:
                 server.wait()
 
 
-def send(client: httpx.Client, endpoint: Endpoint, question: str) -> Reply:
+def send(client: httpx.Client, endpoint: Endpoint, question: Request) -> Reply:
     started = time.perf_counter()
     try:
-        if endpoint == "search":
+        if endpoint == "matrix":  # a question is one topic
+            topics = list(question) if isinstance(question, tuple) else [question]
+            body = call(client, "POST", "/matrix", REQUEST_TIMEOUT_S, json={"topics": topics})
+        elif endpoint == "search":
             body = call(client, "GET", "/search", REQUEST_TIMEOUT_S, params={"q": question})
-        elif endpoint == "matrix":  # the question as one topic
-            body = call(client, "POST", "/matrix", REQUEST_TIMEOUT_S, json={"topics": [question]})
         else:
             body = call(client, "POST", "/ask", REQUEST_TIMEOUT_S, json={"question": question})
     except (ApiUnavailable, ApiError) as exc:
@@ -157,7 +159,7 @@ def mean_timings(replies: Sequence[Reply]) -> dict[str, float]:
 def timed_pass(
     base_url: str,
     endpoint: Endpoint,
-    questions: Sequence[str],
+    questions: Sequence[Request],
     concurrency: int,
     cache: Literal["cold", "repeated"],
     time_limit_s: float = PASS_TIME_LIMIT_S,
@@ -168,7 +170,7 @@ def timed_pass(
         started = time.perf_counter()
         deadline = started + time_limit_s
 
-        def one(question: str) -> Reply | None:
+        def one(question: Request) -> Reply | None:
             return send(client, endpoint, question) if time.perf_counter() < deadline else None
 
         with ThreadPoolExecutor(max_workers=concurrency) as pool:
@@ -195,15 +197,15 @@ def bench_http(
     concurrencies: Sequence[int] = (1, 8),
     repeats: int = 3,
     endpoints: Sequence[Endpoint] = ENDPOINTS,
-    matrix_topics: Sequence[str] = (),
+    matrix_requests: Sequence[tuple[str, ...]] = (),
 ) -> HttpBench:
     """For each endpoint and concurrency: a fresh server, one cold pass, one repeated pass.
-    /matrix is sent `matrix_topics`, the others `questions`."""
+    /matrix is sent `matrix_requests` (each a matrix of those topics), the others `questions`."""
     results: list[LoadResult] = []
     startups: list[float] = []
     peaks: list[float | None] = []
     for endpoint in endpoints:
-        asked = matrix_topics if endpoint == "matrix" else questions
+        asked: Sequence[Request] = matrix_requests if endpoint == "matrix" else questions
         for concurrency in concurrencies:
             with running_server(index) as server:
                 base_url = server.base_url
@@ -217,3 +219,17 @@ def bench_http(
                 results.append(timed_pass(base_url, endpoint, repeated, concurrency, "repeated"))
                 peaks.append(peak_rss_mb(server.pid))
     return HttpBench(tuple(results), tuple(startups), len(questions), repeats, tuple(peaks))
+
+
+def repeated_p50(bench: HttpBench, endpoint: str, which: str = "p50_ms") -> float | None:
+    """The cached (repeated) pass's latency of one endpoint, one client."""
+    for r in bench.results:
+        if r.endpoint == endpoint and r.cache == "repeated" and r.concurrency == 1:
+            value: float | None = getattr(r.latency, which)
+            return value
+    return None
+
+
+def peak_mb(bench: HttpBench) -> float | None:
+    """The largest peak resident memory of the bench's servers."""
+    return max((p for p in bench.peak_rss_mb if p is not None), default=None)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from eval.bench_http import HttpBench, LoadResult
+from eval.bench_http import HttpBench, LoadResult, peak_mb, repeated_p50
 from eval.bench_index import IndexBench
 from eval.bench_service import SizeRun
 
@@ -123,15 +123,6 @@ def http_section(bench: HttpBench) -> str:
     )
 
 
-def repeated_p50(bench: HttpBench, endpoint: str, which: str = "p50_ms") -> float | None:
-    """The cached (repeated) pass's latency of one endpoint, one client."""
-    for r in bench.results:
-        if r.endpoint == endpoint and r.cache == "repeated" and r.concurrency == 1:
-            value: float | None = getattr(r.latency, which)
-            return value
-    return None
-
-
 def scale_cells(run: SizeRun) -> list[str]:
     http, alike = run.http, run.agreement
     return [
@@ -144,7 +135,7 @@ def scale_cells(run: SizeRun) -> list[str]:
         fmt(repeated_p50(http, "ask")),
         fmt(repeated_p50(http, "ask", "p95_ms")),
         fmt(repeated_p50(http, "matrix")),
-        fmt(max((p for p in http.peak_rss_mb if p is not None), default=None), 0),
+        fmt(peak_mb(http), 0),
         fmt(alike.search_top10, 3),
         fmt(alike.ask_same, 3),
         fmt(alike.matrix_cells, 3),

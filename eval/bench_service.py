@@ -6,9 +6,10 @@ it as `rag index` does, each vector index of the kind `rag.vector_index.choose_s
 its rows. Then:
 
 - serving: `rag serve` on it in a subprocess (`eval.bench_http`), one client: /search, /ask and
-  /matrix (one topic a request) p50 and p95, timed on a second pass so that the questions'
-  vectors come from the cache (embedding a question costs the same at any size; the seeds'
-  HTTP part times it), the start-up time and each server's peak resident memory;
+  /matrix (every topic of topics.txt in one request) p50 and p95, timed on a second pass so
+  that the questions' vectors come from the cache (embedding a question costs the same at any
+  size; the seeds' HTTP part times it), the start-up time and each server's peak resident
+  memory;
 - agreement: in this process, the eval questions and the matrix topics answered through the
   vector indexes' candidates (as served) and by scoring every row (`Retriever.exhaustive`): the
   share of the exhaustive top 10 passages /search returns, the share of /ask answers with the
@@ -28,7 +29,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from eval.bench_http import HttpBench, bench_http
+from eval.bench_http import HttpBench, bench_http, peak_mb, repeated_p50
 from eval.bench_stats import load_average
 from eval.synthetic_index import write_synthetic_index
 from rag.config import Settings
@@ -42,7 +43,7 @@ log = logging.getLogger(__name__)
 SIZES: tuple[int, ...] = (10_000, 100_000)  # below the largest asked for
 EVERY_ROW_QUESTIONS = 30  # questions (and topics) scored both ways at 1M sentences: slow there
 EVERY_ROW_ALL_BELOW = 200_000  # below this many sentences every question is compared
-MATRIX_TOPICS = 10  # topics timed through /matrix
+MATRIX_REQUESTS = 5  # /matrix requests timed, each of every topic (topics.txt: 12)
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,26 @@ class SizeRun:
     http: HttpBench
     agreement: Agreement
     load_average: tuple[float, float, float] | None
+
+
+def headline(run: SizeRun) -> dict[str, object]:
+    """One size's figures under flat names (the JSON report's `scale_headline`)."""
+    peak = peak_mb(run.http)
+    return {
+        "sentences": run.sentences,
+        "chunks": run.chunks,
+        "documents": run.documents,
+        "encoders": list(run.encoders),
+        "faiss_type": run.vector_indexes,
+        "build_s": run.write_s,
+        "search_p50_ms": repeated_p50(run.http, "search"),
+        "ask_p50_ms": repeated_p50(run.http, "ask"),
+        "matrix_p50_ms": repeated_p50(run.http, "matrix"),
+        "agreement_with_exact": run.agreement.search_top10,
+        "ask_agreement_with_exact": run.agreement.ask_same,
+        "matrix_agreement_with_exact": run.agreement.matrix_cells,
+        "rss_gb": None if peak is None else peak / 1024,
+    }
 
 
 def sizes_up_to(largest: int) -> tuple[int, ...]:
@@ -124,6 +145,12 @@ def agreement(service: Service, questions: Sequence[str], topics: Sequence[str])
     )
 
 
+def rotated(topics: Sequence[str], by: int) -> tuple[str, ...]:
+    """Every topic, starting from the `by`-th: the same matrix, another request body."""
+    at = by % len(topics) if topics else 0
+    return (*topics[at:], *topics[:at])
+
+
 def served(index_folder: Path, settings: Settings) -> Service:
     at = settings.model_copy(
         update={"index": settings.index.model_copy(update={"path": index_folder})}
@@ -152,7 +179,7 @@ def run_size(
         concurrencies=(1,),
         repeats=1,
         endpoints=("search", "ask", "matrix"),
-        matrix_topics=topics[:MATRIX_TOPICS],
+        matrix_requests=[rotated(topics, i) for i in range(MATRIX_REQUESTS)],
     )
     log.info("SYNTHETIC %s sentences: candidates against every row", f"{n:,}")
     service = served(folder, settings)

@@ -9,7 +9,7 @@ from fakes import FakeEmbedder, write_fake_policy
 
 from eval.bench_http import HttpBench, LoadResult
 from eval.bench_report import scale_section
-from eval.bench_service import Agreement, SizeRun, agreement, sample, sizes_up_to
+from eval.bench_service import Agreement, SizeRun, agreement, headline, rotated, sample, sizes_up_to
 from eval.bench_stats import summarise_ms
 from eval.questions import load_questions
 from indexer.build import build_index
@@ -103,3 +103,24 @@ def test_the_scale_table_reads_the_cached_pass_of_one_client() -> None:
         "0.967",
     ]
     assert "30 questions, 10 topics" in text and "1,000,000: chunks IVF" in text
+    assert headline(run) == {
+        "sentences": 1_000_000,
+        "chunks": 180_000,
+        "documents": 3_000,
+        "encoders": ["a", "b"],
+        "faiss_type": {"chunks": "IVF"},
+        "build_s": 600.0,
+        "search_p50_ms": 12.0,
+        "ask_p50_ms": 34.0,
+        "matrix_p50_ms": 250.0,
+        "agreement_with_exact": 0.993,
+        "ask_agreement_with_exact": 0.967,
+        "matrix_agreement_with_exact": 0.999,
+        "rss_gb": pytest.approx(1200.4 / 1024),
+    }
+
+
+def test_each_matrix_request_holds_every_topic_from_another_start() -> None:
+    assert rotated(["a", "b", "c"], 1) == ("b", "c", "a")
+    assert rotated(["a", "b", "c"], 4) == ("b", "c", "a")
+    assert rotated([], 2) == ()

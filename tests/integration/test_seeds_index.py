@@ -109,9 +109,10 @@ def test_the_candidate_path_answers_every_eval_question_as_every_row(seeds_index
     """Above 20,000 rows retrieval scores FAISS's candidates, not every row: forced onto the
     seeds, that path gives every eval question the same top 10 and the same answer, and every
     topic the same matrix cells, as scoring every row."""
+    from live_server import settings_for
+
     from eval.bench_service import agreement
     from eval.questions import load_questions
-    from live_server import settings_for
     from rag.matrix import read_topics
     from rag.service import Service
 
