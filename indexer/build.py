@@ -177,7 +177,7 @@ def make_documents(
 ) -> tuple[list[Document], list[DuplicateEntry]]:
     """One document per submission: repeats are left out and named; shared text is marked."""
     drafts = [make_document(r, meta.get(r.source), r.source) for r in raws]
-    shares = shared_shares([d.text for d in drafts])
+    shares = shared_shares([d.text for d in drafts], [d.submitter for d in drafts])
     duplicates = find_duplicates(drafts, shares)
     dropped = {d.index for d in duplicates}
     taken: set[str] = set()

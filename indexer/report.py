@@ -60,13 +60,24 @@ def encoder_lines(report: BuildReport) -> list[str]:
     return lines
 
 
+def template_groups(documents: Sequence[DocumentEntry]) -> list[list[str]]:
+    """The sources of each template group (a document and its `near_duplicates`), largest
+    first."""
+    source = {d.document_id: d.source for d in documents}
+    groups = {
+        tuple(sorted({d.document_id, *d.near_duplicates})) for d in documents if d.near_duplicates
+    }
+    listed = [[source.get(i, i) for i in group] for group in groups]
+    return sorted(listed, key=lambda group: (-len(group), group))
+
+
 def format_report(report: BuildReport) -> str:
     lines = [head_line(report), *encoder_lines(report), "", "Submitters:"]
     lines += document_table(report.documents)
-    shared = [d for d in report.documents if d.near_duplicates]
-    if shared:
-        lines.append("Near-identical text from different submitters (kept, marked):")
-        lines += [f"  {d.source}: same text as {', '.join(d.near_duplicates)}" for d in shared]
+    groups = template_groups(report.documents)
+    if groups:
+        lines.append(f"Template letters from different submitters (kept, marked): {len(groups)}")
+        lines += [f"  {len(group)} documents: {', '.join(group)}" for group in groups]
     if report.duplicates:
         lines.append(f"Not indexed, {len(report.duplicates)} repeated submission(s):")
         lines += [

@@ -5,8 +5,9 @@ from __future__ import annotations
 import hmac
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from functools import partial
 from typing import Annotated
 from urllib.parse import urlsplit
 
@@ -41,10 +42,17 @@ from rag.export import (
     ExportFormat,
     content_disposition,
     export_answer,
-    export_matrix,
     file_name,
 )
-from rag.matrix import read_topics, run_matrix
+from rag.export_lane import (
+    RETRY_AFTER_S,
+    CountQuestions,
+    ExportBusy,
+    ExportFailed,
+    ExportLane,
+    QuestionTraffic,
+)
+from rag.matrix import Matrix, RecentMatrices, read_topics, run_matrix
 from rag.middleware import (
     AllowedHosts,
     BodyDeadline,
@@ -84,6 +92,8 @@ STATUS_OF_ERROR: dict[type[RagError], int] = {
     IndexMismatch: 503,
     EmbedderUnavailable: 503,
     ReloadFailed: 503,
+    ExportBusy: 503,
+    ExportFailed: 503,
     TopicsFileError: 404,
 }
 ERROR_RESPONSES: dict[int | str, dict[str, object]] = {
@@ -311,6 +321,11 @@ def create_app(
         redoc_url=None,
     )
     app.state.settings = settings
+    traffic = QuestionTraffic()
+    app.state.matrices = RecentMatrices()
+    app.state.exports = ExportLane(
+        traffic, waiting=settings.api.export_waiting, seconds=settings.api.export_seconds
+    )
     if settings.api.cors_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -320,7 +335,9 @@ def create_app(
         )
     install_error_handlers(app)
     api = settings.api
-    # the last added runs first: the Host check, then the log, HEAD, the body's size and time
+    # the last added runs first: the Host check, then the log, HEAD, the body's size and time,
+    # and the count of questions being answered
+    app.add_middleware(CountQuestions, traffic=traffic)  # exports give way to questions
     app.add_middleware(BodyDeadline, seconds=api.body_timeout_s)
     app.add_middleware(BodyLimit, max_bytes=api.max_body_bytes)
     app.add_middleware(HeadAsGet)
@@ -344,18 +361,35 @@ def download(content: bytes, prefix: str, title: str, fmt: DownloadFormat) -> Re
     )
 
 
+def decided(
+    request: Request, svc: Service, body: MatrixRequest, between: Callable[[], None] | None = None
+) -> Matrix:
+    """The request's matrix: the one just made for the same topics and filters, or a new one
+    (`between` is called between two topics' decisions)."""
+    filters = (body.filters or FiltersIn()).to_filters()
+    decide = partial(svc.decisions_for_many, between=between)
+    recent: RecentMatrices = request.app.state.matrices
+    return recent.get(svc, body.topics, filters, partial(run_matrix, decide, body.topics, filters))
+
+
 def add_workbench_routes(app: FastAPI) -> None:
     @app.post("/matrix", response_model=MatrixResponse, responses=DOWNLOAD_RESPONSES)
     def matrix(
-        svc: ServiceDep, body: MatrixRequest, format: FormatQuery = "json"
+        request: Request, svc: ServiceDep, body: MatrixRequest, format: FormatQuery = "json"
     ) -> MatrixResponse | Response:
-        """One cell per topic and submitter: does it discuss the topic, and its best quote."""
-        filters = (body.filters or FiltersIn()).to_filters()
-        result = run_matrix(svc.decisions_for_many, body.topics, filters)
-        if format != "json":
-            title = f"{len(body.topics)} temaer" if len(body.topics) > 1 else body.topics[0]
-            return download(export_matrix(result, format), "oversikt", title, format)
-        return MatrixResponse.of(result)
+        """One cell per topic and submitter: does it discuss the topic, and its best quote.
+        A download (?format=) is made in the export lane (rag/export_lane.py): one at a time,
+        giving way to questions; 503 with Retry-After when too many wait."""
+        if format == "json":
+            return MatrixResponse.of(decided(request, svc, body), body.cells, body.quotes)
+        lane: ExportLane = request.app.state.exports
+        try:
+            with lane.turn():
+                content = lane.write(decided(request, svc, body, lane.give_way), format)
+        except ExportBusy as exc:
+            raise HTTPException(503, str(exc), headers={"Retry-After": str(RETRY_AFTER_S)}) from exc
+        title = f"{len(body.topics)} temaer" if len(body.topics) > 1 else body.topics[0]
+        return download(content, "oversikt", title, format)
 
     @app.post("/compare", response_model=CompareResponse, responses=ERROR_RESPONSES)
     def compare(svc: ServiceDep, body: CompareRequest) -> CompareResponse:

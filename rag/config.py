@@ -206,6 +206,18 @@ class ApiSettings(_Section):
         description="Seconds an idle keep-alive connection stays open (uvicorn's "
         "timeout_keep_alive).",
     )
+    export_waiting: int = Field(
+        4,
+        ge=0,
+        description="Downloads (POST /matrix?format=) that may wait while one is made; one "
+        "more is refused with 503 and Retry-After. One download is made at a time.",
+    )
+    export_seconds: float = Field(
+        120.0,
+        gt=0,
+        description="Seconds the child process writing a download may take before it is "
+        "stopped (503).",
+    )
     admin_token: SecretStr | None = Field(
         None,
         min_length=16,

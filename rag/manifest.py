@@ -47,7 +47,7 @@ class DocumentEntry(_Record):
     submitter_origin: SubmitterOrigin
     title: str
     near_duplicates: tuple[str, ...] = Field(
-        default=(), description="Documents (ids) with near-identical text, e.g. a template."
+        default=(), description="The other documents (ids) of its template group."
     )
 
 

@@ -6,8 +6,9 @@ marks exactly the submitters the answer path considers to discuss a topic.
 
 from __future__ import annotations
 
+import threading
 import time
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from functools import cached_property
@@ -142,3 +143,36 @@ def run_matrix(decide_many: DecideMany, topics: Sequence[str], filters: Filters)
         "total": round((time.perf_counter() - started) * 1000, 2),
     }
     return replace(matrix, timings_ms=timings)
+
+
+class RecentMatrices:
+    """The last few matrices made, by the service that made them, their topics and filters: a
+    download of the matrix a page has just shown is not decided a second time (30 topics on
+    300 submissions are seconds of decisions), and it holds exactly what the page showed.
+    Another service (a reloaded index) never finds the matrices of the one before."""
+
+    def __init__(self, size: int = 4) -> None:
+        self.size = size
+        self._made: OrderedDict[tuple[int, tuple[str, ...], Filters], tuple[object, Matrix]]
+        self._made = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(
+        self, service: object, topics: Sequence[str], filters: Filters, make: Callable[[], Matrix]
+    ) -> Matrix:
+        """The matrix `service` made for these topics and filters lately, else `make()`'s."""
+        started = time.perf_counter()
+        key = (id(service), tuple(topics), filters)
+        with self._lock:
+            found = self._made.get(key)
+            if found is not None and found[0] is service:
+                self._made.move_to_end(key)
+                elapsed = round((time.perf_counter() - started) * 1000, 2)
+                return replace(found[1], timings_ms={"reused": 1.0, "total": elapsed})
+        matrix = make()
+        with self._lock:
+            self._made[key] = (service, matrix)
+            self._made.move_to_end(key)
+            while len(self._made) > self.size:
+                self._made.popitem(last=False)
+        return matrix

@@ -221,10 +221,12 @@ class DocumentSummary(BaseModel):
         "(avsenderlinje) or the file name (filnavn)."
     )
     near_duplicates: list[str] = Field(
-        description="Documents (ids) with near-identical text, e.g. the same template letter."
+        description="The other documents (ids) of its template group: the same letter sent by "
+        "several submitters (pairs sharing at least 75 % of their sentences both ways, joined)."
     )
     shared_text: dict[str, float] = Field(
-        description="Share (0-1) of this document's sentences found in each other document."
+        description="Share (0-1) of this document's sentences found in each other document "
+        "that holds at least half of them."
     )
 
     @classmethod
@@ -299,6 +301,18 @@ class MatrixRequest(BaseModel):
         description=f"1-{MAX_TOPICS} topics, each 1-{MAX_TOPIC_CHARS} characters, no repeats.",
     )
     filters: FiltersIn | None = None
+    cells: Literal["all", "mentioned"] = Field(
+        "all",
+        description='"all": one cell per topic and submitter; "mentioned": only the cells of '
+        "submitters that mention the topic (a submitter without a cell for a topic does not "
+        "mention it). JSON only: a download always holds every cell.",
+    )
+    quotes: bool = Field(
+        True,
+        description="false: cells without quote, section and page (start and end stay, so a "
+        "mark can still link to its quote), for a page that shows the marks and fetches a "
+        "topic's quotes when they are read. JSON only: a download always holds the quotes.",
+    )
 
     @field_validator("topics")
     @classmethod
@@ -329,18 +343,19 @@ class MatrixCellOut(BaseModel):
     score: float
 
     @classmethod
-    def of(cls, cell: MatrixCell) -> MatrixCellOut:
+    def of(cls, cell: MatrixCell, quotes: bool = True) -> MatrixCellOut:
         quote = cell.quote
+        shown = quote if quotes else None
         return cls(
             topic=cell.topic,
             document_id=cell.document.document_id,
             mentioned=cell.mentioned,
             confidence=cell.confidence,
-            quote=quote.quote if quote else None,
+            quote=shown.quote if shown else None,
             start=quote.start if quote else None,
             end=quote.end if quote else None,
-            section=quote.section if quote else None,
-            page=quote.page if quote else None,
+            section=shown.section if shown else None,
+            page=shown.page if shown else None,
             score=cell.score,
         )
 
@@ -355,12 +370,17 @@ class TypeCountOut(BaseModel):
 class MatrixResponse(BaseModel):
     topics: list[str]
     submitters: list[MatrixSubmitter]
-    cells: list[MatrixCellOut] = Field(description="One per topic and submitter.")
+    cells: list[MatrixCellOut] = Field(
+        description='One per topic and submitter (with cells="mentioned": one per topic and '
+        "submitter that mentions it)."
+    )
     counts: list[TypeCountOut] = Field(description="Per topic and submitter type.")
     timings_ms: dict[str, float]
 
     @classmethod
-    def of(cls, matrix: Matrix) -> MatrixResponse:
+    def of(
+        cls, matrix: Matrix, cells: Literal["all", "mentioned"] = "all", quotes: bool = True
+    ) -> MatrixResponse:
         return cls(
             topics=list(matrix.topics),
             submitters=[
@@ -372,7 +392,9 @@ class MatrixResponse(BaseModel):
                 )
                 for d in matrix.submitters
             ],
-            cells=[MatrixCellOut.of(c) for c in matrix.cells],
+            cells=[
+                MatrixCellOut.of(c, quotes) for c in matrix.cells if cells == "all" or c.mentioned
+            ],
             counts=[TypeCountOut(**c.__dict__) for c in matrix.counts],
             timings_ms=matrix.timings_ms,
         )

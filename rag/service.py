@@ -175,13 +175,22 @@ class Service:
         )
 
     def decisions_for_many(
-        self, questions: Sequence[str], filters: Filters = NO_FILTERS
+        self,
+        questions: Sequence[str],
+        filters: Filters = NO_FILTERS,
+        between: Callable[[], None] | None = None,
     ) -> list[list[SubmitterDecision]]:
-        """`submitter_decisions` for each question; the questions are embedded in one batch."""
+        """`submitter_decisions` for each question; the questions are embedded in one batch.
+        `between` is called between two questions (an export gives way to questions there)."""
         self.retriever.check_filters(filters)
         texts = [checked_text(q, self.parser.max_chars) for q in questions]  # all valid first
         self.retriever.embed_queries(texts)  # one batch; parsing below finds them cached
-        return [self.submitter_decisions(q, filters) for q in texts]
+        decisions: list[list[SubmitterDecision]] = []
+        for i, text in enumerate(texts):
+            if i and between is not None:
+                between()
+            decisions.append(self.submitter_decisions(text, filters))
+        return decisions
 
     def in_scope(self, filters: Filters) -> dict[str, int]:
         """How many documents of each submitter type the filters leave (the «av N» of the

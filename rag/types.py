@@ -37,9 +37,9 @@ class Document:
     sections: tuple[Section, ...] = ()
     # Offset at which each page begins (PDFs only); page n (1-based) starts at page_starts[n-1].
     page_starts: tuple[int, ...] = ()
-    # Other documents (ids) that share most of their sentences with this one, e.g. one template
-    # letter sent by several submitters; and the share of this document's sentences found in
-    # each document it shares any sentence with (0-1, by document id).
+    # The other documents (ids) of its template group (one letter sent by several submitters:
+    # pairs sharing 75 % of their sentences both ways, joined; indexer/dedupe.py); and the share
+    # of this document's sentences found in each document holding at least half of them.
     near_duplicates: tuple[str, ...] = ()
     shared_text: dict[str, float] = field(default_factory=dict)
 

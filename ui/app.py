@@ -9,7 +9,6 @@ API over HTTP only. Every string from the API or the URL is data: it reaches the
 
 from __future__ import annotations
 
-import logging
 import sys
 from pathlib import Path
 from typing import NamedTuple
@@ -23,13 +22,11 @@ if __package__ in (None, ""):  # `streamlit run ui/app.py` runs this file as a p
 
 from rag.cleaning import plain_line
 from rag.contract import NO_ANSWER_HEADING as NO_ANSWER
-from ui import answer_render, client, render
+from ui import answer_render, client, documents, render
 from ui.compare import compare_page
 from ui.overview import overview_page
 from ui.settings import UiSettings, get_settings
-from ui.workbench import answer_downloads, cached_documents, shared_text_section
-
-logger = logging.getLogger(__name__)
+from ui.workbench import answer_downloads, cached_document_text, cached_documents, document_texts
 
 EXAMPLE_QUESTIONS = (
     "Hva sier kommunene om fastlegeordningen?",
@@ -75,11 +72,6 @@ def pages() -> Pages:
 @st.cache_data(ttl=30, show_spinner=False)
 def cached_health(api_url: str) -> client.Health:
     return client.health(api_url)
-
-
-@st.cache_data(ttl=600, max_entries=64, show_spinner=False)
-def cached_document(api_url: str, document_id: str, timeout_s: float) -> client.Document:
-    return client.document(api_url, document_id, timeout_s=timeout_s)
 
 
 @st.cache_data(ttl=600, max_entries=256, show_spinner=False)
@@ -220,16 +212,18 @@ def answer_section(settings: UiSettings, question: str, filters: client.Filters)
     st.subheader("Svar")
     if answer.confidence == "low":
         st.warning(LOW_CONFIDENCE, icon=":material/warning:")
+    cards = carded(answer, question)
+    markers = answer_render.Markers(frozenset(c.n for c in cards), question)
     with st.container(key="svar"):
-        show_answer(answer)
+        show_answer(answer, markers)
     answer_downloads(settings, question, filters, settings.k)
     overview_section(answer.citations)
-    sources_section(settings, answer, question)
+    sources_section(settings, answer, question, cards)
 
 
-def show_answer(answer: client.Answer) -> None:
+def show_answer(answer: client.Answer, markers: answer_render.Markers) -> None:
     """Counts first, then each group's first quotes; the rest of a group one click away."""
-    if not answer.groups or "generate" in answer.timings_ms:  # a generated answer, as written
+    if not answer.groups or answer_render.generated(answer):  # a generated answer, as written
         st.markdown(render.answer_with_links(answer.answer, answer.citations))
         if not answer.groups:
             return
@@ -240,9 +234,9 @@ def show_answer(answer: client.Answer) -> None:
         st.button("Ta med alle innsendere", key="alle_innsendere", on_click=_ask_everyone)
     by_n = {c.n: c for c in answer.citations}
     for number, group in enumerate(answer.groups, start=1):
-        lines = [answer_render.heading(number, group), *answer_render.shown_lines(group, by_n)]
-        st.markdown("\n".join(lines))
-        more = answer_render.rest_lines(group, by_n)
+        first = answer_render.shown_lines(group, by_n, markers)
+        st.markdown("\n".join([answer_render.heading(number, group), *first]))
+        more = answer_render.rest_lines(group, by_n, markers)
         if more:
             with st.expander(f"Alle {len(group.members)} sitater i gruppen"):
                 st.markdown("\n".join(more))
@@ -260,18 +254,30 @@ def overview_section(citations: tuple[client.Citation, ...]) -> None:
         st.table(render.overview_rows(summaries), hide_index=True)
 
 
-def sources_section(settings: UiSettings, answer: client.Answer, question: str) -> None:
-    """Source cards: the quotes shown first, then the rest a page at a time."""
-    first = answer_render.shown_citations(answer) or list(answer.citations)
+def carded(answer: client.Answer, question: str) -> list[client.Citation]:
+    """The citations whose source cards the page shows: `first_cards` (every citation of an
+    answer without groups, or a generated one, whose text links every marker to its card),
+    then as many pages of the rest as were asked for."""
+    grouped = answer.groups and not answer_render.generated(answer)
+    first = (answer_render.first_cards(answer) if grouped else []) or list(answer.citations)
     rest = [c for c in answer.citations if c not in first]
     pages_shown = st.session_state.get(f"{SOURCE_PAGES}:{question}", 0)
-    shown = first + rest[: pages_shown * SOURCES_PER_PAGE]
+    return first + rest[: pages_shown * SOURCES_PER_PAGE]
+
+
+def sources_section(
+    settings: UiSettings, answer: client.Answer, question: str, shown: list[client.Citation]
+) -> None:
+    """The source cards of `shown`, each quote in its paragraph (each document fetched once),
+    and a button for the next page of the rest."""
     st.subheader("Kilder")
     st.html(render.STYLE)
+    texts = document_texts(settings, (c.document_id for c in shown))
     document_page_ = pages().document
     for citation in shown:
+        passage = render.passage_html(citation, texts[citation.document_id])
         with st.container(border=True):
-            st.html(render.source_card_html(citation, card_passage(settings, citation)))
+            st.html(render.source_card_html(citation, passage))
             st.page_link(
                 document_page_,
                 label="Vis i dokumentet",
@@ -298,15 +304,6 @@ def _more_sources(question: str) -> None:
     st.session_state[key] = st.session_state.get(key, 0) + 1
 
 
-def card_passage(settings: UiSettings, citation: client.Citation) -> str:
-    try:
-        doc = cached_document(settings.api_url, citation.document_id, settings.timeout_s)
-    except (client.ApiUnavailable, client.ApiError) as exc:
-        logger.warning("No text for %s: %s", citation.document_id, exc)
-        return render.passage_html(citation, None)
-    return render.passage_html(citation, doc.text)
-
-
 # --- page: one document ---
 
 
@@ -325,7 +322,7 @@ def document_page() -> None:
         st.info("Velg et dokument under «Dokumenter», eller en kilde i et svar.")
         return
     try:
-        doc = cached_document(settings.api_url, document_id, settings.timeout_s)
+        doc = cached_document_text(settings.api_url, document_id, settings.timeout_s)
     except client.ApiError as exc:
         if exc.status == 404:
             st.error(f"Fant ikke dokumentet «{render.literal(document_id)}».")
@@ -361,46 +358,7 @@ def _int_param(name: str) -> int | None:
 
 
 def documents_page() -> None:
-    st.set_page_config(layout="wide")  # the metadata table needs the room
-    settings = get_settings()
-    st.title("Dokumenter i indeksen")
-    try:
-        info = cached_health(settings.api_url)
-        docs = cached_documents(settings.api_url, settings.timeout_s)
-    except (client.ApiUnavailable, client.ApiError) as exc:
-        show_api_failure(exc, settings.api_url)
-        return
-    left, right = st.columns(2)
-    left.metric("Dokumenter", info.documents)
-    right.metric("Tekstbiter", info.chunks)
-    st.caption(
-        f"Indeksen ble bygget {render.literal(info.index_built_at)} "
-        f"med modellen {render.literal(info.embedding_model)}."
-    )
-    st.dataframe(render.document_rows(docs), hide_index=True)
-    shared_text_section(settings, docs)
-    open_document_picker(docs)
-
-
-def open_document_picker(docs: list[client.DocumentInfo]) -> None:
-    if not docs:
-        st.info("Indeksen har ingen dokumenter.")
-        return
-    by_id = {doc.document_id: doc for doc in docs}
-    chosen = st.selectbox(
-        "Åpne et dokument",
-        list(by_id),
-        format_func=lambda document_id: (
-            f"{by_id[document_id].submitter} — {by_id[document_id].title}"
-        ),
-        key="open_document",
-    )
-    st.page_link(
-        pages().document,
-        label="Vis dokumentet",
-        icon=":material/description:",
-        query_params={"doc": chosen},
-    )
+    documents.documents_page(pages().document)
 
 
 def main() -> None:

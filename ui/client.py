@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 from urllib.parse import quote
 
 from pydantic import TypeAdapter, ValidationError
@@ -221,18 +221,36 @@ class SharedText:
     near_duplicate: bool
 
 
+CellsShown = Literal["all", "mentioned"]
+
+
 def matrix(
-    base_url: str, topics: tuple[str, ...], filters: Filters | None = None, timeout_s: float = 60.0
+    base_url: str,
+    topics: tuple[str, ...],
+    filters: Filters | None = None,
+    timeout_s: float = 60.0,
+    cells: CellsShown = "all",
+    quotes: bool = True,
 ) -> Matrix:
-    return _parse(
-        Matrix, _request("POST", base_url, "/matrix", timeout_s, json=matrix_body(topics, filters))
-    )
+    """POST /matrix. `cells="mentioned"`: only the cells of submitters that mention a topic;
+    `quotes=False`: without quote, section and page (the offsets stay, for the links)."""
+    body = matrix_body(topics, filters, cells, quotes)
+    return _parse(Matrix, _request("POST", base_url, "/matrix", timeout_s, json=body))
 
 
-def matrix_body(topics: tuple[str, ...], filters: Filters | None) -> dict[str, Any]:
+def matrix_body(
+    topics: tuple[str, ...],
+    filters: Filters | None,
+    cells: CellsShown = "all",
+    quotes: bool = True,
+) -> dict[str, Any]:
     body: dict[str, Any] = {"topics": list(topics)}
     if filters is not None and filters.as_json():
         body["filters"] = filters.as_json()
+    if cells != "all":
+        body["cells"] = cells
+    if not quotes:
+        body["quotes"] = False
     return body
 
 
@@ -248,21 +266,41 @@ def compare(
     return _parse(Comparison, _request("POST", base_url, "/compare", timeout_s, json=body))
 
 
-def shared_text(base_url: str, timeout_s: float = 30.0) -> dict[str, tuple[SharedText, ...]] | None:
-    """Per document, the submissions it shares text with; None when the API does not report
-    it (`shared_text` and `near_duplicates` in /documents are optional)."""
-    docs = [d for d in _request("GET", base_url, "/documents", timeout_s) if isinstance(d, dict)]
-    if not any("shared_text" in d for d in docs):
-        return None
-    found: dict[str, tuple[SharedText, ...]] = {}
-    for doc in docs:
-        shares = doc.get("shared_text") or {}
-        near = set(doc.get("near_duplicates") or ())
-        found[str(doc["document_id"])] = tuple(
-            SharedText(str(other), float(share), other in near)
-            for other, share in sorted(shares.items(), key=lambda item: -float(item[1]))
-        )
-    return found
+@dataclass(frozen=True)
+class Sharing:
+    """What a document shares with others, as /documents reports it: the other members of its
+    template group, and the documents holding at least half of its sentences (largest first)."""
+
+    near_duplicates: tuple[str, ...]
+    shared: tuple[SharedText, ...]
+
+
+@dataclass(frozen=True)
+class Listing:
+    """GET /documents read once: the documents, and what each shares (None when the API does
+    not report it)."""
+
+    documents: tuple[DocumentInfo, ...]
+    sharing: dict[str, Sharing] | None
+
+
+def listing(base_url: str, timeout_s: float = 30.0) -> Listing:
+    data = _request("GET", base_url, "/documents", timeout_s)
+    documents = tuple(_parse(list[DocumentInfo], data))
+    rows = [d for d in data if isinstance(d, dict)]
+    if not any("shared_text" in d or "near_duplicates" in d for d in rows):
+        return Listing(documents, None)
+    return Listing(documents, {str(d["document_id"]): sharing_of(d) for d in rows})
+
+
+def sharing_of(row: dict[str, Any]) -> Sharing:
+    near = tuple(str(other) for other in row.get("near_duplicates") or ())
+    shares = row.get("shared_text") or {}
+    shared = tuple(
+        SharedText(str(other), float(share), str(other) in near)
+        for other, share in sorted(shares.items(), key=lambda item: -float(item[1]))
+    )
+    return Sharing(near, shared)
 
 
 def download(

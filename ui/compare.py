@@ -1,7 +1,8 @@
 """Page «Sammenlign»: two to four submitters side by side on one question (POST /compare).
 
-Each column holds that submitter's own quotes on the question, or «Omtaler ikke dette». The
-view lives in the URL (`?q=...&s=<document id>&s=...`), so it can be shared.
+Each column holds that submitter's own quotes on the question, each highlighted in its
+paragraph (each document's text fetched once), or «Omtaler ikke dette». The view lives in the
+URL (`?q=...&s=<document id>&s=...`), so it can be shared.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from rag.cleaning import plain_line
 from rag.contract import MAX_COMPARED, MIN_COMPARED
 from ui import client
 from ui.settings import get_settings
-from ui.workbench import cached_compare, cached_documents, show_failure
+from ui.workbench import cached_compare, cached_documents, document_texts, show_failure
 from ui.workbench_render import STYLE, compare_column_html, submitter_options
 
 QUESTION_PARAM = "q"
@@ -69,7 +70,12 @@ def compare_page() -> None:
     chosen = chosen_in_url(options)
     choice_form(options, question, chosen)
     if not question or len(chosen) < MIN_COMPARED:
-        st.info("Skriv et spørsmål og velg to til fire innsendere.")
+        ready = len(chosen) >= MIN_COMPARED
+        st.info(
+            "Skriv et spørsmål for å sammenligne de valgte innsenderne."
+            if ready
+            else "Skriv et spørsmål og velg to til fire innsendere."
+        )
         return
     try:
         with st.spinner("Leter i innspillene …"):
@@ -79,10 +85,11 @@ def compare_page() -> None:
     except (client.ApiUnavailable, client.ApiError) as exc:
         show_failure(exc, settings.api_url)
         return
+    texts = document_texts(settings, chosen)  # each document once, for the quotes' paragraphs
     st.html(STYLE)
     with st.container(key="sammenligning"):
         for column, place in zip(
             comparison.columns, st.columns(len(comparison.columns), border=True), strict=True
         ):
             with place:
-                st.html(compare_column_html(column))
+                st.html(compare_column_html(column, texts))

@@ -18,7 +18,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from rag.contract import MARKER
-from ui.client import Citation, DocumentInfo
+from ui.client import Citation
 
 BLANK_LINE = re.compile(r"\n[ \t\r\f\v]*\n")
 WHITESPACE = re.compile(r"\s")
@@ -233,21 +233,6 @@ def overview_rows(summaries: Iterable[SubmitterSummary]) -> list[dict[str, str |
             "Beste sitat": literal(f"«{one_line(summary.best.quote)}» [{summary.best.n}]"),
         }
         for summary in summaries
-    ]
-
-
-def document_rows(docs: Iterable[DocumentInfo]) -> list[dict[str, str | int]]:
-    """Rows for `st.dataframe`, whose cells are plain text (no Markdown, no HTML)."""
-    return [
-        {
-            "Innsender": doc.submitter,
-            "Type": doc.submitter_type,
-            "Kilde": doc.source,
-            "Tegn": doc.chars,
-            "Tekstbiter": doc.chunks,
-            "Tittel": doc.title,
-        }
-        for doc in docs
     ]
 
 

@@ -18,6 +18,12 @@ class UiSettings(BaseSettings):
 
     api_url: str = Field(DEFAULT_API_URL, description="Base URL of the RAG HTTP API.")
     timeout_s: float = Field(60.0, gt=0, description="Seconds to wait for one API call.")
+    export_timeout_s: float = Field(
+        170.0,
+        gt=0,
+        description="Seconds to wait for a download (the API makes one at a time; the browser "
+        "gives a download button 180 s).",
+    )
     k: int | None = Field(
         None, ge=1, le=MAX_K, description="Passages /ask should consider; None: the API's default."
     )

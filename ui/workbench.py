@@ -1,21 +1,35 @@
-"""Streamlit pieces the workbench pages share: cached API calls, errors, download buttons."""
+"""Streamlit pieces the workbench pages share: cached API calls, errors, download buttons, and
+the document texts a page shows quotes in."""
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterable
 from typing import Any
 
 import streamlit as st
 
 from ui import client, render
 from ui.settings import UiSettings
-from ui.workbench_render import shared_text_rows
+
+logger = logging.getLogger(__name__)
 
 DOWNLOAD_FORMATS = {"csv": "CSV", "xlsx": "Excel", "docx": "Word", "md": "Markdown"}
+# Room for every document of a large consultation: a page that shows quotes from 300
+# documents finds each in the cache on its next render (64 made it fetch them all again).
+DOCUMENT_CACHE_ENTRIES = 2048
 
 
 @st.cache_data(ttl=600, max_entries=32, show_spinner=False)
-def cached_matrix(api_url: str, topics: tuple[str, ...], timeout_s: float) -> client.Matrix:
-    return client.matrix(api_url, topics, timeout_s=timeout_s)
+def cached_matrix(
+    api_url: str,
+    topics: tuple[str, ...],
+    timeout_s: float,
+    filters: client.Filters | None = None,
+    cells: client.CellsShown = "all",
+    quotes: bool = True,
+) -> client.Matrix:
+    return client.matrix(api_url, topics, filters, timeout_s, cells, quotes)
 
 
 @st.cache_data(ttl=60, show_spinner=False)
@@ -31,15 +45,13 @@ def cached_compare(
 
 
 @st.cache_data(ttl=60, show_spinner=False)
+def cached_listing(api_url: str, timeout_s: float) -> client.Listing:
+    return client.listing(api_url, timeout_s=timeout_s)
+
+
 def cached_documents(api_url: str, timeout_s: float) -> list[client.DocumentInfo]:
-    return client.documents(api_url, timeout_s=timeout_s)
-
-
-@st.cache_data(ttl=60, show_spinner=False)
-def cached_shared_text(
-    api_url: str, timeout_s: float
-) -> dict[str, tuple[client.SharedText, ...]] | None:
-    return client.shared_text(api_url, timeout_s=timeout_s)
+    """The documents of GET /documents (one cached call for every page)."""
+    return list(cached_listing(api_url, timeout_s).documents)
 
 
 @st.cache_data(ttl=600, max_entries=32, show_spinner=False)
@@ -47,6 +59,28 @@ def cached_download(
     api_url: str, path: str, body: dict[str, Any], fmt: str, timeout_s: float
 ) -> bytes:
     return client.download(api_url, path, body, fmt, timeout_s=timeout_s)
+
+
+@st.cache_data(ttl=600, max_entries=DOCUMENT_CACHE_ENTRIES, show_spinner=False)
+def cached_document_text(api_url: str, document_id: str, timeout_s: float) -> client.Document:
+    return client.document(api_url, document_id, timeout_s=timeout_s)
+
+
+def document_texts(settings: UiSettings, document_ids: Iterable[str]) -> dict[str, str | None]:
+    """The text of each document named, each fetched at most once however many quotes name it
+    (GET /documents/{id}), and kept for the next renders. A document that cannot be fetched is
+    None (and logged): its quotes are shown without their paragraph. For every page that shows
+    quotes in their paragraph: call it once with all the page's document ids."""
+    texts: dict[str, str | None] = {}
+    for document_id in dict.fromkeys(document_ids):
+        try:
+            doc = cached_document_text(settings.api_url, document_id, settings.timeout_s)
+        except (client.ApiUnavailable, client.ApiError) as exc:
+            logger.warning("No text for %s: %s", document_id, exc)
+            texts[document_id] = None
+        else:
+            texts[document_id] = doc.text
+    return texts
 
 
 def show_failure(exc: client.ApiUnavailable | client.ApiError, api_url: str) -> None:
@@ -63,14 +97,15 @@ def show_failure(exc: client.ApiUnavailable | client.ApiError, api_url: str) -> 
 def download_buttons(
     settings: UiSettings, path: str, body: dict[str, Any], name: str, key: str
 ) -> None:
-    """One button per format; the file is made by the API only when a button is clicked."""
+    """One button per format; the file is made by the API only when a button is clicked, and
+    the UI waits for it as long as the browser waits for the button (`export_timeout_s`)."""
     with st.container(horizontal=True, gap="small"):
         st.caption("Last ned:")
         for fmt, label in DOWNLOAD_FORMATS.items():
             st.download_button(
                 label,
                 data=lambda fmt=fmt: cached_download(  # type: ignore[misc]
-                    settings.api_url, path, body, fmt, settings.timeout_s
+                    settings.api_url, path, body, fmt, settings.export_timeout_s
                 ),
                 file_name=f"{name}.{fmt}",
                 key=f"{key}_{fmt}",
@@ -91,29 +126,10 @@ def answer_downloads(
     download_buttons(settings, "/ask", body, "svar", "last_ned_svar")
 
 
-def matrix_downloads(settings: UiSettings, topics: tuple[str, ...]) -> None:
-    """Download buttons for the matrix (POST /matrix?format=...)."""
-    body = client.matrix_body(topics, None)
+def matrix_downloads(
+    settings: UiSettings, topics: tuple[str, ...], filters: client.Filters | None = None
+) -> None:
+    """Download buttons for the matrix as shown (POST /matrix?format=...): every cell and
+    quote of the topics, for the submitter types chosen."""
+    body = client.matrix_body(topics, filters)
     download_buttons(settings, "/matrix", body, "oversikt", "last_ned_oversikt")
-
-
-def shared_text_section(settings: UiSettings, docs: list[client.DocumentInfo]) -> None:
-    """Which submissions share text (template letters) and how much; shown when the API
-    reports it, left out when it does not."""
-    try:
-        shared = cached_shared_text(settings.api_url, settings.timeout_s)
-    except (client.ApiUnavailable, client.ApiError):
-        return
-    if shared is None:
-        return
-    st.subheader("Delt tekst mellom innspill")
-    rows = shared_text_rows(docs, shared)
-    if not rows:
-        st.caption("Ingen av innspillene deler setninger med hverandre.")
-        return
-    st.caption(
-        "Andelen er hvor stor del av innsenderens egne setninger som også står i det andre "
-        "innspillet. «Nesten likt» betyr at innspillene i hovedsak er samme tekst (f.eks. et "
-        "malbrev)."
-    )
-    st.table(rows, hide_index=True)  # its cells render Markdown: every name is literal

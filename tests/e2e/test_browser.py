@@ -76,15 +76,17 @@ def test_question_link_shows_cited_answer_and_opens_the_source(
     for submitter in submitters:
         expect(answer).to_contain_text(submitter)
     assert page.locator(".kilde mark").count() == cards.count()
-    overview = page.get_by_role("heading", name="Oversikt per innsender")
+    overview = page.get_by_test_id("stExpander").filter(has_text="Oversikt per innsender")
     expect(overview).to_be_visible()
     page.screenshot(path=str(ARTIFACTS / "svar.png"))
+    overview.get_by_text("Oversikt per innsender").click()  # collapsed under the answer
+    expect(overview.get_by_test_id("stTable")).to_be_visible()
     overview.scroll_into_view_if_needed()
     page.locator(".st-key-svar").evaluate("e => e.closest('.stMain').scrollBy(0, -80)")
     page.screenshot(path=str(ARTIFACTS / "oversikt.png"))
 
     # A [n] marker in the answer leads to its source card.
-    last = cards.count()
+    last = (cards.last.locator("h4").get_attribute("id") or "").removeprefix("kilde-")
     page.get_by_role("link", name=f"[{last}]", exact=True).first.click()
     expect(page.locator(f"#kilde-{last}")).to_be_in_viewport()
 

@@ -3,12 +3,12 @@ serves documents whose every field holds Markdown links, images, a javascript: l
 and topics that are Markdown.
 
 Every page and every table is visited: the answer with its sources and its «Oversikt per
-innsender» table, the document view, the documents page with its metadata table, its «Delt
-tekst mellom innspill» table and its document picker, the overview matrix with its quotes, and
-the comparison. Asserts that nothing from document text becomes an <a> or <img> in the DOM, that
-the text shows literally, that no request leaves 127.0.0.1, and that the toolbar has no «Deploy»
-button. No model and no index: only the UI, the fake API and Chromium. Screenshots:
-tests/artifacts/.
+innsender» table, the document view, the documents page with its metadata table, its template
+groups and its document picker, the overview matrix with its quotes, and the comparison.
+Asserts that nothing from document text becomes an <a> or <img> in the DOM (the only links are
+the UI's own, built from ids), that the text shows literally, that no request leaves 127.0.0.1,
+and that the toolbar has no «Deploy» button. No model and no index: only the UI, the fake API
+and Chromium. Screenshots: tests/artifacts/.
 """
 
 from __future__ import annotations
@@ -143,9 +143,9 @@ def test_the_answers_overview_table_is_literal(
     hostile_ui: str, page: Page, off_host: OffHostGuard
 ) -> None:
     page.goto(f"{hostile_ui}/?q={quote(TABLE_QUESTION)}")
-    expect(page.get_by_role("heading", name="Oversikt per innsender")).to_be_visible(
-        timeout=LOAD_MS
-    )
+    overview = page.get_by_test_id("stExpander").filter(has_text="Oversikt per innsender")
+    expect(overview).to_be_visible(timeout=LOAD_MS)
+    overview.get_by_text("Oversikt per innsender").click()  # collapsed on the answer page
     table = page.get_by_test_id("stTable")
     expect(table).to_have_count(1)
     shown = squash(table.inner_text())
@@ -160,18 +160,22 @@ def test_the_answers_overview_table_is_literal(
 def test_the_documents_page_tables_and_picker_are_literal(
     hostile_ui: str, page: Page, off_host: OffHostGuard
 ) -> None:
-    """The «Delt tekst mellom innspill» table rendered names as Markdown: the browser fetched
-    https://evil.example/ for a submitter named like an image."""
+    """A shared-text table once rendered names as Markdown: the browser fetched
+    https://evil.example/ for a submitter named like an image. The template groups are HTML
+    with every name escaped and one link, to «Sammenlign» with the group's ids."""
     page.goto(f"{hostile_ui}/dokumenter")
-    expect(page.get_by_role("heading", name="Delt tekst mellom innspill")).to_be_visible(
+    expect(page.get_by_role("heading", name="Maler: innspill med samme tekst")).to_be_visible(
         timeout=LOAD_MS
     )
-    shared = page.get_by_test_id("stTable")
-    expect(shared).to_have_count(1)
-    shown = squash(shared.inner_text())
+    groups = page.locator("table.maler")
+    expect(groups).to_have_count(1)
+    shown = squash(groups.inner_text())
     assert squash(HOSTILE_SUBMITTER) in shown and squash(IMAGE_SUBMITTER) in shown
+    hrefs = groups.locator("a").evaluate_all("els => els.map(e => e.getAttribute('href'))")
+    assert [urlsplit(h).path for h in hrefs] == ["sammenlign"]
     expect(page.get_by_test_id("stDataFrame")).to_be_visible()
-    page.get_by_test_id("stSelectbox").click()  # the picker's options: submitter — title
+    picker = page.get_by_test_id("stSelectbox").filter(has_text="Åpne et dokument")
+    picker.click()  # the picker's options: submitter — title
     options = page.get_by_role("option")
     expect(options.first).to_be_visible()
     labels = [squash(t) for t in options.all_inner_texts()]
@@ -189,14 +193,15 @@ def test_the_overview_matrix_and_its_quotes_are_literal(
     table = page.locator("table.matrise")
     expect(table).to_be_visible(timeout=LOAD_MS)
     headers = [squash(h) for h in table.locator("thead th").all_inner_texts()]
-    assert headers[1].startswith(squash(HOSTILE_TOPIC))
+    assert headers[:2] == ["Innsender", "Temaer"]
+    assert headers[2].startswith(squash(HOSTILE_TOPIC))
+    title = table.locator("thead th.tema").first.get_attribute("title") or ""
+    assert title.startswith(HOSTILE_TOPIC) and "2 av 3 organisasjon" in title
     rows = [squash(r) for r in table.locator("tbody th[scope=row]").all_inner_texts()]
     assert squash(HOSTILE_SUBMITTER) in rows and squash(IMAGE_SUBMITTER) in rows
-    expander = page.get_by_test_id("stExpander").filter(has_text="2 av 3 organisasjon").first
-    expect(expander).to_be_visible()
-    assert squash(HOSTILE_TOPIC) in squash(expander.inner_text())
-    expander.click()
-    expect(expander.locator(".kilde").first).to_be_visible()
+    quotes = page.locator(".st-key-sitater")  # the first topic's quotes, fetched when shown
+    expect(quotes.locator(".kilde").first).to_be_visible(timeout=LOAD_MS)
+    assert squash(IMAGE_QUOTE) in squash(quotes.inner_text())
     page.wait_for_timeout(500)
     assert_only_local_links_and_images(page)
     page.screenshot(path=str(ARTIFACTS / "fiendtlig-matrise.png"), full_page=True)

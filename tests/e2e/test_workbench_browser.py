@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import parse_qs, urlencode, urlsplit
 
+import httpx
 import pytest
 from browser_support import ARTIFACTS, OffHostGuard, streamlit_ui
 from live_server import serving, settings_for
@@ -49,32 +50,45 @@ def squash(text: str) -> str:
 
 
 def test_overview_link_shows_the_matrix_and_a_cell_opens_its_quote(
-    workbench_ui: str, page: Page
+    workbench_ui: str, workbench_api: str, page: Page
 ) -> None:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.goto(f"{workbench_ui}/oversikt?{urlencode([('topics', t) for t in TOPICS])}")
     table = page.locator("table.matrise")
     expect(table).to_be_visible(timeout=PAGE_MS)
     headers = [squash(h) for h in table.locator("thead th").all_inner_texts()]
-    assert headers[0] == "Innsender"
-    assert headers[1].startswith("fastlegeordningen") and "3 av 3 kommuner" in headers[1]
-    assert "0 av 3 kommuner, 0 av 2 helsefellesskap" in headers[3]
+    assert headers[:2] == ["Innsender", "Temaer"]
+    assert headers[2].startswith("fastlegeordningen")
+    # The page shows what the API decided (whether every seed discusses a topic is the API's
+    # to test: tests/api/test_workbench_api.py).
+    body = {"topics": list(TOPICS)}
+    decided = httpx.post(f"{workbench_api}/matrix", json=body, timeout=600).json()
+    titles = [t.get_attribute("title") or "" for t in table.locator("thead th.tema").all()]
     assert table.locator("tbody th[scope=row]").count() == 5
-    fastlege_marks = table.locator("tbody tr td:nth-child(2) a")
-    assert fastlege_marks.count() == 5  # every submitter discusses fastlegeordningen
-    assert table.locator("tbody tr td:nth-child(4) a").count() == 0  # no volcanoes
+    for column, topic in enumerate(TOPICS):
+        mentioned = sum(c["mentioned"] for c in decided["cells"] if c["topic"] == topic)
+        counts = [c for c in decided["counts"] if c["topic"] == topic]
+        kinds = ", ".join(f"{c['mentioned']} av {c['total']}" for c in counts)
+        assert titles[column].startswith(f"{topic}: {mentioned} av 5"), titles[column]
+        assert all(f"{c['mentioned']} av {c['total']}" in titles[column] for c in counts), kinds
+        # Each row: its name, how many topics it mentions, then one cell per topic.
+        marks = table.locator(f"tbody tr td:nth-child({column + 3}) a")
+        assert marks.count() == mentioned, topic
+    assert titles[2].startswith("vulkanutbrudd på Island: 0 av 5")  # nothing about volcanoes
+    fastlege_marks = table.locator("tbody tr td:nth-child(3) a")
     page.screenshot(path=str(ARTIFACTS / "arbeidsbenk-oversikt.png"), full_page=True)
 
+    # The page asks for the marks alone: the quote a mark opens is the document's own text.
     cell = fastlege_marks.nth(1)
-    href = cell.get_attribute("href") or ""
-    query = parse_qs(urlsplit(href).query)
-    quote = squash((cell.get_attribute("title") or "").split("«", 1)[1].rsplit("»", 1)[0])
+    query = parse_qs(urlsplit(cell.get_attribute("href") or "").query)
+    start, end = int(query["start"][0]), int(query["end"][0])
+    text = httpx.get(f"{workbench_api}/documents/{query['doc'][0]}", timeout=30).json()["text"]
     cell.click()
     page.wait_for_url("**/dokument?*")
     mark = page.locator("mark#treff")
     expect(mark).to_be_visible(timeout=60_000)
     expect(mark).to_be_in_viewport()
-    assert squash(mark.inner_text()) == quote
+    assert squash(mark.inner_text()) == squash(text[start:end])
     assert parse_qs(urlsplit(page.url).query)["doc"] == query["doc"]
     page.screenshot(path=str(ARTIFACTS / "arbeidsbenk-sitat.png"))
 
@@ -95,7 +109,8 @@ def test_compare_link_shows_submitters_side_by_side(workbench_ui: str, page: Pag
     expect(page.get_by_label("Spørsmål")).to_have_value(question)
     page.screenshot(path=str(ARTIFACTS / "arbeidsbenk-sammenlign.png"), full_page=True)
 
-    first_quote = squash(columns.nth(0).locator("blockquote").first.inner_text())
+    # Each quote is highlighted in its paragraph; the link opens it highlighted in the document.
+    first_quote = squash(columns.nth(0).locator("blockquote mark").first.inner_text())
     columns.nth(0).get_by_role("link", name="Vis i dokumentet").first.click()
     mark = page.locator("mark#treff")
     expect(mark).to_be_visible(timeout=60_000)

@@ -422,13 +422,21 @@ def test_text_shared_in_part_is_measured_but_not_a_near_duplicate(build: Build) 
     (build.sources / "vestby.txt").write_text(
         "\n\n".join(["Høringssvar fra Vestby kommune", *TEMPLATE]), encoding="utf-8"
     )
-    (build.sources / "aas.txt").write_text("\n\n".join(LETTER), encoding="utf-8")
+    (build.sources / "aas.txt").write_text("\n\n".join([*LETTER, TEMPLATE[4]]), encoding="utf-8")
+    (build.sources / "stange.txt").write_text("\n\n".join(TEMPLATE[3:]), encoding="utf-8")
     build()
     documents = build.load().documents
-    # Two of the five sentences of each letter are in the other (headings do not count).
-    assert documents["vestby"].shared_text == {"aas": 0.4}
-    assert documents["aas"].shared_text == {"vestby": 0.4}
+    # Three of Vestby's five sentences are in Ås's letter, three of Ås's six in Vestby's
+    # (headings do not count): listed, as each holds half or more of the other's; not one
+    # template, which takes 75 % both ways.
+    assert documents["vestby"].shared_text["aas"] == 0.6
+    assert documents["aas"].shared_text["vestby"] == 0.5
     assert documents["vestby"].near_duplicates == documents["aas"].near_duplicates == ()
+    # Both of Stange's sentences are in Vestby's letter, but only two of Vestby's five are in
+    # Stange's: listed one way only, under the half that the other way would need.
+    assert documents["stange"].shared_text["vestby"] == 1.0
+    assert "stange" not in documents["vestby"].shared_text
+    assert documents["stange"].near_duplicates == ()
 
 
 def test_the_engine_that_computes_the_vectors_is_not_part_of_the_fingerprint() -> None:

@@ -85,3 +85,17 @@ def test_guesses_duplicates_and_skips_are_named() -> None:
     assert "scan.pdf: no text layer" in text
     assert "2 submitter(s) not from metadata.csv" in text
     assert "data/metadata.suggested.csv" in text
+
+
+def test_template_letters_are_named_once_per_group_not_once_per_pair() -> None:
+    campaign = ("vestby", "frogn", "aas")
+    members = tuple(
+        entry(f"{i}.txt", i, "kommune", "metadata.csv").model_copy(
+            update={"near_duplicates": tuple(o for o in campaign if o != i)}
+        )
+        for i in campaign
+    )
+    text = format_report(report(embedded=40, cached=0, documents=DOCUMENTS + members))
+    assert "Template letters from different submitters (kept, marked): 1" in text
+    assert "  3 documents: aas.txt, frogn.txt, vestby.txt" in text
+    assert text.count("vestby.txt") == 2  # the submitter table and the group line

@@ -102,6 +102,20 @@ def test_matrix_topics_and_comparison_match_the_ui_types(api: str) -> None:
     assert all(declared(client.CompareColumn) <= column.keys() for column in body["columns"])
 
 
-def test_shared_text_is_read_from_the_real_documents_listing(api: str) -> None:
-    shared = client.shared_text(api)
-    assert shared is None or set(shared) == {"bergen", "moss", "more"}
+def test_the_trimmed_matrix_holds_the_marks_of_the_whole_one(api: str) -> None:
+    topics = client.topics(api)
+    whole = client.matrix(api, topics)
+    marks = client.matrix(api, topics, cells="mentioned", quotes=False)
+    mentioned = [c for c in whole.cells if c.mentioned]
+    assert [(c.topic, c.document_id, c.start, c.end) for c in marks.cells] == [
+        (c.topic, c.document_id, c.start, c.end) for c in mentioned
+    ]
+    assert all(c.quote is None and c.section is None for c in marks.cells)
+    assert marks.counts == whole.counts
+
+
+def test_the_listing_reads_the_real_documents_and_what_they_share(api: str) -> None:
+    found = client.listing(api)
+    ids = {d.document_id for d in found.documents}
+    assert ids == {"bergen", "moss", "more"}
+    assert found.sharing is None or set(found.sharing) == ids

@@ -216,23 +216,30 @@ def quotes_of(document_id: str) -> list[dict[str, Any]]:
     return [c for c in TABLE_CITATIONS if c["document_id"] == document_id]
 
 
-def matrix(topics: list[str]) -> dict[str, Any]:
-    """POST /matrix: the hostile submitters mention every topic with their first quote."""
+def matrix(
+    topics: list[str], types: list[str] | None = None, cells_shown: str = "all", quotes: bool = True
+) -> dict[str, Any]:
+    """POST /matrix: the hostile submitters mention every topic with their first quote; the
+    submitter types, `cells` and `quotes` of the request are honoured as the API does."""
     ids = sorted(META, key=lambda d: (META[d][1], list(META).index(d)))  # grouped by type
+    ids = [d for d in ids if not types or META[d][1] in types]
     cells = []
     for topic in topics:
         for document_id in ids:
             quote = next(iter(quotes_of(document_id)), None)
+            if quote is None and cells_shown == "mentioned":
+                continue
+            shown = quote if quotes else None
             cells.append(
                 {
                     "topic": topic,
                     "document_id": document_id,
                     "mentioned": quote is not None,
                     "confidence": "high" if quote else "none",
-                    "quote": quote["quote"] if quote else None,
+                    "quote": shown["quote"] if shown else None,
                     "start": quote["start"] if quote else None,
                     "end": quote["end"] if quote else None,
-                    "section": quote["section"] if quote else None,
+                    "section": shown["section"] if shown else None,
                     "page": None,
                     "score": 0.8 if quote else 0.1,
                 }
@@ -281,6 +288,11 @@ def comparison(question: str, document_ids: list[str]) -> dict[str, Any]:
 class FakeApi:
     url: str
     asked: list[dict[str, Any]] = field(default_factory=list)
+    requests: list[str] = field(default_factory=list)  # "GET /documents/moss", in order
+    matrices: list[dict[str, Any]] = field(default_factory=list)  # the bodies of POST /matrix
+
+    def count(self, request: str) -> int:
+        return self.requests.count(request)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -291,6 +303,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         parts = urlsplit(self.path)
+        self.fake.requests.append(f"GET {unquote(parts.path)}")
         if parts.path == "/health":
             self._send(
                 200,
@@ -317,12 +330,16 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         path = urlsplit(self.path).path
+        self.fake.requests.append(f"POST {path}")
         if path not in ("/ask", "/matrix", "/compare"):
             self._send(404, {"detail": "Not Found"})
             return
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         if path == "/matrix":
-            self._send(200, matrix(body["topics"]))
+            self.fake.matrices.append(body)
+            types = (body.get("filters") or {}).get("submitter_type")
+            cells, quotes = body.get("cells", "all"), body.get("quotes", True)
+            self._send(200, matrix(body["topics"], types, cells, quotes))
             return
         if path == "/compare":
             self._send(200, comparison(body["question"], body["document_ids"]))

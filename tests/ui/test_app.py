@@ -24,6 +24,7 @@ from fake_api import (
     HOSTILE_SUBMITTER,
     HOSTILE_URL_QUOTE,
     META,
+    NEAR_DUPLICATES,
     NO_ANSWER_QUESTION,
     QUESTION,
     TEXTS,
@@ -31,6 +32,8 @@ from fake_api import (
 )
 from md_view import links, markup_tags, shown
 from streamlit.testing.v1 import AppTest
+
+from ui.workbench_render import document_href, norwegian_key
 
 APP = Path(__file__).resolve().parents[2] / "ui" / "app.py"
 TIMEOUT = 30
@@ -259,11 +262,39 @@ def test_documents_page_lists_metadata(fake_api: FakeApi, monkeypatch: pytest.Mo
     at = AppTest.from_function(_documents_page_script, default_timeout=TIMEOUT).run()
     assert not at.exception
     table = at.dataframe[0].value
-    assert list(table.columns) == ["Innsender", "Type", "Kilde", "Tegn", "Tekstbiter", "Tittel"]
-    assert list(table["Kilde"]) == [META[document_id][2] for document_id in TEXTS]
-    assert [metric.value for metric in at.metric] == [str(len(TEXTS)), "6"]
+    assert list(table.columns) == [
+        "Innsender", "Type", "Malgruppe", "Delt tekst (%)", "Tegn", "Tekstbiter", "Kilde", "Tittel",
+    ]  # fmt: skip
+    by_name = sorted(TEXTS, key=lambda d: norwegian_key(META[d][0]))
+    assert list(table["Kilde"]) == [META[document_id][2] for document_id in by_name]
+    assert [metric.value for metric in at.metric] == [str(len(TEXTS)), "6", "1"]
     link = at.get("page_link")[0]
-    assert link.proto.page == "dokument" and link.proto.query_string == "doc=moss"
+    assert link.proto.page == "dokument" and link.proto.query_string == f"doc={by_name[0]}"
+
+
+def test_documents_page_filters_by_type_and_shared_text_and_shows_template_groups(
+    fake_api: FakeApi, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RAG_UI_API_URL", fake_api.url)
+    at = AppTest.from_function(_documents_page_script, default_timeout=TIMEOUT).run()
+    group = next(e.value for e in at.get("html") if 'class="maler"' in e.value)
+    members = sorted(NEAR_DUPLICATES, key=lambda d: norwegian_key(META[d][0]))
+    assert "sammenlign?" + "&amp;".join(f"s={m}" for m in members) in group
+    assert "Sammenlign 2" in group
+    at.multiselect(key="dokumenter_type").select("kommune")
+    at.run()
+    assert set(at.dataframe[0].value["Type"]) == {"kommune"}
+    at.multiselect(key="dokumenter_type").unselect("kommune")
+    at.selectbox(key="dokumenter_delt").select("mal")
+    at.run()
+    assert set(at.dataframe[0].value["Kilde"]) == {META[d][2] for d in NEAR_DUPLICATES}
+    assert set(at.selectbox(key="open_document").options) == {
+        f"{META[d][0]} — {META[d][3]}" for d in NEAR_DUPLICATES
+    }  # the picker offers what the table shows
+    at.selectbox(key="dokumenter_sortering").select("lengde")
+    at.run()
+    chars = list(at.dataframe[0].value["Tegn"])
+    assert chars == sorted(chars, reverse=True)
 
 
 # --- hostile documents: every field renders literally ---
@@ -278,13 +309,21 @@ def all_markdown(at: AppTest) -> list[str]:
     return bodies
 
 
+# The links the workbench builds itself: to a document or to «Sammenlign», from ids.
+OWN_LINK = re.compile(r'<a (?:class="(?:high|low)" )?href="(?:dokument|sammenlign)\?[^"<>]*"')
+# The answer's markers: to a source card, or to the quote in its document.
+OWN_MARKER = re.compile(r"#kilde-\d+|dokument\?doc=[^\s\"<>()]*")
+
+
 def assert_no_markup_from_documents(at: AppTest) -> None:
     for body in all_markdown(at):
         assert markup_tags(body) == [], body
-        assert all(link.startswith("#kilde-") for link in links(body)), body
+        assert all(OWN_MARKER.fullmatch(link) for link in links(body)), body
     for element in at.get("html"):
         if not element.proto.unsafe_allow_javascript:  # the fixed scroll script
-            assert not re.search(r"<(a|img|script)\b", element.value), element.value
+            assert not re.search(r"<(img|script)\b", element.value), element.value
+            anchors = re.findall(r"<a\b", element.value)
+            assert len(anchors) == len(OWN_LINK.findall(element.value)), element.value
 
 
 def test_hostile_answer_renders_every_field_literally(
@@ -367,9 +406,15 @@ def test_a_grouped_answer_shows_counts_then_groups_and_keeps_the_rest_one_click_
     assert "Rekruttering er krevende." not in "\n".join(groups)  # not on the first screen
     everything = "\n".join(m.value for m in at.markdown)
     assert not markup_tags(everything)
-    assert {f"#kilde-{n}" for n in (1, 2, 3, 4)} <= set(links(everything))
     cards = [body for body in html_bodies(at) if 'class="kilde"' in body]
-    assert len(cards) == 3  # the quotes shown first; the rest a page at a time
+    assert len(cards) == 2  # one per quote shown first; the rest a page at a time
+    # A marker leads to its card when the page shows it, else to its quote in the document.
+    by_n = {c["n"]: c for c in GROUPED_CITATIONS}
+    own = {f"#kilde-{n}" for n in (1, 4)} | {
+        document_href(by_n[n]["document_id"], by_n[n]["start"], by_n[n]["end"], GROUPED_QUESTION)
+        for n in (2, 3)
+    }
+    assert {html.unescape(link) for link in links(everything)} == own
 
 
 def test_asking_everyone_undoes_the_questions_scope_in_one_click(
@@ -381,3 +426,17 @@ def test_asking_everyone_undoes_the_questions_scope_in_one_click(
     assert at.query_params["alle"] in ("1", ["1"])
     assert fake_api.asked[-1].get("scope_from_question") is False
     assert not [i for i in at.info if "Spørsmålet gjelder" in shown(i.value)]
+
+
+def test_the_answer_page_fetches_each_document_once_and_not_again_on_the_next_render(
+    fake_api: FakeApi, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One render of the answer page at 300 submitters fetched GET /documents/{id} 193 times
+    for 183 documents, and as many again on every render: its cache held 64."""
+    at = run_app(fake_api.url, monkeypatch, q=QUESTION)  # two quotes from Moss kommune
+    assert not at.exception
+    cited = {c["document_id"] for c in CITATIONS}
+    fetched = [r for r in fake_api.requests if r.startswith("GET /documents/")]
+    assert sorted(fetched) == sorted(f"GET /documents/{d}" for d in cited)
+    at.run()
+    assert [r for r in fake_api.requests if r.startswith("GET /documents/")] == fetched

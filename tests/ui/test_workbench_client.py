@@ -1,4 +1,4 @@
-"""ui.client.shared_text: reads the optional template-letter fields of /documents."""
+"""ui.client.listing: GET /documents read once, with its optional template-letter fields."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from ui.client import SharedText, shared_text
+from ui.client import DocumentInfo, SharedText, Sharing, listing
 
 
 def serve(documents: list[dict[str, Any]]) -> Iterator[str]:
@@ -35,15 +35,22 @@ def serve(documents: list[dict[str, Any]]) -> Iterator[str]:
         server.server_close()
 
 
-BASE = {"source": "x.txt", "submitter": "X", "submitter_type": "kommune", "title": "T"}
+BASE = {
+    "source": "x.txt",
+    "submitter": "X",
+    "submitter_type": "kommune",
+    "title": "T",
+    "chars": 10,
+    "chunks": 1,
+}
 
 
 @pytest.fixture
 def with_shared_text() -> Iterator[str]:
     docs = [
-        BASE | {"document_id": "a", "shared_text": {"b": 0.2, "c": 0.95}, "near_duplicates": ["c"]},
-        BASE | {"document_id": "b", "shared_text": {"a": 0.1}, "near_duplicates": []},
-        BASE | {"document_id": "c", "shared_text": {}, "near_duplicates": []},
+        BASE | {"document_id": "a", "shared_text": {"b": 0.6, "c": 0.95}, "near_duplicates": ["c"]},
+        BASE | {"document_id": "b", "shared_text": {"a": 0.5}, "near_duplicates": []},
+        BASE | {"document_id": "c", "shared_text": {}, "near_duplicates": ["a"]},
     ]
     yield from serve(docs)
 
@@ -54,12 +61,16 @@ def without_shared_text() -> Iterator[str]:
 
 
 def test_shared_text_is_read_largest_share_first(with_shared_text: str) -> None:
-    assert shared_text(with_shared_text) == {
-        "a": (SharedText("c", 0.95, True), SharedText("b", 0.2, False)),
-        "b": (SharedText("a", 0.1, False),),
-        "c": (),
+    found = listing(with_shared_text)
+    assert [d.document_id for d in found.documents] == ["a", "b", "c"]
+    assert found.sharing == {
+        "a": Sharing(("c",), (SharedText("c", 0.95, True), SharedText("b", 0.6, False))),
+        "b": Sharing((), (SharedText("a", 0.5, False),)),
+        "c": Sharing(("a",), ()),
     }
 
 
 def test_an_api_without_shared_text_reports_none(without_shared_text: str) -> None:
-    assert shared_text(without_shared_text) is None
+    found = listing(without_shared_text)
+    assert found.documents == (DocumentInfo("a", "x.txt", "X", "kommune", "T", 10, 1),)
+    assert found.sharing is None

@@ -4,25 +4,28 @@ from __future__ import annotations
 
 from urllib.parse import parse_qs, urlsplit
 
-from md_view import links, markup_tags, shown
-
 from rag.contract import count_line, type_plural
 from ui.client import (
     Citation,
     CompareColumn,
-    DocumentInfo,
     Matrix,
     MatrixCell,
     MatrixSubmitter,
-    SharedText,
     TypeCount,
 )
 from ui.render import literal
 from ui.workbench_render import (
+    STYLE,
+    MatrixView,
     compare_column_html,
+    count_rows,
     document_href,
     matrix_html,
-    shared_text_rows,
+    mentions,
+    norwegian_key,
+    shown_rows,
+    silent,
+    silent_html,
     topic_citations,
 )
 
@@ -94,6 +97,17 @@ def test_rows_are_grouped_by_type_and_columns_carry_the_count_line() -> None:
         < page.index("Helsefellesskapet Møre")
     )
     assert count_line(MATRIX.counts, "legevakt") == "2 av 2 kommuner, 0 av 1 helsefellesskap"
+    assert 'title="legevakt: 2 av 3 (2 av 2 kommuner, 0 av 1 helsefellesskap)"' in page
+    assert '<span class="antall">2</span>' in page  # two of the three mention it
+
+
+def test_the_header_stays_while_the_rows_scroll_in_their_frame() -> None:
+    page = matrix_html(MATRIX)
+    assert page.startswith('<div class="matrise-ramme">')
+    assert page.count('<th class="tema" scope="col"') == len(MATRIX.topics)
+    assert ".matrise-ramme { max-height: 70vh; overflow: auto;" in STYLE
+    assert ".matrise thead th { position: sticky; top: 0;" in STYLE
+    assert "writing-mode: vertical-rl" in STYLE  # topic names upwards: twelve columns fit
 
 
 def test_types_are_pluralised_by_their_ending() -> None:
@@ -133,35 +147,90 @@ def test_compare_column_shows_quotes_with_links_or_says_not_discussed() -> None:
     assert "Omtaler ikke dette" in silent and "<blockquote>" not in silent
 
 
-def test_shared_text_rows_name_both_submitters_and_the_share() -> None:
-    docs = [
-        DocumentInfo("a", "a.txt", "Ålesund kommune", "kommune", "A", 10, 1),
-        DocumentInfo("b", "b.txt", "Bergen kommune", "kommune", "B", 10, 1),
-    ]
-    rows = shared_text_rows(docs, {"a": (SharedText("b", 0.934, True),), "b": ()})
-    assert rows == [
-        {
-            "Innsender": "Ålesund kommune",
-            "Deler tekst med": "Bergen kommune",
-            "Andel av egne setninger": "93 %",
-            "Nesten likt (mal)": "ja",
-        }
-    ]
-
-
 def test_literal_shows_markdown_as_text() -> None:
     assert literal("**fet** <i>") == "\\*\\*fet\\*\\* &lt;i&gt;"
 
 
-def test_shared_text_rows_show_hostile_names_as_text() -> None:
-    """st.table renders its cells as Markdown: a name may not become a link or an image."""
-    image = "![logo](https://evil.example/logo.png) Bildelaget"
-    docs = [
-        DocumentInfo("a", "a.txt", EVIL, "kommune", "A", 10, 1),
-        DocumentInfo("b", "b.txt", image, "annen", "B", 10, 1),
+# --- sorting, filtering, the silent ----------------------------------------------------------
+
+PEOPLE = (
+    MatrixSubmitter("o", "o.txt", "Øvre Eiker kommune", "kommune"),
+    MatrixSubmitter("a", "a.txt", "Ås kommune", "kommune"),
+    MatrixSubmitter("b", "b.txt", "Bergen kommune", "kommune"),
+    MatrixSubmitter("f", "f.txt", "Fagforbundet", "organisasjon"),
+)
+# Only the mentioned cells, as the page asks for them (cells="mentioned", quotes=False).
+MARKS = Matrix(
+    topics=("legevakt", "rus"),
+    submitters=PEOPLE,
+    cells=(
+        MatrixCell("legevakt", "a", True, "high", None, 1, 5, None, None, 0.9),
+        MatrixCell("rus", "a", True, "low", None, 7, 9, None, None, 0.7),
+        MatrixCell("legevakt", "f", True, "low", None, 1, 5, None, None, 0.7),
+    ),
+    counts=(
+        TypeCount("legevakt", "kommune", 1, 3),
+        TypeCount("legevakt", "organisasjon", 1, 1),
+        TypeCount("rus", "kommune", 1, 3),
+        TypeCount("rus", "organisasjon", 0, 1),
+    ),
+)
+
+
+def ids(rows: list[MatrixSubmitter]) -> list[str]:
+    return [r.document_id for r in rows]
+
+
+def test_rows_sort_by_name_in_norwegian_order_by_type_or_by_topics_mentioned() -> None:
+    assert norwegian_key("Øvre") > norwegian_key("Zeta") and norwegian_key("Ås") > norwegian_key(
+        "Øvre"
+    )
+    # grouped by type in the API's order, then by name (the API sorts «Ås» before «Øvre»)
+    assert ids(shown_rows(MARKS, MatrixView("type"))) == ["b", "o", "a", "f"]
+    assert ids(shown_rows(MARKS, MatrixView("innsender"))) == ["b", "f", "o", "a"]
+    assert mentions(MARKS) == {"o": 0, "a": 2, "b": 0, "f": 1}
+    assert ids(shown_rows(MARKS, MatrixView("flest"))) == ["a", "f", "b", "o"]
+    assert ids(shown_rows(MARKS, MatrixView("færrest"))) == ["b", "o", "f", "a"]
+
+
+def test_rows_filter_by_their_mark_in_one_topic_or_any() -> None:
+    unsure = MatrixView("innsender", frozenset({"low"}))
+    assert ids(shown_rows(MARKS, unsure)) == ["f", "a"]
+    assert ids(shown_rows(MARKS, MatrixView("innsender", frozenset({"low"}), "rus"))) == ["a"]
+    silent_on_rus = MatrixView("innsender", frozenset({"none"}), "rus")
+    assert ids(shown_rows(MARKS, silent_on_rus)) == ["b", "f", "o"]
+    sure = MatrixView("innsender", frozenset({"high"}), "legevakt")
+    assert ids(shown_rows(MARKS, sure)) == ["a"]
+
+
+def test_a_missing_cell_is_a_dot_and_an_ungrouped_row_names_its_type() -> None:
+    page = matrix_html(MARKS, shown_rows(MARKS, MatrixView("innsender")), grouped=False)
+    assert page.count("<a ") == 3 and "Kommuner (" not in page
+    assert '<span class="type">organisasjon</span>' in page
+    assert page.count('class="ingen"') == 2 * 4 - 3
+    assert 'title="Ås kommune om rus (usikker)"' in page  # no quote was asked for
+
+
+def test_the_silent_are_those_that_mention_no_topic() -> None:
+    quiet = silent(MARKS)
+    assert ids(quiet) == ["b", "o"]
+    html = silent_html([*quiet, MatrixSubmitter("x", "x", EVIL, "kommune")])
+    assert "<img" not in html and "<li>Bergen kommune (kommune)</li>" in html
+
+
+def test_count_rows_are_plain_text_per_topic_and_type() -> None:
+    assert count_rows(MARKS) == [
+        {"Tema": "legevakt", "kommune": "1 av 3", "organisasjon": "1 av 1"},
+        {"Tema": "rus", "kommune": "1 av 3", "organisasjon": "0 av 1"},
     ]
-    rows = shared_text_rows(docs, {"a": (SharedText("b", 0.5, False),), "b": ()})
-    [row] = rows
-    assert shown(row["Innsender"]) == EVIL and shown(row["Deler tekst med"]) == image
-    for cell in row.values():
-        assert links(cell) == [] and markup_tags(cell) == [], cell
+
+
+def test_a_compare_column_shows_each_quote_in_its_paragraph_when_the_text_is_given() -> None:
+    text = "Innledning.\n\nFørst dette. Legevakten må styrkes. Og mer.\n\nSlutt."
+    start = text.index("Legevakten")
+    citation = Citation(1, "a", "a.txt", "Ås", "kommune", None, None, "Legevakten må styrkes.",
+                        start, start + len("Legevakten må styrkes."), 1.0)  # fmt: skip
+    column = CompareColumn("a", "Ås", "kommune", "high", 0.9, (citation,))
+    page = compare_column_html(column, {"a": text})
+    assert "Først dette. <mark>Legevakten må styrkes.</mark> Og mer." in page
+    assert "<mark>" not in compare_column_html(column)
