@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
 
+from rag.config import ApiSettings, IndexSettings, Settings
 from rag.embed import Embedder, Vectors, normalise_rows
 from rag.policy import (
     Fusion,
@@ -122,3 +123,24 @@ def brute_typicality(vectors: np.ndarray, neighbours: int = 5) -> np.ndarray:
     closest = np.sort(cosines, axis=1)[:, count - k :]
     result[:] = closest.mean(axis=1)
     return result
+
+
+def fake_settings(folder: Path, **api: object) -> Settings:
+    """Settings with the index and its cache in `folder` and these API settings."""
+    index = IndexSettings(path=folder / "index", cache_dir=folder / "cache")
+    return Settings(index=index, api=ApiSettings(**api))  # type: ignore[arg-type]
+
+
+def fake_corpus(folder: Path, texts: Mapping[str, str]) -> Path:
+    """`texts` written as sources in `folder`, indexed there with the fake embedder under a
+    fake policy (`fake_settings(folder)`); returns `folder`."""
+    from indexer.build import build_index
+
+    sources = folder / "innspill"
+    sources.mkdir()
+    for name, text in texts.items():
+        (sources / name).write_text(text, encoding="utf-8")
+    settings = fake_settings(folder)
+    build_index([sources], settings.index.path, settings, FakeEmbedder)
+    write_fake_policy(settings.index.path)
+    return folder

@@ -14,12 +14,11 @@ from typing import Any
 
 import httpx
 import pytest
-from fakes import FakeEmbedder, write_fake_policy
+from fakes import FakeEmbedder, fake_corpus, fake_settings
 from live_server import serving
 
-from indexer.build import build_index
 from rag.api import create_app
-from rag.config import ApiSettings, IndexSettings, Settings
+from rag.config import ApiSettings
 from rag.contract import MAX_QUESTION_CHARS
 from rag.csv_cells import FORMULA_START
 
@@ -33,28 +32,13 @@ QUESTION = "Hvem trenger flere sykepleiere på legevakten?"
 HIDDEN = ("lege\u200bvakten", "\u202elegevakten", "l\u00adegevakten", "lege\x1bvakten")
 
 
-def settings_in(folder: Path, **api: Any) -> Settings:
-    return Settings(
-        index=IndexSettings(path=folder / "index", cache_dir=folder / "cache"),
-        api=ApiSettings(**api),
-    )
-
-
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("hostile-api")
-    sources = folder / "innspill"
-    sources.mkdir()
-    for name, text in TEXTS.items():
-        (sources / name).write_text(text, encoding="utf-8")
-    settings = settings_in(folder)
-    build_index([sources], settings.index.path, settings, FakeEmbedder)
-    write_fake_policy(settings.index.path)
-    return folder
+    return fake_corpus(tmp_path_factory.mktemp("hostile-api"), TEXTS)
 
 
 def serve(folder: Path, **api: Any) -> Iterator[str]:
-    with serving(create_app(settings_in(folder, **api), FakeEmbedder)) as url:
+    with serving(create_app(fake_settings(folder, **api), FakeEmbedder)) as url:
         yield url
 
 

@@ -13,14 +13,12 @@ from typing import Any
 
 import httpx
 import pytest
-from fakes import FakeEmbedder, write_fake_policy
+from fakes import FakeEmbedder, fake_corpus, fake_settings
 from fastapi import FastAPI
 from live_server import serving
 from openpyxl import load_workbook
 
-from indexer.build import build_index
 from rag.api import create_app
-from rag.config import ApiSettings, IndexSettings, Settings
 from rag.csv_cells import cell_text
 from rag.export import MATRIX_COLUMNS
 from rag.service import Service
@@ -37,29 +35,14 @@ TOPICS = ["legevakten om natten", "tannleger i distriktene", "vulkanutbrudd på 
 Json = dict[str, Any]
 
 
-def settings_in(folder: Path, **api: Any) -> Settings:
-    return Settings(
-        index=IndexSettings(path=folder / "index", cache_dir=folder / "cache"),
-        api=ApiSettings(**api),
-    )
-
-
 @pytest.fixture(scope="module")
 def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("matrix-api")
-    sources = folder / "innspill"
-    sources.mkdir()
-    for name, text in TEXTS.items():
-        (sources / name).write_text(text, encoding="utf-8")
-    settings = settings_in(folder)
-    build_index([sources], settings.index.path, settings, FakeEmbedder)
-    write_fake_policy(settings.index.path)
-    return folder
+    return fake_corpus(tmp_path_factory.mktemp("matrix-api"), TEXTS)
 
 
 @pytest.fixture(scope="module")
 def app(folder: Path) -> FastAPI:
-    return create_app(settings_in(folder, export_waiting=0), FakeEmbedder)
+    return create_app(fake_settings(folder, export_waiting=0), FakeEmbedder)
 
 
 @pytest.fixture(scope="module")
