@@ -213,6 +213,15 @@ def bench_service_scale(
     for n in sorted(sizes):
         runs.append(run_size(n, seeds, questions, topics, work, settings))
         written(runs)
-        for leftover in work.iterdir():
-            shutil.rmtree(leftover) if leftover.is_dir() else leftover.unlink()
+        emptied(work)
     return runs
+
+
+def emptied(folder: Path) -> None:
+    """Remove what is in `folder` (an index is a link to its builds folder: the link goes,
+    the folder it points into goes as an entry of its own)."""
+    for leftover in folder.iterdir():
+        if leftover.is_symlink() or not leftover.is_dir():
+            leftover.unlink()
+        else:
+            shutil.rmtree(leftover)

@@ -9,7 +9,16 @@ from fakes import FakeEmbedder, write_fake_policy
 
 from eval.bench_http import HttpBench, LoadResult
 from eval.bench_report import scale_section
-from eval.bench_service import Agreement, SizeRun, agreement, headline, rotated, sample, sizes_up_to
+from eval.bench_service import (
+    Agreement,
+    SizeRun,
+    agreement,
+    emptied,
+    headline,
+    rotated,
+    sample,
+    sizes_up_to,
+)
 from eval.bench_stats import summarise_ms
 from eval.questions import load_questions
 from indexer.build import build_index
@@ -124,3 +133,13 @@ def test_each_matrix_request_holds_every_topic_from_another_start() -> None:
     assert rotated(["a", "b", "c"], 1) == ("b", "c", "a")
     assert rotated(["a", "b", "c"], 4) == ("b", "c", "a")
     assert rotated([], 2) == ()
+
+
+def test_between_sizes_the_work_folder_is_emptied_links_and_all(tmp_path: Path) -> None:
+    builds = tmp_path / "synthetic-10000.builds" / "b1"
+    builds.mkdir(parents=True)
+    (builds / "manifest.json").write_text("{}", encoding="utf-8")
+    (tmp_path / "synthetic-10000").symlink_to(builds, target_is_directory=True)
+    (tmp_path / "stray.txt").write_text("x", encoding="utf-8")
+    emptied(tmp_path)
+    assert list(tmp_path.iterdir()) == []
