@@ -134,7 +134,14 @@ def run_bench(request: BenchRequest, settings: Settings, progress: Progress) -> 
             sizes = sizes_up_to(request.scale_size)
             work = tmp / "scale"
             work.mkdir()
-            scale_bench = bench_service_scale(sizes, seed_index, questions, settings, work)
+            scale_bench = bench_service_scale(
+                sizes,
+                seed_index,
+                questions,
+                settings,
+                work,
+                lambda runs: progress(json.dumps(headline(runs[-1]), ensure_ascii=False)),
+            )
     machine["load_average_end"] = load_average()
     seconds = time.perf_counter() - clock
     headlines = None if scale_bench is None else [headline(run) for run in scale_bench]
