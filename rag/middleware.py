@@ -41,7 +41,6 @@ class BodyLimit:
             await self.refuse(send)
             return
         received = 0
-        started = False
 
         async def counting_receive() -> Message:
             nonlocal received
@@ -53,17 +52,8 @@ class BodyLimit:
                     raise HTTPException(413, too_large_message(self.max_bytes))
             return message
 
-        async def watching_send(message: Message) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
-
-        try:
-            await self.app(scope, counting_receive, watching_send)
-        except HTTPException as exc:
-            if exc.status_code != 413 or started:
-                raise
-            await self.refuse(send)
+        refusal = json_response(413, too_large_message(self.max_bytes))
+        await answering(self.app, scope, counting_receive, send, 413, refusal)
 
     async def refuse(self, send: Send) -> None:
         # uvicorn discards (never buffers) the rest of the body the client still sends.
@@ -112,6 +102,27 @@ def json_response(status: int, detail: str, close: bool = False) -> list[Message
     ]
 
 
+async def answering(
+    app: ASGIApp, scope: Scope, receive: Receive, send: Send, status: int, refusal: list[Message]
+) -> None:
+    """Run `app`; an HTTPException of `status` raised by `receive` inside a route (the body
+    read) is answered with `refusal` when no response has started yet."""
+    started = False
+
+    async def watching_send(message: Message) -> None:
+        nonlocal started
+        started = started or message["type"] == "http.response.start"
+        await send(message)
+
+    try:
+        await app(scope, receive, watching_send)
+    except HTTPException as exc:
+        if exc.status_code != status or started:
+            raise
+        for message in refusal:
+            await send(message)
+
+
 def slow_body_message(seconds: float) -> str:
     return f"Forespørselen kom ikke fram i tide (hele innholdet må komme innen {seconds:g} s)."
 
@@ -132,7 +143,6 @@ class BodyDeadline:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.seconds
         body_done = False
-        started = False
 
         async def timed_receive() -> Message:
             nonlocal body_done
@@ -147,18 +157,8 @@ class BodyDeadline:
             body_done = message["type"] != "http.request" or not message.get("more_body")
             return message
 
-        async def watching_send(message: Message) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
-
-        try:
-            await self.app(scope, timed_receive, watching_send)
-        except HTTPException as exc:
-            if exc.status_code != 408 or started:
-                raise
-            for message in json_response(408, slow_body_message(self.seconds), close=True):
-                await send(message)
+        refusal = json_response(408, slow_body_message(self.seconds), close=True)
+        await answering(self.app, scope, timed_receive, send, 408, refusal)
 
 
 class HeadAsGet:
