@@ -42,10 +42,10 @@ from rag.grouping import (
     QuoteItem,
     centred,
     cluster,
+    cut_into,
     group_vector,
-    labels_from,
-    merges,
     same_wording_groups,
+    similarity_tree,
     unit_rows,
 )
 from rag.store import StoredIndex, load_index
@@ -228,8 +228,8 @@ def best_silhouette(vectors: NDArray[np.float64], centre: bool) -> list[int]:
     if n < 3:
         return list(range(n))
     rows = centred(vectors) if centre else unit_rows(vectors)
-    order = merges(rows, "average")
-    cuts = [labels_from(n, order[: n - k]) for k in range(2, n)]
+    tree = similarity_tree(rows, "average")
+    cuts = [cut_into(tree, k) for k in range(2, n)]
     return max(cuts, key=lambda labels: silhouette(rows, labels))
 
 

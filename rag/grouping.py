@@ -14,8 +14,11 @@ An answer over a few hundred submissions quotes hundreds of sentences. They are 
    sentence vector). All quotes of an answer are about its question, so their plain cosines are
    uniformly high (0.6-0.9) and say little about which make the same point; the vectors are
    therefore `centred` first (the answer's mean taken out, rows made unit again). Agglomerative
-   clustering with average linkage then joins clusters while their mean centred cosine is at
-   least `VIEWPOINT_THRESHOLD`. Each viewpoint is labelled by the words that set it apart from
+   clustering with average linkage (SciPy's, O(n²)) then joins clusters while their mean
+   centred cosine is at least `VIEWPOINT_THRESHOLD`. An answer over thousands of submitters
+   clusters its first `EXACT_ROWS` wording groups so; each further group joins the viewpoint
+   it is on average closest to, or stands alone below the threshold, as average linkage would
+   leave it. Each viewpoint is labelled by the words that set it apart from
    the answer's other viewpoints (class-based TF-IDF over content word stems, a stem counted
    once per wording group; stopwords and numbers left out, and no word every viewpoint uses):
    the label is words of the quotes themselves, never generated text. A viewpoint keeps every
@@ -27,8 +30,8 @@ of quotes of the 20 aggregate questions (same point or not; 8 questions dev, 12 
 `python -m eval.viewpoints` scores pairwise F1 and adjusted Rand of average, single and complete
 linkage at every threshold, on plain and on centred cosines, and a silhouette-chosen number of
 clusters. Average linkage on centred fused cosine (e5-small and EmbeddingGemma weighted equally)
-at 0.05 scored best on dev (F1 0.335, ARI 0.30; the best on plain cosine: 0.267 at 0.775, and
-0.160 for one group per answer); on test it scores F1 0.296, ARI 0.34. Same point is a hard
+at 0.05 scored best on dev (F1 0.343, ARI 0.30; the best on plain cosine: 0.267 at 0.775, and
+0.160 for one group per answer); on test it scores F1 0.306, ARI 0.35. Same point is a hard
 call even for a reader, so the viewpoints are a reading aid: every quote stays in the answer.
 With two wording groups centring makes them opposite, so they stay apart.
 """
@@ -45,11 +48,16 @@ from typing import Literal
 
 import numpy as np
 from numpy.typing import NDArray
+from scipy.cluster import hierarchy
+from scipy.spatial.distance import squareform
 
 from rag.bm25 import content_words, stem_words
 from rag.sentences import wording
 
 VIEWPOINT_THRESHOLD = 0.05  # centred fused cosine; chosen on the dev pairs (docstring)
+# Wording groups clustered exactly (O(n²) time and memory: 1,000 take about 0.1 s); the rest of
+# a larger answer joins the closest of their viewpoints. No seed answer has as many.
+EXACT_ROWS = 1_000
 LABEL_WORDS = 3
 REPRESENTATIVES = 3
 SENDER_MASK = "⟨avsender⟩"
@@ -236,7 +244,7 @@ def _root(parent: list[int], i: int) -> int:
 
 def unit_rows(vectors: NDArray[np.floating]) -> NDArray[np.float64]:
     matrix = np.asarray(vectors, dtype=np.float64)
-    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+    norms = np.sqrt(np.einsum("ij,ij->i", matrix, matrix))[:, None]
     return matrix / np.where(norms > 0, norms, 1.0)
 
 
@@ -247,59 +255,55 @@ def group_vector(group: SameWording) -> NDArray[np.float64]:
     return unit
 
 
-@dataclass(frozen=True)
-class Merge:
-    """Clusters `a` and `b` (each known by its lowest row) joined at `similarity`."""
-
-    a: int
-    b: int
-    similarity: float
-
-
-def _linked(
-    linkage: Linkage, row_a: NDArray[np.float64], row_b: NDArray[np.float64], na: int, nb: int
-) -> NDArray[np.float64]:
-    """Lance-Williams: the similarity of the merged cluster to every other cluster."""
-    if linkage == "single":
-        return np.maximum(row_a, row_b)
-    if linkage == "complete":
-        return np.minimum(row_a, row_b)
-    return (na * row_a + nb * row_b) / (na + nb)
+def similarity_tree(rows: NDArray[np.float64], linkage: Linkage) -> NDArray[np.float64]:
+    """SciPy's merge tree (its `linkage` matrix) of unit `rows` by cosine distance: every
+    merge with the distance, 1 - similarity, at which it joins. Average, single and complete
+    linkage run in O(n²) time there (the nearest-neighbour chain and minimum spanning tree
+    algorithms), and the merge heights of these linkages never fall."""
+    distance = np.clip(1.0 - rows @ rows.T, 0.0, 2.0)
+    np.fill_diagonal(distance, 0.0)
+    condensed = squareform((distance + distance.T) / 2, checks=False)
+    tree: NDArray[np.float64] = hierarchy.linkage(condensed, method=linkage)
+    return tree
 
 
-def merges(
-    vectors: NDArray[np.floating], linkage: Linkage = "average", until: float = -math.inf
-) -> list[Merge]:
-    """The agglomerative merge order of the rows of `vectors` by cosine similarity, down to
-    similarity `until` (by default to one cluster); ties go to the lowest pair of rows. With
-    these linkages the similarity of successive merges never rises."""
-    n = len(vectors)
-    rows = unit_rows(vectors)
-    similarity = rows @ rows.T
-    np.fill_diagonal(similarity, -np.inf)
-    sizes = np.ones(n, dtype=np.int64)
-    done: list[Merge] = []
-    for _ in range(n - 1):
-        a, b = divmod(int(np.argmax(similarity)), n)
-        if similarity[a, b] < until:
-            break
-        a, b = min(a, b), max(a, b)
-        done.append(Merge(a, b, float(similarity[a, b])))
-        joined = _linked(linkage, similarity[a], similarity[b], int(sizes[a]), int(sizes[b]))
-        sizes[a] += sizes[b]
-        similarity[a], similarity[:, a] = joined, joined
-        similarity[b], similarity[:, b] = -np.inf, -np.inf
-        similarity[a, a] = -np.inf
-    return done
+def numbered(labels: Iterable[int]) -> list[int]:
+    """Cluster labels renumbered 0, 1, … in order of each cluster's first row."""
+    labels = list(labels)
+    numbers = {label: i for i, label in enumerate(dict.fromkeys(labels))}
+    return [numbers[label] for label in labels]
 
 
-def labels_from(n: int, applied: Iterable[Merge]) -> list[int]:
-    """Cluster number of each of `n` rows after the merges, numbered in order of first row."""
-    root = list(range(n))
-    for merge in applied:
-        root = [merge.a if r == merge.b else r for r in root]
-    numbers = {r: i for i, r in enumerate(dict.fromkeys(root))}
-    return [numbers[r] for r in root]
+def cut_at(tree: NDArray[np.float64], threshold: float) -> list[int]:
+    """Cluster number of each row: clusters joined while their similarity is >= threshold."""
+    return numbered(hierarchy.fcluster(tree, 1.0 - threshold, criterion="distance").tolist())
+
+
+def cut_into(tree: NDArray[np.float64], k: int) -> list[int]:
+    """Cluster number of each row when the tree is cut into `k` clusters."""
+    return numbered(hierarchy.fcluster(tree, k, criterion="maxclust").tolist())
+
+
+def join_closest(
+    rest: NDArray[np.float64], head: NDArray[np.float64], labels: Sequence[int], threshold: float
+) -> list[int]:
+    """Cluster numbers of the rows `rest`, after `head`'s `labels`: each joins the cluster whose
+    rows it is on average most similar to (the average-linkage similarity of one row to a
+    cluster) if that is >= threshold, and is a cluster of its own otherwise."""
+    count = max(labels) + 1
+    members = np.zeros((count, len(head)))
+    members[labels, np.arange(len(head))] = 1.0
+    means = (members @ head) / members.sum(axis=1, keepdims=True)
+    similarity = rest @ means.T
+    closest = similarity.argmax(axis=1)
+    joined: list[int] = []
+    for row, cluster_number in enumerate(closest.tolist()):
+        if similarity[row, cluster_number] >= threshold:
+            joined.append(cluster_number)
+        else:
+            joined.append(count)
+            count += 1
+    return joined
 
 
 def centred(vectors: NDArray[np.floating]) -> NDArray[np.float64]:
@@ -314,11 +318,18 @@ def cluster(
     threshold: float = VIEWPOINT_THRESHOLD,
     linkage: Linkage = "average",
     centre: bool = True,
+    exact_rows: int = EXACT_ROWS,
 ) -> list[int]:
     """Cluster number of each row: clusters joined while their similarity is >= threshold
-    (cosine of the `centred` rows, or of the rows themselves)."""
+    (cosine of the `centred` rows, or of the rows themselves). The first `exact_rows` rows are
+    clustered exactly; each further row then joins the closest of their clusters
+    (`join_closest`), so that the time stays bounded however many rows an answer has."""
     rows = centred(vectors) if centre else unit_rows(vectors)
-    return labels_from(len(rows), merges(rows, linkage, until=threshold))
+    head = rows[:exact_rows]
+    labels = cut_at(similarity_tree(head, linkage), threshold) if len(head) > 1 else [0]
+    if len(rows) <= exact_rows:
+        return labels[: len(rows)]
+    return labels + join_closest(rows[exact_rows:], head, labels, threshold)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -427,12 +438,13 @@ def group_quotes(items: Sequence[QuoteItem], threshold: float = VIEWPOINT_THRESH
     if not groups:
         return Grouping({}, ())
     vectors = np.stack([group_vector(g) for g in groups])
-    numbers = cluster(vectors, threshold)
-    members = [[i for i, n in enumerate(numbers) if n == c] for c in range(max(numbers) + 1)]
-    labels = distinctive_words([[masked_text(groups[i]) for i in m] for m in members])
+    members: dict[int, list[int]] = {}
+    for i, number in enumerate(cluster(vectors, threshold, exact_rows=EXACT_ROWS)):
+        members.setdefault(number, []).append(i)
+    labels = distinctive_words([[masked_text(groups[i]) for i in m] for m in members.values()])
     found = [
         viewpoint([groups[i] for i in m], vectors[m], label)
-        for m, label in zip(members, labels, strict=True)
+        for m, label in zip(members.values(), labels, strict=True)
     ]
     found.sort(key=lambda v: (-len(v.submitters), -len(v.items)))
     return Grouping(counts_by_type(items), tuple(found))

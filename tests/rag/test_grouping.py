@@ -8,6 +8,7 @@ from collections import Counter
 import numpy as np
 import pytest
 
+from rag import grouping
 from rag.grouping import (
     LINKAGES,
     SENDER_MASK,
@@ -158,18 +159,77 @@ def test_plain_cosine_without_centring_needs_a_high_threshold() -> None:
     assert cluster(vectors, 0.95, centre=False) == [0, 0, 0, 1, 1, 1, 2, 2, 2]
 
 
+def reference_clusters(vectors: np.ndarray, threshold: float, linkage: str) -> list[int]:
+    """Agglomerative clustering written out (Lance-Williams on the similarity matrix, the most
+    similar pair joined first), to hold `cluster` to the definition."""
+    n = len(vectors)
+    similarity = vectors @ vectors.T
+    np.fill_diagonal(similarity, -np.inf)
+    sizes, root = np.ones(n), list(range(n))
+    while True:
+        a, b = sorted(divmod(int(np.argmax(similarity)), n))
+        if n < 2 or similarity[a, b] < threshold:
+            break
+        row_a, row_b = similarity[a].copy(), similarity[b].copy()
+        if linkage == "single":
+            joined = np.maximum(row_a, row_b)
+        elif linkage == "complete":
+            joined = np.minimum(row_a, row_b)
+        else:
+            joined = (sizes[a] * row_a + sizes[b] * row_b) / (sizes[a] + sizes[b])
+        sizes[a] += sizes[b]
+        similarity[a], similarity[:, a] = joined, joined
+        similarity[b], similarity[:, b] = -np.inf, -np.inf
+        similarity[a, a] = -np.inf
+        root = [a if r == b else r for r in root]
+    return root
+
+
 @pytest.mark.parametrize("linkage", LINKAGES)
-def test_merges_agree_with_scipy(linkage: str) -> None:
-    hierarchy = pytest.importorskip("scipy.cluster.hierarchy")
+def test_cluster_follows_the_definition_of_each_linkage(linkage: str) -> None:
     rng = np.random.default_rng(7)
     vectors = rng.normal(size=(30, 6))
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-    tree = hierarchy.linkage(vectors, method=linkage, metric="cosine")
     for threshold in (0.1, 0.3, 0.5):
         ours = cluster(vectors, threshold, linkage, centre=False)  # type: ignore[arg-type]
-        theirs = hierarchy.fcluster(tree, 1 - threshold, criterion="distance")
+        theirs = reference_clusters(vectors, threshold, linkage)
         for i, j in itertools.combinations(range(30), 2):
             assert (ours[i] == ours[j]) == (theirs[i] == theirs[j])
+
+
+def test_rows_past_the_exact_ones_join_the_closest_cluster_or_stand_alone() -> None:
+    points = [point_vector(p, j) for j in range(4) for p in range(3)]  # 0,1,2,0,1,2,…
+    outlier = direction(20) - TOPIC
+    vectors = np.stack([*points, outlier / np.linalg.norm(outlier)])
+    everything = cluster(vectors, exact_rows=len(vectors))
+    bounded = cluster(vectors, exact_rows=6)
+    assert bounded == everything
+    assert bounded[:12] == [0, 1, 2] * 4
+    assert bounded[12] == 3  # like nothing clustered exactly: its own viewpoint
+
+
+def test_an_answer_clusters_at_most_exact_rows_exactly(monkeypatch: pytest.MonkeyPatch) -> None:
+    sizes: list[int] = []
+    real_tree = grouping.similarity_tree
+
+    def counted(rows: np.ndarray, linkage: str) -> np.ndarray:
+        sizes.append(len(rows))
+        return real_tree(rows, linkage)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(grouping, "similarity_tree", counted)
+    items = [
+        item(
+            str(i),
+            f"Sted{i} kommune",
+            f"Setning nummer {i} om tema {i % 3}.",
+            point_vector(i % 3, i),
+        )
+        for i in range(40)
+    ]
+    monkeypatch.setattr(grouping, "EXACT_ROWS", 10)
+    grouping_of_answer = group_quotes(items)
+    assert sizes == [10]
+    assert sum(len(v.items) for v in grouping_of_answer.viewpoints) == 40
 
 
 # ---------------------------------------------------------------------------------------------
