@@ -2,8 +2,9 @@
 candidates of a large one.
 
 Retrieval takes its candidates from FAISS (`rag.vector_index`) and re-scores only those exactly
-on the stored vectors. Up to `EXHAUSTIVE_ROWS` sentences and chunks every row is a candidate, so
-a small index (the seeds) is scored exactly as by brute force. Above, /search scores the
+on the stored vectors. Where the sentence and chunk indexes are exact (flat: below
+`rag.config.FLAT_BELOW` rows, the seeds and a consultation of a few hundred submissions) every
+row is a candidate, scored exactly as by brute force. In IVF indexes /search scores the
 `CANDIDATES` closest sentences' chunks and the `CANDIDATES` closest chunks. /ask and /matrix
 score every document that holds one of the closest sentences or chunks (a document's rows are
 contiguous, and the decision scores all of a candidate document's sentences); the sentences
@@ -25,8 +26,7 @@ from rag.store import StoredIndex
 from rag.vector_index import MISSING, FaissIndex, RowRanges
 
 Rows = NDArray[np.int64]
-EXHAUSTIVE_ROWS = 20_000  # sentences and chunks up to which every row is a candidate
-CANDIDATES = 1_000  # rows taken from each vector index per question above that
+CANDIDATES = 1_000  # rows taken from each vector index per question from an IVF index
 WIDEN = 4  # the decision's sentence search: k times this until it reaches far enough
 PROBE_WIDER = 2  # ... probing this many times the IVF lists (`FaissIndex.tuned`)
 
@@ -89,8 +89,9 @@ def spans(documents: Sequence[str], owner: NDArray[np.int64]) -> dict[str, tuple
 
 
 def exhaustive(index: StoredIndex) -> bool:
-    """Whether every row is a candidate (the index is small enough to score it all)."""
-    return max(index.sentences.index.size, index.vectors.size) <= EXHAUSTIVE_ROWS
+    """Whether every row is a candidate: the sentence and chunk indexes are exact (flat), so
+    that a candidate search would scan every row anyway."""
+    return index.sentences.index.spec.kind == "flat" and index.vectors.spec.kind == "flat"
 
 
 def nearest(

@@ -24,24 +24,37 @@ def content_terms(text: str, query: bool = False) -> list[Term]:
     return [Term(w, s) for w, s in zip(words, stem_words(words), strict=True)]
 
 
+@dataclass(frozen=True)
+class WordSet:
+    """The stems and the 6-letter prefixes of a text's content words: what `matches` looks a
+    question's word up in, in constant time (a passage's set is made once and kept)."""
+
+    stems: frozenset[str]
+    prefixes: frozenset[str]
+
+    @classmethod
+    def of(cls, terms: Sequence[Term]) -> WordSet:
+        prefixes = (t.word[:SHARED_PREFIX] for t in terms if len(t.word) >= SHARED_PREFIX)
+        return cls(frozenset(t.stem for t in terms), frozenset(prefixes))
+
+    def has(self, term: Term) -> bool:
+        """The term's stem, or its first 6 letters as another word's first 6 letters."""
+        prefix = term.word[:SHARED_PREFIX]
+        return term.stem in self.stems or (len(prefix) == SHARED_PREFIX and prefix in self.prefixes)
+
+
 def matches(term: Term, others: Sequence[Term]) -> bool:
-    prefix = term.word[:SHARED_PREFIX]
-    return any(
-        o.stem == term.stem or (len(prefix) == SHARED_PREFIX and o.word.startswith(prefix))
-        for o in others
-    )
+    return WordSet.of(others).has(term)
 
 
 def weighted_overlap(question: Sequence[Term], weights: Mapping[str, float], text: str) -> float:
     """IDF-weighted share of the question's content words that `text` contains."""
-    return overlap_with(question, weights, content_terms(text))
+    return overlap_with(question, weights, WordSet.of(content_terms(text)))
 
 
-def overlap_with(
-    question: Sequence[Term], weights: Mapping[str, float], words: Sequence[Term]
-) -> float:
+def overlap_with(question: Sequence[Term], weights: Mapping[str, float], words: WordSet) -> float:
     """IDF-weighted share of the question's content words among `words`."""
     total = sum(weights.get(t.stem, 0.0) for t in question)
     if total <= 0:
         return 0.0
-    return sum(weights.get(t.stem, 0.0) for t in question if matches(t, words)) / total
+    return sum(weights.get(t.stem, 0.0) for t in question if words.has(t)) / total

@@ -3,7 +3,7 @@
 `typicality` has the definition of `rag.sentence_layer.typicality` (the mean cosine of a
 sentence's `neighbours` closest other sentences, identical wordings, cos >= SAME_WORDING, not
 counted), computed per encoder block by a k-nearest-neighbour search of each block's own index
-instead of all pairs: exact (a flat index, NumPy) below `FLAT_BELOW` rows, where it equals the
+instead of all pairs: exact (a flat index, NumPy) below `EXACT_BELOW` rows, where it equals the
 all-pairs result, and approximate above (IVF; the agreement is measured by
 `eval.bench_scale`). Rows are searched `QUERY_ROWS` at a time, so memory stays bounded by one
 block's index plus a block of results, whatever the corpus size.
@@ -18,7 +18,6 @@ import numpy as np
 from numpy.typing import NDArray
 
 from rag.vector_index import (
-    FLAT_BELOW,
     MISSING,
     FaissIndex,
     IndexSpec,
@@ -30,6 +29,7 @@ from rag.vector_index import (
 log = logging.getLogger(__name__)
 
 TYPICAL_NEIGHBOURS = 5
+EXACT_BELOW = 20_000  # rows from which typicality searches an IVF: all pairs of 20,000 take ~5 s
 SAME_WORDING = 0.999  # cosine from which two sentences count as one wording (template letters)
 QUERY_ROWS = 4096  # rows searched at a time
 SPARE = 3  # neighbours asked for beyond those needed: itself and a few identical wordings
@@ -45,14 +45,14 @@ def typicality_per_encoder(
     vectors: Vectors,
     blocks: Sequence[slice],
     neighbours: int = TYPICAL_NEIGHBOURS,
-    flat_below: int = FLAT_BELOW,
+    flat_below: int = EXACT_BELOW,
 ) -> NDArray[np.float32]:
     """`typicality` in each encoder's block of the vectors (rag/encoders.py), one column each."""
     columns = [typicality(vectors, block, neighbours, flat_below) for block in blocks]
     return np.stack(columns, axis=1).astype(np.float32).reshape(len(vectors), len(blocks))
 
 
-def typicality_spec(n: int, dimension: int, flat_below: int = FLAT_BELOW) -> IndexSpec:
+def typicality_spec(n: int, dimension: int, flat_below: int = EXACT_BELOW) -> IndexSpec:
     """The index a block's typicality is searched in: exact below `flat_below` rows; above, the
     serving IVF with fewer lists probed and fewer candidates re-scored (a sentence's neighbours
     are sentences, which an IVF finds far more easily than a question's)."""
@@ -67,7 +67,7 @@ def typicality(
     vectors: Vectors,
     block: slice = slice(None),
     neighbours: int = TYPICAL_NEIGHBOURS,
-    flat_below: int = FLAT_BELOW,
+    flat_below: int = EXACT_BELOW,
 ) -> NDArray[np.float32]:
     """How generic each sentence is in its corpus: the mean cosine of its `neighbours` closest
     other sentences in the columns `block` of `vectors` (an array or np.memmap of unit rows),

@@ -31,7 +31,7 @@ from rag.embed import Embedder
 from rag.encoders import as_encoder_set
 from rag.errors import InvalidFilter
 from rag.fusion import Ranking, distinct_passages, rank_lookup, rrf, top_rows
-from rag.lexical import Term, content_terms, overlap_with
+from rag.lexical import WordSet, content_terms, overlap_with
 from rag.policy import Fusion, Policy
 from rag.query import Query
 from rag.scoring import narrowed, weight_vector
@@ -192,7 +192,7 @@ class Retriever:
         self._quotable_rows = quotable_rows(index)
         self._wordings = wording_ids(index)
         self._typical = centred_typicality(index.sentences.typicality, self._quotable_rows)
-        self._sentence_terms: dict[int, list[Term]] = {}
+        self._sentence_words: dict[int, WordSet] = {}
 
     def under(self, policy: Policy) -> Retriever:
         """A retriever over the same index under another policy, its question cache empty."""
@@ -405,14 +405,15 @@ class Retriever:
 
     def overlaps(self, query: Query, rows: NDArray[np.int64]) -> NDArray[np.float32]:
         """The question's IDF-weighted words each sentence shares (`rag.lexical`)."""
-        values = [overlap_with(query.terms, query.weights, self.terms_of(r)) for r in rows.tolist()]
+        values = [overlap_with(query.terms, query.weights, self.words_of(r)) for r in rows.tolist()]
         return np.array(values, dtype=np.float32)
 
-    def terms_of(self, sentence_row: int) -> list[Term]:
+    def words_of(self, sentence_row: int) -> WordSet:
         """A sentence's content words, tokenised once per loaded index."""
-        terms = self._sentence_terms.get(sentence_row)
-        if terms is None:
+        words = self._sentence_words.get(sentence_row)
+        if words is None:
             s = self.index.sentences.sentences[sentence_row]
-            terms = content_terms(self.index.documents[s.document_id].text[s.start : s.end])
-            self._sentence_terms[sentence_row] = terms  # a racing thread writes the same list
-        return terms
+            text = self.index.documents[s.document_id].text[s.start : s.end]
+            words = WordSet.of(content_terms(text))
+            self._sentence_words[sentence_row] = words  # a racing thread writes the same set
+        return words

@@ -49,6 +49,8 @@ import numpy as np
 from numpy.typing import NDArray
 from pydantic import BaseModel, ConfigDict, Field
 
+from rag.config import FLAT_BELOW
+
 Vectors = NDArray[np.float32]
 Rows = NDArray[np.int64]
 Kind = Literal["flat", "ivf", "hnsw"]
@@ -56,7 +58,6 @@ Precision = Literal["fp32", "fp16"]
 KINDS: tuple[Kind, ...] = ("flat", "ivf", "hnsw")
 PRECISIONS: tuple[Precision, ...] = ("fp32", "fp16")
 
-FLAT_BELOW = 20_000  # rows from which `auto` chooses IVF (eval.bench_scale)
 ROWS_PER_LIST = 1024  # IVF: nlist = rows / this, rounded to a power of two
 MAX_LISTS = 4096
 TRAIN_ROWS_PER_LIST = 40  # k-means sample per list (FAISS asks for at least 39)

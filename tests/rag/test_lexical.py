@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from rag.lexical import Term, content_terms, matches, weighted_overlap
+from rag.lexical import SHARED_PREFIX, Term, WordSet, content_terms, matches, weighted_overlap
 
 
 def words(text: str, query: bool = False) -> list[str]:
@@ -69,6 +71,20 @@ def test_words_match_on_stem_or_a_shared_six_letter_prefix(word: str, other: str
 def test_words_do_not_match_otherwise(word: str, other: str) -> None:
     assert not matches(term(word), [term(other)])
     assert not matches(term(word), [])
+
+
+LETTERS = st.text(alphabet="aekrstlgnø", min_size=1, max_size=9)
+TERMS = st.builds(Term, LETTERS, LETTERS)
+
+
+@given(TERMS, st.lists(TERMS, max_size=6))
+def test_the_word_set_looks_up_what_the_definition_compares(term: Term, others: list[Term]) -> None:
+    prefix = term.word[:SHARED_PREFIX]
+    compared = any(
+        o.stem == term.stem or (len(prefix) == SHARED_PREFIX and o.word.startswith(prefix))
+        for o in others
+    )
+    assert WordSet.of(others).has(term) == compared
 
 
 QUESTION = content_terms("Hva sier de om fastlegeordningen, legevakten og tannhelse?", query=True)
