@@ -5,6 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+import numpy as np
+from numpy.typing import NDArray
+
 from rag.bm25 import content_words, stem_words
 
 SHARED_PREFIX = 6
@@ -54,7 +57,19 @@ def weighted_overlap(question: Sequence[Term], weights: Mapping[str, float], tex
 
 def overlap_with(question: Sequence[Term], weights: Mapping[str, float], words: WordSet) -> float:
     """IDF-weighted share of the question's content words among `words`."""
+    return float(overlaps(question, weights, [words])[0])
+
+
+def overlaps(
+    question: Sequence[Term], weights: Mapping[str, float], texts: Sequence[WordSet]
+) -> NDArray[np.float64]:
+    """`overlap_with` for each of many texts, a question word at a time."""
     total = sum(weights.get(t.stem, 0.0) for t in question)
+    found = np.zeros(len(texts))
     if total <= 0:
-        return 0.0
-    return sum(weights.get(t.stem, 0.0) for t in question if words.has(t)) / total
+        return found
+    for term in question:
+        weight = weights.get(term.stem, 0.0)
+        if weight:
+            found += weight * np.fromiter((w.has(term) for w in texts), bool, len(texts))
+    return found / total

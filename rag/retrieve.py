@@ -31,7 +31,7 @@ from rag.embed import Embedder
 from rag.encoders import as_encoder_set
 from rag.errors import InvalidFilter
 from rag.fusion import Ranking, distinct_passages, rank_lookup, rrf, top_rows
-from rag.lexical import WordSet, content_terms, overlap_with
+from rag.lexical import WordSet, content_terms, overlaps
 from rag.policy import Fusion, Policy
 from rag.query import Query
 from rag.scoring import narrowed, weight_vector
@@ -405,8 +405,8 @@ class Retriever:
 
     def overlaps(self, query: Query, rows: NDArray[np.int64]) -> NDArray[np.float32]:
         """The question's IDF-weighted words each sentence shares (`rag.lexical`)."""
-        values = [overlap_with(query.terms, query.weights, self.words_of(r)) for r in rows.tolist()]
-        return np.array(values, dtype=np.float32)
+        texts = [self.words_of(r) for r in rows.tolist()]
+        return overlaps(query.terms, query.weights, texts).astype(np.float32)
 
     def words_of(self, sentence_row: int) -> WordSet:
         """A sentence's content words, tokenised once per loaded index."""

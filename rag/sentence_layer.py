@@ -164,10 +164,7 @@ class SentenceLayer:
         chunks = self.pair_chunk[self.by_chunk]
         lo = np.searchsorted(chunks, chunk_rows, side="left")
         hi = np.searchsorted(chunks, chunk_rows, side="right")
-        positions = np.concatenate(
-            [self.by_chunk[a:b] for a, b in zip(lo, hi, strict=True)] or [np.empty(0, np.int64)]
-        )
-        return np.unique(self.pair_sentence[positions])
+        return np.unique(self.pair_sentence[self.by_chunk[spanned(lo, hi)]])
 
     def best_per_chunk(
         self,
@@ -198,12 +195,19 @@ class SentenceLayer:
         chunks = self.pair_chunk[self.by_chunk]
         lo = np.searchsorted(chunks, chunk_rows, side="left")
         hi = np.searchsorted(chunks, chunk_rows, side="right")
-        spans = [self.by_chunk[a:b] for a, b in zip(lo.tolist(), hi.tolist(), strict=True)]
-        return np.concatenate([np.empty(0, np.int64), *spans])
+        found: NDArray[np.int64] = self.by_chunk[spanned(lo, hi)]
+        return found
 
     def pairs_of_sentences(self, sentence_rows: NDArray[np.int64]) -> NDArray[np.int64]:
         """Positions of the (chunk, sentence) pairs of these sentence rows."""
         lo = np.searchsorted(self.pair_sentence, sentence_rows, side="left")
         hi = np.searchsorted(self.pair_sentence, sentence_rows, side="right")
-        spans = [np.arange(a, b) for a, b in zip(lo.tolist(), hi.tolist(), strict=True)]
-        return np.concatenate([np.empty(0, np.int64), *spans]).astype(np.int64)
+        return spanned(lo, hi)
+
+
+def spanned(lo: NDArray[np.int64], hi: NDArray[np.int64]) -> NDArray[np.int64]:
+    """The positions lo[0]..hi[0]-1, lo[1]..hi[1]-1, … in one array (empty spans add none)."""
+    lengths = np.maximum(np.asarray(hi, np.int64) - np.asarray(lo, np.int64), 0)
+    starts = np.repeat(np.asarray(lo, np.int64) - np.cumsum(lengths) + lengths, lengths)
+    found: NDArray[np.int64] = starts + np.arange(int(lengths.sum()), dtype=np.int64)
+    return found

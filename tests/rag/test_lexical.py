@@ -6,7 +6,16 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from rag.lexical import SHARED_PREFIX, Term, WordSet, content_terms, matches, weighted_overlap
+from rag.lexical import (
+    SHARED_PREFIX,
+    Term,
+    WordSet,
+    content_terms,
+    matches,
+    overlap_with,
+    overlaps,
+    weighted_overlap,
+)
 
 
 def words(text: str, query: bool = False) -> list[str]:
@@ -115,3 +124,12 @@ def test_overlap_without_weights_is_zero() -> None:
     assert weighted_overlap(QUESTION, {}, text) == 0.0
     assert weighted_overlap([], WEIGHTS, text) == 0.0
     assert weighted_overlap(QUESTION, {**WEIGHTS, "kommun": 5.0}, text) == 1.0  # only its words
+
+
+def test_overlaps_of_many_texts_are_each_texts_overlap() -> None:
+    texts = ["Fastlegeordningen og legevakten.", "Tannhelse for alle.", "", "Legevakt i natt."]
+    sets = [WordSet.of(content_terms(t)) for t in texts]
+    one_by_one = [overlap_with(QUESTION, WEIGHTS, s) for s in sets]
+    assert overlaps(QUESTION, WEIGHTS, sets).tolist() == one_by_one
+    assert one_by_one == [weighted_overlap(QUESTION, WEIGHTS, t) for t in texts]
+    assert one_by_one[0] == pytest.approx(1.0) and one_by_one[1] == 0.0

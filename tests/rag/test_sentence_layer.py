@@ -24,6 +24,7 @@ from rag.sentence_layer import (
     SentenceLayer,
     read_sentences,
     sentence_passage,
+    spanned,
     split_sentences,
     write_sentences,
 )
@@ -268,3 +269,11 @@ def test_the_same_wording_elsewhere_is_not_a_neighbour() -> None:
     vectors = np.stack([unit(1, 0, 0), unit(1, 0, 0), unit(1, 0, 0), unit(0, 1, 0), unit(1, 1, 0)])
     got = typicality(vectors, neighbours=1)
     assert got[0] == pytest.approx(float(unit(1, 0, 0) @ unit(1, 1, 0)))  # not 1.0 (its copies)
+
+
+@given(st.lists(st.tuples(st.integers(0, 50), st.integers(0, 8)), max_size=12))
+def test_spanned_lists_every_position_of_every_span_in_order(spans: list[tuple[int, int]]) -> None:
+    lo = np.array([start for start, _ in spans], dtype=np.int64)
+    hi = np.array([start + length for start, length in spans], dtype=np.int64)
+    written_out = [p for start, length in spans for p in range(start, start + length)]
+    assert spanned(lo, hi).tolist() == written_out
