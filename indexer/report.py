@@ -3,11 +3,13 @@ from and how that was decided."""
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 
 from indexer.build import BuildReport
 from rag.manifest import DocumentEntry
 
+LISTED = 20  # documents (and template members) named one by one; more are counted
 ORIGIN_NOTE = {
     "metadata.csv": "metadata.csv",
     "avsenderlinje": "avsenderlinje (sender line in the text)",
@@ -27,6 +29,39 @@ def document_table(documents: Sequence[DocumentEntry]) -> list[str]:
     rows = [("file", "submitter", "type", "from")]
     rows += [(d.source, d.submitter, d.submitter_type, d.submitter_origin) for d in documents]
     return format_table(rows)
+
+
+def counted(values: Sequence[str]) -> str:
+    """«200 kommune, 50 organisasjon», the most frequent first."""
+    counts = Counter(values)
+    return ", ".join(f"{n} {v}" for v, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+
+
+def submitter_lines(documents: Sequence[DocumentEntry]) -> list[str]:
+    """Every document's submitter in a table; above LISTED documents, counts by type and by
+    where the submitter came from, and the table of those not from metadata.csv (the ones to
+    check), at most LISTED of them; the full list is the suggested metadata file."""
+    if len(documents) <= LISTED:
+        return ["Submitters:", *document_table(documents)]
+    lines = [
+        f"Submitters of {len(documents)} documents by type: "
+        + counted([d.submitter_type for d in documents]),
+        "  from: " + counted([d.submitter_origin for d in documents]),
+    ]
+    unsure = [d for d in documents if d.submitter_origin != "metadata.csv"]
+    if unsure:
+        lines.append(f"Not from metadata.csv ({len(unsure)}; check these):")
+        lines += document_table(unsure[:LISTED])
+        if len(unsure) > LISTED:
+            lines.append(f"  … and {len(unsure) - LISTED} more (all in the suggested metadata)")
+    return lines
+
+
+def named(sources: Sequence[str]) -> str:
+    """The sources, at most LISTED of them, then how many more."""
+    shown = ", ".join(sources[:LISTED])
+    more = len(sources) - LISTED
+    return f"{shown} and {more} more" if more > 0 else shown
 
 
 def passages(n: int) -> str:
@@ -72,12 +107,13 @@ def template_groups(documents: Sequence[DocumentEntry]) -> list[list[str]]:
 
 
 def format_report(report: BuildReport) -> str:
-    lines = [head_line(report), *encoder_lines(report), "", "Submitters:"]
-    lines += document_table(report.documents)
+    lines = [head_line(report), *encoder_lines(report), "", *submitter_lines(report.documents)]
     groups = template_groups(report.documents)
     if groups:
         lines.append(f"Template letters from different submitters (kept, marked): {len(groups)}")
-        lines += [f"  {len(group)} documents: {', '.join(group)}" for group in groups]
+        lines += [f"  {len(group)} documents: {named(group)}" for group in groups[:LISTED]]
+        if len(groups) > LISTED:
+            lines.append(f"  … and {len(groups) - LISTED} more groups")
     if report.duplicates:
         lines.append(f"Not indexed, {len(report.duplicates)} repeated submission(s):")
         lines += [
@@ -94,7 +130,7 @@ def format_report(report: BuildReport) -> str:
         )
         lines += [f"  {name}" for name in report.unmatched_metadata]
     guessed = report.guessed_submitters
-    if guessed:
+    if guessed and len(report.documents) <= LISTED:
         lines.append(
             f"{len(guessed)} submitter(s) not from metadata.csv: "
             + ", ".join(

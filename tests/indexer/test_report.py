@@ -99,3 +99,30 @@ def test_template_letters_are_named_once_per_group_not_once_per_pair() -> None:
     assert "Template letters from different submitters (kept, marked): 1" in text
     assert "  3 documents: aas.txt, frogn.txt, vestby.txt" in text
     assert text.count("vestby.txt") == 2  # the submitter table and the group line
+
+
+def test_a_build_of_hundreds_counts_submitters_and_lists_only_those_to_check() -> None:
+    many = [entry(f"k{i:03}.txt", f"K{i} kommune", "kommune", "metadata.csv") for i in range(270)]
+    many += [entry(f"o{i:02}.txt", f"Org {i}", "organisasjon", "metadata.csv") for i in range(27)]
+    many += [
+        entry("x1.pdf", "Forening X", "annen", "avsenderlinje"),
+        entry("x2.txt", "x2", "ukjent", "filnavn"),
+        entry("x3.txt", "x3", "ukjent", "filnavn"),
+    ]
+    template = tuple(d.document_id for d in many[:25])
+    many = [d.model_copy(update={"near_duplicates": template}) if i < 25 else d
+            for i, d in enumerate(many)]  # fmt: skip
+    text = format_report(report(embedded=40, cached=0, documents=tuple(many)))
+    lines = text.splitlines()
+    assert len(lines) < 40
+    assert (
+        "Submitters of 300 documents by type: 270 kommune, 27 organisasjon, 2 ukjent, 1 annen"
+        in (lines)
+    )
+    assert "  from: 297 metadata.csv, 2 filnavn, 1 avsenderlinje" in lines
+    assert "Not from metadata.csv (3; check these):" in lines
+    listed = {line.split()[0] for line in lines if line.startswith("  x")}
+    assert listed == {"x1.pdf", "x2.txt", "x3.txt"}
+    assert "k100.txt" not in text
+    group = next(line for line in lines if line.startswith("  25 documents: "))
+    assert group.endswith(" and 5 more") and group.count(".txt") == 20
