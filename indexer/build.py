@@ -32,7 +32,7 @@ from indexer.metadata import (
 )
 from indexer.sources import FileReader, RawDocument, discover, link_problem, shown_path
 from rag.config import GEMMA_MODEL, Settings, SourceSettings
-from rag.embed import Embedder
+from rag.embed import Embedder, release_freed_memory
 from rag.embed_cache import EmbeddingCache, embed_with_cache
 from rag.encoders import EncoderSet, as_encoder_set, make_encoders
 from rag.errors import (
@@ -410,6 +410,8 @@ def embed_texts(
             vectors, embedded = embed_with_cache(
                 member, texts, cache, settings.embedding.batch_size, progress
             )
+            member.release()  # one model in memory at a time
+            release_freed_memory()
             blocks.append(vectors)
             new, distinct = new + embedded, distinct + len(set(texts))
     finally:

@@ -11,6 +11,7 @@ identity. Any other sentence-transformers model is chosen by configuration alone
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import os
 import threading
@@ -59,6 +60,22 @@ class Embedder(ABC):
     def identity(self) -> str:
         """What the stored vectors depend on: the model and the engine that ran it."""
         return f"{self.backend}:{self.model_name}"
+
+    def release(self) -> None:
+        """Let go of the loaded model, which loads again when next used: a build holds each
+        encoder's model only for that encoder's pass. Engines that load in __init__ keep it."""
+        return
+
+
+def release_freed_memory() -> None:
+    """Give the memory that glibc's allocator keeps after freeing (a model's weights, its
+    batches' activations) back to the system, so that the next model's pass does not add to
+    it; does nothing where there is no glibc."""
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+    except OSError:
+        return
+    libc.malloc_trim(0)
 
 
 def default_prefixes(model_name: str) -> tuple[str, str]:
@@ -209,6 +226,10 @@ class GemmaEmbedder(Embedder):
     def embed_passages(self, texts: Sequence[str]) -> Vectors:
         return self.runner().embed([self._passage_prefix + t for t in texts])
 
+    def release(self) -> None:
+        with self._lock:
+            self._runner = None
+
     def embed_queries(self, texts: Sequence[str]) -> Vectors:
         """One forward pass per question: its vector must not depend on who else asked."""
         return self.runner().embed([self._query_prefix + t for t in texts], max_rows=1)
@@ -342,6 +363,10 @@ class BundledE5Embedder(Embedder):
     def embed_passages(self, texts: Sequence[str]) -> Vectors:
         runner = self.runner(self.backend)
         return runner.embed([PASSAGE + t for t in texts], self._batch_size)
+
+    def release(self) -> None:
+        with self._lock:
+            self._runners.clear()
 
     def embed_queries(self, texts: Sequence[str]) -> Vectors:
         """One forward pass per question, also when several arrive together: a question's vector

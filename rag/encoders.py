@@ -80,6 +80,10 @@ class EncoderSet(Embedder):
     def embed_passages(self, texts: Sequence[str]) -> Vectors:
         return np.hstack([m.embed_passages(texts) for m in self.members]).astype(np.float32)
 
+    def release(self) -> None:
+        for member in self.members:
+            member.release()
+
     def embed_queries(self, texts: Sequence[str]) -> Vectors:
         return self.embed_with_words(texts, ())[0]
 

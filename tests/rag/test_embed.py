@@ -247,3 +247,22 @@ def test_an_index_built_by_one_engine_is_served_by_the_other(tmp_path: Path) -> 
         built_with = [(built_by.model_name, built_by.identity, built_by.dimension)]
         serving = EncoderSet([served_by]).serving(built_with)
         assert serving.members == (served_by,) and not serving.missing
+
+
+def test_release_lets_go_of_loaded_runners_which_load_again_on_use(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "config.json").write_text('{"hidden_size": 8}', encoding="utf-8")
+    embedder = BundledE5Embedder(tmp_path, None, "fp32", 1, 8)
+    loads: list[str] = []
+
+    def loaded(folder: Path, precision: str, threads: int) -> object:
+        loads.append(precision)
+        return object()
+
+    monkeypatch.setattr("rag.e5_torch.torch_runner", loaded)
+    first = embedder.runner("torch")
+    assert embedder.runner("torch") is first
+    embedder.release()
+    assert embedder.runner("torch") is not first
+    assert loads == ["fp32", "fp32"]

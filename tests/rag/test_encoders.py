@@ -3,6 +3,7 @@ built with two encoders served, degraded, with one."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -102,3 +103,28 @@ def test_a_policy_for_other_encoders_is_not_used(corpus: Corpus) -> None:
     write_fake_policy(index)  # for both encoders only
     degraded = Service.load(corpus.settings, EncoderSet([FakeEmbedder(32, "small")]))
     assert degraded.policy.origin == "uncalibrated"  # nothing was calibrated for one alone
+
+
+class Released(FakeEmbedder):
+    """A fake that logs when it embeds and when it lets go of its model."""
+
+    def __init__(self, name: str, log: list[str]) -> None:
+        super().__init__(dimension=16, name=name)
+        self.log = log
+
+    def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
+        self.log.append(f"embed {self.model_name}")
+        return super().embed_passages(texts)
+
+    def release(self) -> None:
+        self.log.append(f"release {self.model_name}")
+
+
+def test_a_build_holds_one_encoders_model_at_a_time(corpus: Corpus) -> None:
+    log: list[str] = []
+    members = [Released("first", log), Released("second", log)]
+    build_index([corpus.folder], corpus.index_path, corpus.settings, lambda: EncoderSet(members))
+    passes = [entry for entry in log if entry.startswith("release")]
+    assert passes == ["release first-16", "release second-16"]
+    assert log.index("release first-16") < log.index("embed second-16")
+    assert log[-1] == "release second-16"
