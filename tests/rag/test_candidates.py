@@ -55,7 +55,7 @@ def test_reaching_widens_until_the_last_row_is_far_enough(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(candidates, "CANDIDATES", 10)
-    rows = units(2_000, 8)
+    rows = units(4_000, 8)
     index = build(rows, choose_spec(len(rows), 8, flat_below=100))  # an IVF with PQ codes
     assert index.spec.kind == "ivf"
     query = rows[:1]
@@ -71,7 +71,28 @@ def test_reaching_widens_until_the_last_row_is_far_enough(
     assert np.isin(within, wide).mean() >= 0.95  # the IVF probes wider, not everything
 
     everything = reaching(index, query, None, reach=3.0)  # every row is within 3
-    assert len(everything) == len(rows)
+    assert everything.tolist() == list(range(len(rows)))
+
+
+def test_a_reach_past_a_share_of_the_rows_takes_every_row_without_searching_them(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(candidates, "CANDIDATES", 10)
+    rows = units(4_000, 8)
+    index = build(rows, choose_spec(len(rows), 8, flat_below=100))
+    query = rows[:1]
+    exact = np.sort(rows @ query[0])[::-1]
+    asked: list[int] = []
+    searched = type(index).search
+
+    def counted(self: object, queries: np.ndarray, k: int, selection: object = None) -> object:
+        asked.append(k)
+        return searched(self, queries, k, selection)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(type(index), "search", counted)
+    found = reaching(index, query, None, float(exact[0] - exact[1_500]))
+    assert found.tolist() == list(range(len(rows)))
+    assert asked == [10, 40, 160, 640]  # 2,560 rows would be more than a quarter of 4,000
 
 
 def test_reaching_stays_inside_the_selection() -> None:

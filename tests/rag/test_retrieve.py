@@ -15,11 +15,12 @@ from rag.errors import InvalidFilter
 from rag.lexical import weighted_overlap
 from rag.policy import Fusion, Policy, Support
 from rag.query import Query, QueryParser
-from rag.retrieve import MODES, Mode, Retriever
+from rag.retrieve import MODES, Mode, Retriever, per_encoder, stored_per_encoder
 from rag.scoring import best_distinct, distinctiveness, support
 from rag.statements import is_statement
 from rag.store import StoredIndex, load_index, stored_vectors
 from rag.types import NO_FILTERS, Filters
+from rag.vector_index import build, choose_spec
 
 if TYPE_CHECKING:
     from conftest import Corpus
@@ -497,3 +498,16 @@ def test_the_candidate_path_of_a_large_index_ranks_and_decides_as_every_row(
         assert decide(query, served, policy, settings, 3) == decide(
             query, exhaustive.evidence(query, 3), policy, settings, 3
         )
+
+
+@pytest.mark.parametrize("kind", ["flat", "ivf"])
+def test_stored_rows_are_scored_a_block_at_a_time_to_the_same_values(kind: str) -> None:
+    rng = np.random.default_rng(5)
+    vectors = rng.normal(size=(3_000, 24)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    index = build(vectors, choose_spec(len(vectors), 24, kind, flat_below=100))
+    rows = np.sort(rng.choice(len(vectors), size=2_500, replace=False)).astype(np.int64)
+    query, blocks = vectors[7], [slice(0, 8), slice(8, 24)]
+    at_once = per_encoder(index.vectors(rows), query, blocks)
+    assert np.array_equal(stored_per_encoder(index, rows, query, blocks), at_once)
+    assert stored_per_encoder(index, rows[:0], query, blocks).shape == (0, 2)
