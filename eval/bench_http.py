@@ -221,6 +221,16 @@ def bench_http(
     return HttpBench(tuple(results), tuple(startups), len(questions), repeats, tuple(peaks))
 
 
+def matrix_p50(bench: HttpBench) -> float | None:
+    """/matrix p50 of the first pass, one client, or None if a request of it failed (timed out).
+    Its requests are distinct matrices; a repeated one can join the computation of the same
+    matrix that a timed-out request left running on the server, and would seem fast."""
+    for r in bench.results:
+        if r.endpoint == "matrix" and r.cache == "cold" and r.concurrency == 1:
+            return r.latency.p50_ms if not r.errors else None
+    return None
+
+
 def repeated_p50(bench: HttpBench, endpoint: str, which: str = "p50_ms") -> float | None:
     """The cached (repeated) pass's latency of one endpoint, one client."""
     for r in bench.results:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
 from fakes import FakeEmbedder, write_fake_policy
 
-from eval.bench_http import HttpBench, LoadResult
+from eval.bench_http import HttpBench, LoadResult, matrix_p50
 from eval.bench_report import scale_section
 from eval.bench_service import (
     Agreement,
@@ -83,7 +84,8 @@ def test_the_scale_table_reads_the_cached_pass_of_one_client() -> None:
             result("search", "cold", 90.0),
             result("search", "repeated", 12.0),
             result("ask", "repeated", 34.0),
-            result("matrix", "repeated", 250.0),
+            result("matrix", "cold", 250.0),
+            result("matrix", "repeated", 0.6),  # joined a computation still running
         ),
         (3.0, 4.5, 4.0),
         questions=2,
@@ -143,3 +145,12 @@ def test_between_sizes_the_work_folder_is_emptied_links_and_all(tmp_path: Path) 
     (tmp_path / "stray.txt").write_text("x", encoding="utf-8")
     emptied(tmp_path)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_matrix_pass_with_a_timeout_has_no_p50() -> None:
+    timed = summarise_ms([250.0])
+    failed = LoadResult("matrix", 1, "cold", timed, 1, 0, 60.0, 0.0)
+    http = HttpBench((failed,), (3.0,), questions=1, repeats=1)
+    assert matrix_p50(http) is None
+    fine = dataclasses.replace(failed, errors=0)
+    assert matrix_p50(dataclasses.replace(http, results=(fine,))) == 250.0
