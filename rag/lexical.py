@@ -29,7 +29,7 @@ def content_terms(text: str, query: bool = False) -> list[Term]:
 
 @dataclass(frozen=True)
 class WordSet:
-    """The stems and the 6-letter prefixes of a text's content words: what `matches` looks a
+    """The stems and the 6-letter prefixes of a text's content words: what `hits` looks a
     question's word up in, in constant time (a passage's set is made once and kept)."""
 
     stems: frozenset[str]
@@ -39,9 +39,6 @@ class WordSet:
     def of(cls, terms: Sequence[Term]) -> WordSet:
         prefixes = (t.word[:SHARED_PREFIX] for t in terms if len(t.word) >= SHARED_PREFIX)
         return cls(frozenset(t.stem for t in terms), frozenset(prefixes))
-
-    def has(self, term: Term) -> bool:
-        return hits(term, [self])[0]
 
 
 def hits(term: Term, texts: Sequence[WordSet]) -> list[bool]:
@@ -54,23 +51,18 @@ def hits(term: Term, texts: Sequence[WordSet]) -> list[bool]:
 
 
 def matches(term: Term, others: Sequence[Term]) -> bool:
-    return WordSet.of(others).has(term)
+    return hits(term, [WordSet.of(others)])[0]
 
 
 def weighted_overlap(question: Sequence[Term], weights: Mapping[str, float], text: str) -> float:
     """IDF-weighted share of the question's content words that `text` contains."""
-    return overlap_with(question, weights, WordSet.of(content_terms(text)))
-
-
-def overlap_with(question: Sequence[Term], weights: Mapping[str, float], words: WordSet) -> float:
-    """IDF-weighted share of the question's content words among `words`."""
-    return float(overlaps(question, weights, [words])[0])
+    return float(overlaps(question, weights, [WordSet.of(content_terms(text))])[0])
 
 
 def overlaps(
     question: Sequence[Term], weights: Mapping[str, float], texts: Sequence[WordSet]
 ) -> NDArray[np.float64]:
-    """`overlap_with` for each of many texts, a question word at a time."""
+    """`weighted_overlap` of each of many texts, a question word at a time."""
     total = sum(weights.get(t.stem, 0.0) for t in question)
     found = np.zeros(len(texts))
     if total <= 0:

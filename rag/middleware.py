@@ -36,9 +36,13 @@ class BodyLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        # Fresh messages per request: a middleware outside may add headers to them in place.
+        # uvicorn discards (never buffers) the rest of the body the client still sends.
+        refusal = json_response(413, too_large_message(self.max_bytes))
         declared = dict(scope["headers"]).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await self.refuse(send)
+            for message in refusal:
+                await send(message)
             return
         received = 0
 
@@ -52,13 +56,7 @@ class BodyLimit:
                     raise HTTPException(413, too_large_message(self.max_bytes))
             return message
 
-        refusal = json_response(413, too_large_message(self.max_bytes))
         await answering(self.app, scope, counting_receive, send, 413, refusal)
-
-    async def refuse(self, send: Send) -> None:
-        # uvicorn discards (never buffers) the rest of the body the client still sends.
-        for message in json_response(413, too_large_message(self.max_bytes)):
-            await send(message)
 
 
 class RequestLog:
