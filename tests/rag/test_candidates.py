@@ -10,7 +10,8 @@ import pytest
 from numpy.typing import NDArray
 
 from rag import candidates
-from rag.candidates import Layout, document_candidates, reaching, spans
+from rag.candidates import Layout, document_candidates, exhaustive, reaching, spans
+from rag.config import FLAT_BELOW, IndexSettings
 from rag.store import StoredIndex
 from rag.vector_index import IndexSpec, build, choose_spec
 
@@ -127,3 +128,21 @@ def test_document_candidates_are_the_owners_of_the_rows_found(
     assert found == [d for d in everyone if d in expected]  # in index order
 
     assert document_candidates(index, layout, query, ["d4"], reach=3.0) == ["d4"]
+
+
+def test_every_row_is_scored_exactly_while_the_indexes_are_flat() -> None:
+    assert IndexSettings().ann_threshold == FLAT_BELOW
+    assert choose_spec(FLAT_BELOW - 1, 8).kind == "flat"
+    assert choose_spec(FLAT_BELOW, 8).kind == "ivf"
+    rows = units(300, 8)
+    flat = build(rows, IndexSpec(kind="flat"))
+    ivf = build(rows, choose_spec(len(rows), 8, flat_below=100))
+
+    def index_of(sentences: object, chunks: object) -> StoredIndex:
+        return cast(
+            StoredIndex, SimpleNamespace(sentences=SimpleNamespace(index=sentences), vectors=chunks)
+        )
+
+    assert exhaustive(index_of(flat, flat))
+    assert not exhaustive(index_of(ivf, flat))
+    assert not exhaustive(index_of(flat, ivf))
