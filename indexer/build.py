@@ -46,7 +46,14 @@ from rag.errors import (
 from rag.index_path import check_index_path
 from rag.manifest import DocumentEntry, DuplicateEntry, EncoderEntry, Manifest, SkippedEntry
 from rag.model_fetch import fetched_folder
-from rag.sentence_layer import SentenceLayer, led_by_context, sentence_passage, split_sentences
+from rag.neighbours import Neighbours, passage_keys
+from rag.sentence_layer import (
+    SentenceLayer,
+    kept_neighbours,
+    led_by_context,
+    sentence_passage,
+    split_sentences,
+)
 from rag.store import read_manifest, verify_files, write_index
 from rag.types import Chunk, Document, SkippedFile
 from rag.vector_index import IndexSpec, build, choose_spec
@@ -310,18 +317,21 @@ def build_index(
     sentences = split_sentences(documents, chunks)
     words = corpus_words(documents)
     by_id = {d.document_id: d for d in documents}
-    passages = [
-        *(passage_text(c, by_id, settings.chunk.context) for c in chunks),
-        *(
-            sentence_passage(s, by_id[s.document_id], settings.chunk.sentence_context)
-            for s in sentences
-        ),
+    sentence_texts = [
+        sentence_passage(s, by_id[s.document_id], settings.chunk.sentence_context)
+        for s in sentences
     ]
+    passages = [*(passage_text(c, by_id, settings.chunk.context) for c in chunks), *sentence_texts]
     embedded = embed_texts(passages, words, encoders, settings, on_progress)
     vectors, sentence_vectors = np.split(embedded.passages, [len(chunks)])
     chunk_index = build(vectors, spec_for(vectors, settings))
     layer = SentenceLayer.built(
-        tuple(sentences), sentence_vectors, encoders.blocks(), spec_for(sentence_vectors, settings)
+        tuple(sentences),
+        sentence_vectors,
+        encoders.blocks(),
+        spec_for(sentence_vectors, settings),
+        keys=passage_keys(sentence_texts),
+        previous=previous_neighbours(out, previous, encoders),
     )
     vocabulary = Vocabulary(tuple(words), build(embedded.words, spec_for(embedded.words, settings)))
     manifest = Manifest(
@@ -366,6 +376,16 @@ def build_index(
         left_out=tuple(encoders.unavailable.items()),
         unmatched_metadata=unmatched,
     )
+
+
+def previous_neighbours(
+    out: Path, previous: Manifest | None, encoders: EncoderSet
+) -> Neighbours | None:
+    """The sentences' neighbours the index at `out` kept, when it was built with these
+    encoders (its rows' vectors are then the ones this build embeds for the same texts)."""
+    if previous is None or previous.embedding_identity != encoders.identity:
+        return None
+    return kept_neighbours(out)
 
 
 def spec_for(vectors: np.ndarray, settings: Settings) -> IndexSpec:  # type: ignore[type-arg]

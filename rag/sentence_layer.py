@@ -10,7 +10,10 @@ in other words. Files in a build:
                              a size, IVF above), one row per sentence, with its spec beside it
                              (sentence_vectors.faiss.json)
     sentence_typicality.npy  float32, how generic each sentence is in this corpus, one column per
-                             encoder (`rag.neighbours.typicality_per_encoder`)
+                             encoder (`rag.neighbours`)
+    sentence_neighbours.npz  each sentence's closest others per encoder, which the next build
+                             of a changed corpus starts from (`rag.neighbours.updated`); the
+                             service does not read it
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
-from rag.neighbours import typicality_per_encoder
+from rag.neighbours import Keys, Neighbours, closest_per_encoder, read_neighbours, updated
 from rag.pages import section_at
 from rag.sentences import sentence_spans
 from rag.types import Chunk, Document, Sentence
@@ -32,6 +35,7 @@ from rag.vector_index import FaissIndex, IndexSpec, build, choose_spec, load
 SENTENCES = "sentences.jsonl"
 SENTENCE_VECTORS = "sentence_vectors.faiss"
 SENTENCE_TYPICALITY = "sentence_typicality.npy"
+SENTENCE_NEIGHBOURS = "sentence_neighbours.npz"
 
 
 def document_sentences(doc: Document, chunks: Sequence[tuple[int, Chunk]]) -> list[Sentence]:
@@ -85,6 +89,17 @@ def write_sentences(folder: Path, layer: SentenceLayer) -> None:
             handle.write(json.dumps(record, ensure_ascii=False) + "\n")
     layer.index.save(folder / SENTENCE_VECTORS)
     np.save(folder / SENTENCE_TYPICALITY, np.ascontiguousarray(layer.typicality, np.float32))
+    if layer.neighbours is not None:
+        layer.neighbours.save(folder / SENTENCE_NEIGHBOURS)
+
+
+def kept_neighbours(folder: Path) -> Neighbours | None:
+    """The neighbours the build at `folder` kept for the next one, if it kept any that fit its
+    sentences."""
+    found = read_neighbours(folder / SENTENCE_NEIGHBOURS)
+    with (folder / SENTENCES).open(encoding="utf-8") as handle:
+        count = sum(1 for line in handle if line.strip())
+    return found if found is not None and len(found.keys) == count else None
 
 
 def read_sentences(folder: Path) -> SentenceLayer:
@@ -117,16 +132,22 @@ class SentenceLayer:
     pair_chunk: NDArray[np.int64]
     pair_sentence: NDArray[np.int64]
     by_chunk: NDArray[np.int64]  # positions of the pairs, in chunk order
+    neighbours: Neighbours | None = None  # kept by a build for the next one, not read to serve
 
     @classmethod
     def of(
-        cls, sentences: tuple[Sentence, ...], index: FaissIndex, typical: NDArray[np.float32]
+        cls,
+        sentences: tuple[Sentence, ...],
+        index: FaissIndex,
+        typical: NDArray[np.float32],
+        neighbours: Neighbours | None = None,
     ) -> SentenceLayer:
         """The layer of `sentences`, their vector `index` and their typicality."""
         pairs = [(row, i) for i, s in enumerate(sentences) for row in s.chunk_rows]
         table = np.array(pairs, dtype=np.int64).reshape(-1, 2)
         by_chunk = np.argsort(table[:, 0], kind="stable").astype(np.int64)
-        return cls(sentences, index, typical, table[:, 0].copy(), table[:, 1].copy(), by_chunk)
+        pair_chunk, pair_sentence = table[:, 0].copy(), table[:, 1].copy()
+        return cls(sentences, index, typical, pair_chunk, pair_sentence, by_chunk, neighbours)
 
     @classmethod
     def built(
@@ -135,14 +156,24 @@ class SentenceLayer:
         vectors: NDArray[np.float32],
         blocks: Sequence[slice],
         spec: IndexSpec | None = None,
+        keys: Keys | None = None,
+        previous: Neighbours | None = None,
     ) -> SentenceLayer:
         """The layer of `sentences` with these vectors (one row each, every encoder's block
         side by side): their vector index (`spec`, else the kind their number calls for) and
-        their typicality per encoder, by nearest-neighbour search."""
+        their typicality per encoder, by nearest-neighbour search, or from the neighbours a
+        `previous` build of these encoders kept. With `keys` (`rag.neighbours.passage_keys` of
+        the texts embedded) the layer keeps its neighbours for the next build."""
         chosen = spec or choose_spec(len(vectors), vectors.shape[1])
         index = build(vectors, chosen)
-        typical = typicality_per_encoder(vectors, blocks or [slice(None)])
-        return cls.of(sentences, index, typical)
+        columns = blocks or [slice(None)]
+        rows = keys if keys is not None else np.zeros(len(vectors), dtype=np.uint64)
+        if previous is not None and keys is not None:
+            found = updated(previous, vectors, columns, rows)
+        else:
+            found = closest_per_encoder(vectors, columns, rows)
+        kept = found if keys is not None else None
+        return cls.of(sentences, index, found.typicality(), kept)
 
     @property
     def vectors(self) -> NDArray[np.float32]:

@@ -39,7 +39,8 @@ def is_word(token: str) -> bool:
 
 def corpus_words(documents: Iterable[Document]) -> tuple[str, ...]:
     """The distinct content words (no stopwords, no numbers) of the documents, sorted."""
-    return tuple(sorted({w for d in documents for w in content_words(d.text) if is_word(w)}))
+    distinct = {w for d in documents for w in content_words(d.text)}
+    return tuple(sorted(w for w in distinct if is_word(w)))
 
 
 def coverage(asked: int, closest: NDArray[np.float32]) -> float:

@@ -11,11 +11,13 @@ import pytest
 from fakes import FakeEmbedder
 from source_files import write_docx, write_pdf
 
-from indexer.build import BuildReport, build_index, passage_text
+from indexer.build import BuildReport, build_index, passage_text, previous_neighbours
 from indexer.metadata import read_metadata
+from rag import neighbours
 from rag.config import ChunkSettings, Settings
+from rag.encoders import as_encoder_set
 from rag.errors import NothingIndexed
-from rag.sentence_layer import sentence_passage
+from rag.sentence_layer import kept_neighbours, sentence_passage
 from rag.store import VECTORS, StoredIndex, load_index, stored_vectors
 from rag.vocabulary import corpus_words
 
@@ -448,3 +450,43 @@ def test_the_engine_that_computes_the_vectors_is_not_part_of_the_fingerprint() -
     assert fingerprint([], {}, other_engine) == default
     other_model = Settings(embedding=EmbeddingSettings(models=("intfloat/multilingual-e5-base",)))
     assert fingerprint([], {}, other_model) != default
+
+
+def test_an_added_document_keeps_the_sentences_neighbours_and_their_typicality_is_exact(
+    build: Build, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    build()
+    (build.sources / "aas.txt").write_text(
+        "Innspill fra Ås kommune\n\nSamhandling\nKommunen har god erfaring med nettverk.\n"
+    )
+
+    def refused(*_: object) -> None:
+        raise AssertionError("every sentence searched again")
+
+    monkeypatch.setattr(neighbours, "closest", refused)
+    build()
+    monkeypatch.undo()
+    updated = build.load()
+    cold_settings = Settings(
+        index=build.settings.index.model_copy(update={"path": tmp_path / "cold"}),
+        chunk=build.settings.chunk,
+    )
+    build_index([build.sources], tmp_path / "cold", cold_settings, FakeEmbedder)
+    cold = load_index(tmp_path / "cold")
+    assert len(updated.sentences.sentences) == len(cold.sentences.sentences)
+    np.testing.assert_allclose(
+        updated.sentences.typicality, cold.sentences.typicality, rtol=0, atol=1e-6
+    )
+    kept = kept_neighbours(build.settings.index.path)
+    assert kept is not None and len(kept.keys) == len(updated.sentences.sentences)
+
+
+def test_neighbours_of_other_encoders_are_not_kept(build: Build) -> None:
+    build()
+    path = build.settings.index.path
+    manifest = load_index(path).manifest
+    same = as_encoder_set(FakeEmbedder())
+    other = as_encoder_set(FakeEmbedder(dimension=32))
+    assert previous_neighbours(path, manifest, same) is not None
+    assert previous_neighbours(path, manifest, other) is None
+    assert previous_neighbours(path, None, same) is None
