@@ -46,7 +46,7 @@ from rag.decide import (
     corpus_support,
     decide,
     narrow,
-    score_document,
+    score_documents,
 )
 from rag.policy import Fusion, Policy, Support, Thresholds
 from rag.query import Query
@@ -567,7 +567,7 @@ def ranked(corpus: Corpus, observed: Sequence[Observed], policy: Policy) -> list
     found = []
     for item in observed:
         evidence = narrow(item.evidence, policy, settings.k)
-        scored = [score_document(d, evidence, policy, settings) for d in evidence.documents]
+        scored = score_documents(evidence, policy, settings)
         scored.sort(key=lambda d: -d.best)
         support = corpus_support(scored, policy, evidence.coverage)
         found.append(Ranked(item, scored, confidence_of(support, policy) != "none"))

@@ -27,11 +27,14 @@ from rag.scoring import (
     NO_SUPPORT,
     distinctiveness,
     narrowed,
+    segments_of,
     similarity,
     support,
+    supports,
     weight_vector,
 )
 from rag.types import (
+    Candidates,
     Citation,
     Document,
     DocumentEvidence,
@@ -75,20 +78,26 @@ class Scored:
         return float(self.scores[self.order[0]]) if len(self.order) else NO_SUPPORT
 
 
-def score_document(
-    found: DocumentEvidence, evidence: Evidence, policy: Policy, settings: AnswerSettings
-) -> Scored:
-    """The candidates' scores (`rag.scoring`), best first (ties: earlier in the text)."""
-    c = found.candidates
+def score_documents(evidence: Evidence, policy: Policy, settings: AnswerSettings) -> list[Scored]:
+    """Every document's candidates scored (`rag.scoring`), best first (ties: earlier in the
+    text, which within a document is the lower sentence row), all documents in one pass."""
+    lengths = [len(d.candidates) for d in evidence.documents]
+    segments = segments_of(lengths)
+    c = Candidates.joined([d.candidates for d in evidence.documents], len(evidence.encoders))
     ranking = weight_vector(policy, evidence.encoders, support=False)
     supporting = weight_vector(policy, evidence.encoders, support=True)
     scores = similarity(c.own, c.chunk, ranking, policy.context_mix)
     scores = (scores + np.float32(settings.lexical_tiebreak) * c.overlap).astype(np.float32)
-    starts = np.array([evidence.sentences[r].start for r in c.rows.tolist()], dtype=np.int64)
-    order = np.lexsort((starts, -scores)).astype(np.int64)
+    order = np.lexsort((c.rows, -scores, segments)).astype(np.int64)
     distinctive = distinctiveness(c.own, c.typical, supporting, policy.support.typicality_weight)
-    found_support = support(distinctive, c.wording, policy, evidence.coverage)
-    return Scored(found, order, scores, distinctive, found_support)
+    each = supports(distinctive, c.wording, segments, len(lengths), policy, evidence.coverage)
+    edges = np.cumsum([0, *lengths]).tolist()
+    return [
+        Scored(d, order[a:b] - a, scores[a:b], distinctive[a:b], float(value))
+        for d, a, b, value in zip(
+            evidence.documents, edges[:-1], edges[1:], each.tolist(), strict=True
+        )
+    ]
 
 
 def corpus_support(scored: Sequence[Scored], policy: Policy, coverage: float) -> float:
@@ -205,7 +214,7 @@ def decide(
     question: a pure function of the evidence's features and the policy. Quotes are numbered
     in the order they will be shown (closest document first); a document's quotes come from its
     `per_document` closest sentences (default `settings.k`)."""
-    scored = [score_document(d, evidence, policy, settings) for d in evidence.documents]
+    scored = score_documents(evidence, policy, settings)
     scored.sort(key=lambda d: -d.best)  # stable: index order among equals
     overall = corpus_support(scored, policy, evidence.coverage)
     confidence = confidence_of(overall, policy)

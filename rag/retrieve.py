@@ -34,7 +34,7 @@ from rag.fusion import Ranking, distinct_passages, rank_lookup, rrf, top_rows
 from rag.lexical import WordSet, content_terms, overlaps
 from rag.policy import Fusion, Policy
 from rag.query import Query
-from rag.scoring import narrowed, weight_vector
+from rag.scoring import narrowed, segments_of, weight_vector
 from rag.sentences import wording
 from rag.statements import is_statement
 from rag.store import StoredIndex, stored_vectors
@@ -363,27 +363,29 @@ class Retriever:
         admitted = self.admitted(query.filters)
         scored = set(self.scored_documents(query, admitted, per_document))
         parts = [self._quotable_rows.get(d, NO_ROWS) if d in scored else NO_ROWS for d in admitted]
-        own, chunk = self.features(query.topic_vector, np.concatenate([NO_ROWS, *parts]))
-        found, at = [], 0
-        for document_id, rows in zip(admitted, parts, strict=True):
-            mine = slice(at, at + len(rows))
-            at += len(rows)
-            positions = np.arange(len(rows), dtype=np.int64)
-            if per_document is not None:
-                typical = self._typical[rows]
-                positions = narrowed(
-                    own[mine], chunk[mine], typical, self.policy, self.encoders, per_document
-                )
-            chosen = rows[positions]
-            candidates = Candidates(
-                chosen,
-                own[mine][positions],
-                chunk[mine][positions],
-                self._typical[chosen],
-                self._wordings[chosen],
-                self.overlaps(query, chosen),
+        every = np.concatenate([NO_ROWS, *parts])
+        own, chunk = self.features(query.topic_vector, every)
+        segments = segments_of([len(rows) for rows in parts])
+        positions = np.arange(len(every), dtype=np.int64)
+        if per_document is not None:
+            typical = self._typical[every]
+            positions = narrowed(
+                own, chunk, typical, self.policy, self.encoders, per_document, segments
             )
-            found.append(DocumentEvidence(self.index.documents[document_id], candidates))
+        chosen = every[positions]
+        candidates = Candidates(
+            chosen,
+            own[positions],
+            chunk[positions],
+            self._typical[chosen],
+            self._wordings[chosen],
+            self.overlaps(query, chosen),
+        )
+        edges = np.searchsorted(segments[positions], np.arange(len(parts) + 1)).tolist()
+        found = [
+            DocumentEvidence(self.index.documents[document_id], candidates.take_range(a, b))
+            for document_id, a, b in zip(admitted, edges[:-1], edges[1:], strict=True)
+        ]
         sentences = self.index.sentences.sentences
         return Evidence(tuple(found), sentences, self.encoders, query.vocabulary_coverage)
 

@@ -119,6 +119,31 @@ class Candidates:
     def __len__(self) -> int:
         return len(self.rows)
 
+    @classmethod
+    def joined(cls, parts: Sequence[Candidates], encoders: int) -> Candidates:
+        """The candidates of several documents one after another."""
+        columns = (np.empty((0, encoders), np.float32),)
+        return cls(
+            np.concatenate([np.empty(0, np.int64), *(c.rows for c in parts)]),
+            np.concatenate([*columns, *(c.own for c in parts)]),
+            np.concatenate([*columns, *(c.chunk for c in parts)]),
+            np.concatenate([*columns, *(c.typical for c in parts)]),
+            np.concatenate([np.empty(0, np.int64), *(c.wording for c in parts)]),
+            np.concatenate([np.empty(0, np.float32), *(c.overlap for c in parts)]),
+        )
+
+    def take_range(self, start: int, end: int) -> Candidates:
+        """The candidates start..end-1 (views, no copy)."""
+        part = slice(start, end)
+        return Candidates(
+            self.rows[part],
+            self.own[part],
+            self.chunk[part],
+            self.typical[part],
+            self.wording[part],
+            self.overlap[part],
+        )
+
     def take(self, positions: NDArray[np.int64]) -> Candidates:
         """These candidates at `positions` only."""
         return Candidates(
