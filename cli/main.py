@@ -325,14 +325,21 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def print_matrix_score(args: argparse.Namespace, settings: Settings) -> None:
-    from eval.matrix_eval import evaluate_matrix, matrix_score_table
+    from eval.matrix_eval import evaluate_matrix, matrix_score_table, unsure_share
     from eval.questions import load_questions
+    from eval.report import cell
+    from rag.matrix import read_topics, run_matrix
+    from rag.types import NO_FILTERS
 
     questions = load_questions(args.questions)
     chosen = [q for q in questions if args.split == "all" or q.split == args.split]
-    score = evaluate_matrix(local_service(settings, args.index), chosen)
+    service = local_service(settings, args.index)
+    score = evaluate_matrix(service, chosen)
     print(f"\nMatrix (/matrix) on the aggregate questions ({args.split})\n")
     print(matrix_score_table(score))
+    topics = read_topics(settings.matrix.topics_file)
+    default = run_matrix(service.decisions_for_many, topics, NO_FILTERS)
+    print(f"Default topics ({len(topics)}): «usikkert» {cell(unsure_share(default))} of the cells.")
 
 
 def print_calibration(args: argparse.Namespace, settings: Settings) -> int:

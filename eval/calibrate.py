@@ -19,7 +19,10 @@ it per encoder, and every document's quotable sentences with their features (`ra
    `high_confidence` just above the closest negative;
 4. submitters: `context_mix` with `submitter_threshold` / `corpus_gap` for the best submitter
    precision at coverage ≥ `MIN_COVERAGE` on the aggregate questions, then `specific_gap` for the
-   best quote hit rate.
+   best quote hit rate;
+5. cells: `sure_submitter`, the lowest own support from which the quoted submitters of the
+   aggregate questions discuss it with precision ≥ `SURE_PRECISION` (the matrix's «omtaler»;
+   under it «usikkert»).
 
 A chosen value on the edge of its grid widens the grid (`widened`) until it is inside or the
 grid reaches its bound. The test split is never read here.
@@ -57,6 +60,7 @@ from rag.service import Service
 from rag.types import Evidence
 
 MIN_COVERAGE = 0.95
+SURE_PRECISION = 0.95  # of the quoted submitters at or over the sure bar, the share that are gold
 DEPTH = 10
 WEIGHT_STEPS = 10  # the second encoder's share in tenths
 FUSION_GRID: dict[str, tuple[float, ...]] = {
@@ -639,6 +643,53 @@ def submitter_sweep(
     return sorted(rows, key=lambda r: r.preference, reverse=True)
 
 
+# --- 5. sure cells --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SureBar:
+    """The bar from which a quoted submitter is sure, and what it gave on dev."""
+
+    bar: float | None  # None: no bar reaches SURE_PRECISION (high_confidence stays the bar)
+    sure: int  # quoted submitters at or over it
+    quoted: int  # quoted submitters of the aggregate questions
+    precision: float | None  # the share of the sure ones that are gold
+
+
+def quoted_supports(
+    corpus: Corpus, observed: Sequence[Observed], policy: Policy
+) -> list[tuple[float, bool]]:
+    """Each quoted submitter of the aggregate questions: its own support, and whether it is
+    among the question's gold submitters."""
+    depth = corpus.service.settings.answer.k
+    found = []
+    for item, decision in decisions(corpus, [o for o in observed if is_aggregate(o)], policy):
+        support = {
+            s.document.document_id: s.support
+            for s in score_documents(
+                narrow(item.evidence, policy, depth), policy, corpus.service.settings.answer
+            )
+        }
+        for quoted in decision.quoted:
+            document = quoted.document.document_id
+            found.append((support[document], document in item.gold_documents))
+    return found
+
+
+def sure_bar(pairs: Sequence[tuple[float, bool]], precision: float = SURE_PRECISION) -> SureBar:
+    """The lowest support from which the pairs at or over it are gold with at least
+    `precision` (equal supports stand or fall together)."""
+    values = np.array([v for v, _ in pairs], dtype=np.float64)
+    gold = np.array([g for _, g in pairs], dtype=bool)
+    bar, sure, reached = None, 0, None
+    for value in np.unique(values)[::-1]:  # the highest first
+        over = values >= value
+        share = float(gold[over].mean())
+        if share >= precision:
+            bar, sure, reached = float(value), int(over.sum()), share
+    return SureBar(None if bar is None else round(bar, 4), sure, len(pairs), reached)
+
+
 # --- the whole calibration -----------------------------------------------------------------
 
 
@@ -652,6 +703,7 @@ class Calibration:
     refusal: Refusal
     submitters: list[SubmitterRow]
     mixes: tuple[float, ...]
+    sure: SureBar
     policy: Policy
 
 
@@ -687,7 +739,12 @@ def calibrate(corpus: Corpus, observed: Sequence[Observed], present: Sequence[bo
     _, mixes = widened("context_mix", CONTEXT_MIXES, pick)
     best = found[0]
     policy = replace_policy(base, best)
-    return Calibration(tuple(present), weight_rows, fusion_rows, refusal, found, mixes, policy)
+    sure = sure_bar(quoted_supports(corpus, dev, policy))
+    if sure.bar is not None:
+        policy = with_thresholds(policy, sure_submitter=sure.bar)
+    return Calibration(
+        tuple(present), weight_rows, fusion_rows, refusal, found, mixes, sure, policy
+    )
 
 
 def replace_policy(base: Policy, row: SubmitterRow) -> Policy:

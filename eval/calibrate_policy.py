@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from eval.calibrate import (
     FALSE_REFUSAL_COST,
     HALVINGS,
+    SURE_PRECISION,
     Calibration,
     Corpus,
     RankingRow,
@@ -135,6 +136,20 @@ def submitter_table(found: Calibration) -> str:
     return markdown_table(header, rows)
 
 
+def sure_line(found: Calibration) -> str:
+    sure = found.sure
+    if sure.bar is None:
+        return (
+            f"Sure cells: no bar reaches precision {SURE_PRECISION:g} on the {sure.quoted} quoted "
+            "submitters of the aggregate dev questions; high_confidence stays the bar."
+        )
+    return (
+        f"Sure cells (dev): from support {sure.bar:g}, {sure.sure} of the {sure.quoted} quoted "
+        f"submitters of the aggregate questions, precision {sure.precision:.3f} "
+        f"(asked: {SURE_PRECISION:g})."
+    )
+
+
 def calibration_report(found: Calibration, names: Sequence[str]) -> str:
     """The sweeps and the chosen policy of one set of encoders, as Markdown."""
     present = " + ".join(n for n, p in zip(names, found.present, strict=True) if p)
@@ -158,6 +173,7 @@ def calibration_report(found: Calibration, names: Sequence[str]) -> str:
             f"negatives refused {nested_refused:.3f}. Context mixes tried: "
             + ", ".join(f"{m:g}" for m in found.mixes),
             "Submitters (dev):\n\n" + submitter_table(found),
+            sure_line(found),
             "Chosen policy:\n\n```json\n" + found.policy.model_dump_json(indent=2) + "\n```",
         ]
     )

@@ -135,8 +135,9 @@ def confidence_of(value: float, policy: Policy) -> Confidence:
 
 
 def submitter_confidence(value: float, policy: Policy) -> Confidence:
-    """A quoted submitter's confidence: "high" when its own support is, else "low"."""
-    return "high" if reaches(value, policy.thresholds.high_confidence) else "low"
+    """A quoted submitter's confidence: "high" when its own support reaches the sure bar
+    (`Thresholds.sure_bar`), else "low"."""
+    return "high" if reaches(value, policy.thresholds.sure_bar) else "low"
 
 
 def chosen_documents(query: Query, ranked: Sequence[Scored], policy: Policy) -> frozenset[str]:

@@ -83,6 +83,16 @@ class Thresholds(_Record):
     specific_gap: float = Field(
         ge=0.0, description="The same for a question about one thing (not the whole corpus)."
     )
+    sure_submitter: float | None = Field(
+        None,
+        description="A quoted submitter's own support from which it surely discusses the topic "
+        "(the matrix's «omtaler», else «usikkert»); calibrated for the precision of those cells. "
+        "Absent (a policy written before it was calibrated): high_confidence.",
+    )
+
+    @property
+    def sure_bar(self) -> float:
+        return self.high_confidence if self.sure_submitter is None else self.sure_submitter
 
 
 class Policy(_Record):

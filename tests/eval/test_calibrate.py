@@ -25,6 +25,7 @@ from eval.calibrate import (
     refusal_bar,
     refusal_ceiling,
     supports,
+    sure_bar,
     weight_grid,
     widened,
 )
@@ -153,3 +154,18 @@ def test_rows_are_preferred_by_their_objectives() -> None:
     covering = SubmitterRow(1.0, 0.5, 0.1, 0.02, 0.8, 0.96, 0.6)
     precise = SubmitterRow(1.0, 0.6, 0.1, 0.02, 0.95, 0.9, 0.7)  # misses submitters
     assert max([precise, covering], key=lambda r: r.preference) is covering
+
+
+def test_the_sure_bar_is_the_lowest_support_with_the_asked_precision() -> None:
+    pairs = [(0.9, True), (0.85, True), (0.8, False), (0.8, True), (0.7, True), (0.6, False)]
+    # from 0.85: 2 of 2 gold; from 0.8: 3 of 4; from 0.7: 4 of 5; from 0.6: 4 of 6
+    found = sure_bar(pairs, precision=0.75)
+    assert (found.bar, found.sure, found.quoted, found.precision) == (0.7, 5, 6, 0.8)
+    assert sure_bar(pairs, precision=0.95).bar == 0.85
+    assert sure_bar(pairs, precision=0.5).bar == 0.6
+
+
+def test_equal_supports_stand_or_fall_together_and_no_bar_may_reach_the_precision() -> None:
+    assert sure_bar([(0.8, True), (0.8, False)], precision=0.9).bar is None
+    assert sure_bar([(0.9, False), (0.5, True)], precision=0.9).bar is None
+    assert sure_bar([], precision=0.9).bar is None

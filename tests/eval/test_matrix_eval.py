@@ -67,4 +67,20 @@ def test_a_perfect_matrix_scores_one_and_the_table_lists_every_question() -> Non
     assert (score.coverage, score.precision, score.cell_accuracy) == (1.0, 1.0, 1.0)
     table = matrix_score_table(score)
     assert "| q1 | fastlegeordningen | 3 | 3 | 1.000 | 1.000 |" in table
-    assert "Cell accuracy 1.000 over 8 cells." in table
+    assert "Cell accuracy 1.000 over 8 cells;" in table
+
+
+def test_sure_cells_are_scored_for_precision_and_the_rest_counted_unsure() -> None:
+    pairs = aggregate_topics(QUESTIONS)
+    marked = {
+        "fastlegeordningen": {"a.txt", "b.txt", "d.txt"},
+        "Hvordan beskriver innspillene helsefellesskapene?": {"b.txt"},
+    }
+    sure = {"fastlegeordningen": {"a.txt", "d.txt"}, "x": {"c.txt"}}
+    score = score_matrix(pairs, marked, SOURCES, sure)
+    # q1 and q4 share the topic: sure a (gold in both), d (gold in neither); b unsure in both
+    assert score.sure_precision == pytest.approx(2 / 4)
+    # unsure: q1 b, q2 b, q4 b, of 12 cells
+    assert score.unsure_share == pytest.approx(3 / 12)
+    assert "«usikkert» 0.250 of the cells" in matrix_score_table(score)
+    assert score_matrix(pairs, marked, SOURCES).unsure_share is None

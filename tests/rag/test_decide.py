@@ -142,6 +142,30 @@ def test_a_submitter_is_sure_when_its_own_support_is(
     ]
 
 
+@pytest.mark.parametrize(
+    ("sure_submitter", "expected"),
+    [(None, ["low", "high"]), (0.55, ["high", "high"]), (0.8, ["low", "low"])],
+)
+def test_the_sure_bar_of_the_policy_decides_which_quoted_submitters_are_sure(
+    make: Builders,
+    documents: dict[str, Document],
+    sure_submitter: float | None,
+    expected: list[str],
+) -> None:
+    """Under the sure bar a quoted submitter is «usikkert»; without one, high_confidence is it."""
+    bergen = make.found_in(documents["bergen"], (BERGEN[0], 0.9), support=0.6)
+    moss = make.found_in(documents["moss"], (MOSS[0], 0.88), support=0.75)
+    policy = make.policy()
+    rule = policy.model_copy(
+        update={
+            "thresholds": policy.thresholds.model_copy(update={"sure_submitter": sure_submitter})
+        }
+    )
+    decision = decided(make, make.query(QUESTION), make.evidence((bergen, moss)), rule)
+    assert decision.confidence == "high"  # the answer's confidence keeps its own bar
+    assert [s.confidence for s in decision.quoted] == expected
+
+
 def test_no_evidence_is_no_answer(make: Builders, documents: dict[str, Document]) -> None:
     empty = make.evidence(make.found_in(d) for d in documents.values())
     decision = decided(make, make.query(QUESTION), empty)
