@@ -10,8 +10,12 @@ from eval.matrix_eval import (
     matrix_topic,
     score_matrix,
     unique_topics,
+    unsure_share,
 )
 from eval.questions import GoldQuote, Question
+from rag.contract import Confidence
+from rag.matrix import Matrix, MatrixCell
+from rag.types import Document
 
 SOURCES = frozenset({"a.txt", "b.txt", "c.txt", "d.txt"})
 
@@ -84,3 +88,17 @@ def test_sure_cells_are_scored_for_precision_and_the_rest_counted_unsure() -> No
     assert score.unsure_share == pytest.approx(3 / 12)
     assert "«usikkert» 0.250 of the cells" in matrix_score_table(score)
     assert score_matrix(pairs, marked, SOURCES).unsure_share is None
+
+
+def test_the_unsure_share_counts_the_mentioned_cells_that_are_not_sure() -> None:
+    doc = Document("a", "a.txt", "A kommune", "kommune", "A", "tekst", "h")
+    marks: tuple[tuple[str, Confidence], ...] = (
+        ("x", "high"),
+        ("y", "low"),
+        ("z", "none"),
+        ("w", "low"),
+    )
+    cells = tuple(MatrixCell(topic, doc, confidence, None, 0.5) for topic, confidence in marks)
+    matrix = Matrix(("x", "y", "z", "w"), (doc,), cells, ())
+    assert unsure_share(matrix) == pytest.approx(2 / 4)
+    assert unsure_share(Matrix((), (), (), ())) is None
