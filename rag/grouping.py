@@ -61,6 +61,7 @@ EXACT_ROWS = 1_000
 LABEL_WORDS = 3
 REPRESENTATIVES = 3
 SENDER_MASK = "⟨avsender⟩"
+WORDINGS_KEPT = 65_536  # quotes whose wording keys are kept (a corpus of 300 has 22,000 sentences)
 
 # Words the generic Norwegian stopword list keeps that say nothing as a label (modal and light
 # verbs, adverbs, quantifiers); with them out a label names what its quotes are about.
@@ -213,7 +214,20 @@ def mask_submitter(text: str, submitter: str) -> str:
 
 def wording_key(item: QuoteItem) -> str:
     """The quote's words with its submitter masked, on one line, case-folded."""
-    return wording(mask_submitter(item.text, item.submitter)).casefold()
+    return masked_wording(item.text, item.submitter)
+
+
+@lru_cache(maxsize=WORDINGS_KEPT)
+def masked_wording(text: str, submitter: str) -> str:
+    """`wording_key` of a text and its submitter, kept: a corpus's sentences are quoted again
+    and again, and masking a submitter's names is three regular expressions a quote."""
+    return wording(mask_submitter(text, submitter)).casefold()
+
+
+@lru_cache(maxsize=WORDINGS_KEPT)
+def plain_wording(text: str) -> str:
+    """The quote's words on one line, case-folded (kept, as `masked_wording`)."""
+    return wording(text).casefold()
 
 
 def same_wording_groups(items: Sequence[QuoteItem]) -> list[SameWording]:
@@ -222,7 +236,7 @@ def same_wording_groups(items: Sequence[QuoteItem]) -> list[SameWording]:
     first_with: dict[str, int] = {}  # a key -> the first item that had it
     group_of = list(range(len(items)))
     for i, item in enumerate(items):
-        for key in ("=" + wording(item.text).casefold(), "~" + wording_key(item)):
+        for key in ("=" + plain_wording(item.text), "~" + wording_key(item)):
             j = first_with.setdefault(key, i)
             a, b = _root(group_of, i), _root(group_of, j)
             group_of[max(a, b)] = min(a, b)
