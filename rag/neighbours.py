@@ -126,11 +126,16 @@ def closest_per_encoder(
     """Every row's closest others in each encoder's block, by a search of that block's index."""
     kept = neighbours + SPARE
     found = [closest(vectors, block, kept, flat_below) for block in blocks]
-    shape = (len(vectors), len(blocks), kept)
+    return side_by_side(keys, found, kept)
+
+
+def side_by_side(keys: Keys, columns: Sequence[tuple[Scores, Rows]], kept: int) -> Neighbours:
+    """The neighbours of each encoder's block (its lists of scores and rows) as one record."""
+    shape = (len(keys), len(columns), kept)
     return Neighbours(
         keys,
-        np.stack([s for s, _ in found], axis=1).reshape(shape),
-        np.stack([r for _, r in found], axis=1).reshape(shape),
+        np.stack([s for s, _ in columns], axis=1).reshape(shape),
+        np.stack([r for _, r in columns], axis=1).reshape(shape),
     )
 
 
@@ -261,11 +266,7 @@ def updated(
         len(keys) - len(added),
         len(added),
     )
-    return Neighbours(
-        keys,
-        np.stack([s for s, _ in columns], axis=1),
-        np.stack([r for _, r in columns], axis=1),
-    )
+    return side_by_side(keys, columns, kept)
 
 
 def matched(previous: Keys, keys: Keys) -> Rows:

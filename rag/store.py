@@ -9,7 +9,8 @@ Layout of an index path `data/index`:
         vectors.faiss      the chunks' vector index (rag/vector_index.py), its spec beside it
                            (vectors.faiss.json)
         bm25/              bm25s matrices (numpy arrays and JSON, no pickle)
-        sentences.jsonl, sentence_vectors.faiss(.json), sentence_typicality.npy
+        sentences.jsonl, sentence_vectors.faiss(.json), sentence_typicality.npy,
+        sentence_neighbours.npz (kept for the next build, not read to serve)
                            the sentence layer (rag/sentence_layer.py)
         vocabulary.json, vocabulary_vectors.faiss(.json)
                            the corpus's words with their vectors (rag/vocabulary.py)
