@@ -385,7 +385,7 @@ def previous_neighbours(
     encoders (its rows' vectors are then the ones this build embeds for the same texts)."""
     if previous is None or previous.embedding_identity != encoders.identity:
         return None
-    return kept_neighbours(out)
+    return kept_neighbours(out, previous.sentences)
 
 
 def spec_for(vectors: np.ndarray, settings: Settings) -> IndexSpec:  # type: ignore[type-arg]

@@ -383,7 +383,7 @@ class Retriever:
         )
         edges = np.searchsorted(segments[positions], np.arange(len(parts) + 1)).tolist()
         found = [
-            DocumentEvidence(self.index.documents[document_id], candidates.take_range(a, b))
+            DocumentEvidence(self.index.documents[document_id], candidates.take(slice(a, b)))
             for document_id, a, b in zip(admitted, edges[:-1], edges[1:], strict=True)
         ]
         sentences = self.index.sentences.sentences

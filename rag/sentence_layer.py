@@ -93,13 +93,11 @@ def write_sentences(folder: Path, layer: SentenceLayer) -> None:
         layer.neighbours.save(folder / SENTENCE_NEIGHBOURS)
 
 
-def kept_neighbours(folder: Path) -> Neighbours | None:
-    """The neighbours the build at `folder` kept for the next one, if it kept any that fit its
-    sentences."""
+def kept_neighbours(folder: Path, sentences: int) -> Neighbours | None:
+    """The neighbours the build at `folder` (of `sentences` sentences, as its manifest says)
+    kept for the next one, if it kept any that fit them."""
     found = read_neighbours(folder / SENTENCE_NEIGHBOURS)
-    with (folder / SENTENCES).open(encoding="utf-8") as handle:
-        count = sum(1 for line in handle if line.strip())
-    return found if found is not None and len(found.keys) == count else None
+    return found if found is not None and len(found.keys) == sentences else None
 
 
 def read_sentences(folder: Path) -> SentenceLayer:

@@ -132,20 +132,8 @@ class Candidates:
             np.concatenate([np.empty(0, np.float32), *(c.overlap for c in parts)]),
         )
 
-    def take_range(self, start: int, end: int) -> Candidates:
-        """The candidates start..end-1 (views, no copy)."""
-        part = slice(start, end)
-        return Candidates(
-            self.rows[part],
-            self.own[part],
-            self.chunk[part],
-            self.typical[part],
-            self.wording[part],
-            self.overlap[part],
-        )
-
-    def take(self, positions: NDArray[np.int64]) -> Candidates:
-        """These candidates at `positions` only."""
+    def take(self, positions: NDArray[np.int64] | slice) -> Candidates:
+        """These candidates at `positions` only (a slice: views, no copy)."""
         return Candidates(
             self.rows[positions],
             self.own[positions],

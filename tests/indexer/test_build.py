@@ -477,8 +477,9 @@ def test_an_added_document_keeps_the_sentences_neighbours_and_their_typicality_i
     np.testing.assert_allclose(
         updated.sentences.typicality, cold.sentences.typicality, rtol=0, atol=1e-6
     )
-    kept = kept_neighbours(build.settings.index.path)
+    kept = kept_neighbours(build.settings.index.path, len(updated.sentences.sentences))
     assert kept is not None and len(kept.keys) == len(updated.sentences.sentences)
+    assert kept_neighbours(build.settings.index.path, len(kept.keys) + 1) is None  # not these
 
 
 def test_neighbours_of_other_encoders_are_not_kept(build: Build) -> None:
