@@ -10,9 +10,11 @@ folder's `modules.json`.
 Here the matrices run in bf16 on CPUs with native bf16 (else fp32), the residual stream, norms and
 pooling stay fp32; query, key and value are one product, and so are the MLP's gate and up. The
 three query heads share one key/value head, so they are attended as one sequence three times as
-long, with no copy of the keys. The 805 MB word-embedding table is memory-mapped from the
-folder's fp32 weights: only the rows of tokens seen are read. Passages are sorted by token length
-and batched under a token budget; each question is one forward pass of its own.
+long, with no copy of the keys. The bf16 matrices are laid out once, at load, in oneDNN's
+blocked form (`Product`), so that no product lays its matrix out again. The 805 MB word-embedding
+table is memory-mapped from the folder's fp32 weights: only the rows of tokens seen are read.
+Passages are sorted by token length and batched under a token budget; each question is one
+forward pass of its own.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ MAX_TOKENS = 2048  # the model's positions; longer texts are cut, as sentence-tr
 TOKEN_BUDGET = 1024  # padded tokens per forward pass: faster than 2048 or 4096 here (README)
 MAX_ROWS = 64
 WORDS = "embed_tokens.weight"
+QUESTION_TOKENS = 32  # the rows oneDNN lays the matrices out for: a question's tokens (README)
 
 
 def word_table(path: Path, name: str = WORDS) -> NDArray[np.float32]:
@@ -83,6 +86,29 @@ def rotary_tables(base: float, positions: int, size: int) -> tuple[torch.Tensor,
     return angles.cos().float(), angles.sin().float()
 
 
+class Product:
+    """x -> x · matrixᵀ in the matrix's precision. A bf16 matrix is laid out once in oneDNN's
+    blocked form, as inductor's freezing lays out linear layers: a plain bf16 product re-lays the
+    matrix out on every call, which at a question's few tokens costs as much as the arithmetic.
+    Same values (tests/rag/test_gemma_engine.py); an fp32 matrix, or a torch without oneDNN,
+    runs the plain product."""
+
+    def __init__(self, matrix: torch.Tensor) -> None:
+        mkldnn = torch.backends.mkldnn.is_available()  # type: ignore[no-untyped-call]
+        self.packed = matrix.dtype == torch.bfloat16 and bool(mkldnn)
+        if self.packed:
+            matrix = torch.ops.mkldnn._reorder_linear_weight(matrix, QUESTION_TOKENS)
+        self.matrix = matrix
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.packed:
+            return F.linear(x, self.matrix)
+        product: torch.Tensor = torch.ops.mkldnn._linear_pointwise(
+            x, self.matrix, None, "none", [], ""
+        )
+        return product
+
+
 class GemmaEncoder:
     """Gemma 3's bidirectional text encoder, mean-pooled, Dense, Dense: unnormalised vectors."""
 
@@ -108,6 +134,7 @@ class GemmaEncoder:
         }
         with safe_open(str(folder / "model.safetensors"), "pt") as weights:
             self.layers = [self._layer(weights, i) for i in range(len(self.sliding))]
+            self.products = [self._products(weights, i) for i in range(len(self.sliding))]
             self.final_norm = 1.0 + tensor(weights, "norm.weight")
         self.dense = []
         for module in ("2_Dense", "3_Dense"):
@@ -115,21 +142,28 @@ class GemmaEncoder:
                 self.dense.append(tensor(weights, "linear.weight"))
 
     def _layer(self, weights: Any, index: int) -> dict[str, torch.Tensor]:
-        """One layer's weights: norms fp32 (as 1 + w), matrices in the compute precision."""
+        """One layer's norm weights, fp32 (as 1 + w)."""
 
-        def get(name: str) -> torch.Tensor:
-            return tensor(weights, f"layers.{index}.{name}")
+        def norm(name: str) -> torch.Tensor:
+            return 1.0 + tensor(weights, f"layers.{index}.{name}.weight")
 
         norms = ("input", "post_attention", "pre_feedforward", "post_feedforward")
-        layer = {n: 1.0 + get(f"{n}_layernorm.weight") for n in norms}
-        layer |= {n: 1.0 + get(f"self_attn.{n}_norm.weight") for n in ("q", "k")}
-        qkv = [get(f"self_attn.{n}_proj.weight") for n in ("q", "k", "v")]
-        layer["qkv"] = torch.cat(qkv).to(self.dtype)
-        layer["o"] = get("self_attn.o_proj.weight").to(self.dtype)
-        layer["gate_up"] = torch.cat([get("mlp.gate_proj.weight"), get("mlp.up_proj.weight")])
-        layer["gate_up"] = layer["gate_up"].to(self.dtype)
-        layer["down"] = get("mlp.down_proj.weight").to(self.dtype)
-        return layer
+        layer = {n: norm(f"{n}_layernorm") for n in norms}
+        return layer | {n: norm(f"self_attn.{n}_norm") for n in ("q", "k")}
+
+    def _products(self, weights: Any, index: int) -> dict[str, Product]:
+        """One layer's matrices in the compute precision: q/k/v one product, gate/up one."""
+
+        def get(*names: str) -> Product:
+            parts = [tensor(weights, f"layers.{index}.{name}.weight") for name in names]
+            return Product(torch.cat(parts).to(self.dtype))
+
+        return {
+            "qkv": get("self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj"),
+            "o": get("self_attn.o_proj"),
+            "gate_up": get("mlp.gate_proj", "mlp.up_proj"),
+            "down": get("mlp.down_proj"),
+        }
 
     def __call__(self, ids: IntMatrix, mask: IntMatrix) -> NDArray[np.float32]:
         """(ids, mask) [rows, tokens] -> the vectors before normalisation [rows, 768]."""
@@ -137,8 +171,9 @@ class GemmaEncoder:
             keep = torch.from_numpy(mask).bool()
             x = torch.from_numpy(np.ascontiguousarray(self.words[ids])) * self.word_scale
             masks = self._masks(keep)
-            for layer, sliding in zip(self.layers, self.sliding, strict=True):
-                x = self._block(x, layer, self.rotary[sliding], masks[sliding])
+            layers = zip(self.layers, self.products, self.sliding, strict=True)
+            for norms, products, sliding in layers:
+                x = self._block(x, norms, products, self.rotary[sliding], masks[sliding])
             x = F.rms_norm(x, (self.hidden,), self.final_norm, self.eps)
             weights = keep.unsqueeze(-1).float()
             pooled = (x * weights).sum(1) / weights.sum(1)
@@ -163,12 +198,13 @@ class GemmaEncoder:
         self,
         x: torch.Tensor,
         w: dict[str, torch.Tensor],
+        product: dict[str, Product],
         rotary: tuple[torch.Tensor, torch.Tensor],
         mask: torch.Tensor | None,
     ) -> torch.Tensor:
         rows, length, size = x.shape[0], x.shape[1], self.head_size
         h = F.rms_norm(x, (self.hidden,), w["input"], self.eps).to(self.dtype)
-        qkv = F.linear(h, w["qkv"]).float()
+        qkv = product["qkv"](h).float()
         q, k, v = torch.split(qkv, [self.heads * size, size, size], dim=-1)
         q = F.rms_norm(q.view(rows, length, self.heads, size), (size,), w["q"], self.eps)
         k = F.rms_norm(k, (size,), w["k"], self.eps)
@@ -182,11 +218,11 @@ class GemmaEncoder:
             attn_mask=mask, scale=self.scale,
         )  # fmt: skip
         context = context.view(rows, self.heads, length, size).transpose(1, 2)
-        attended = F.linear(context.reshape(rows, length, self.heads * size), w["o"]).float()
+        attended = product["o"](context.reshape(rows, length, self.heads * size)).float()
         x = x + F.rms_norm(attended, (self.hidden,), w["post_attention"], self.eps)
         h = F.rms_norm(x, (self.hidden,), w["pre_feedforward"], self.eps).to(self.dtype)
-        gate, up = F.linear(h, w["gate_up"]).chunk(2, dim=-1)
-        out = F.linear(F.gelu(gate, approximate="tanh") * up, w["down"]).float()
+        gate, up = product["gate_up"](h).chunk(2, dim=-1)
+        out = product["down"](F.gelu(gate, approximate="tanh") * up).float()
         return x + F.rms_norm(out, (self.hidden,), w["post_feedforward"], self.eps)
 
 

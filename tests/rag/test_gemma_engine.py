@@ -110,6 +110,35 @@ def test_bf16_stays_within_parity(folder: Path) -> None:
     assert np.min(cosines / np.linalg.norm(expected, axis=1)) > 0.999
 
 
+def test_a_laid_out_bf16_product_gives_the_plain_products_values() -> None:
+    from rag.gemma_engine import Product
+
+    torch.manual_seed(2)
+    matrix = (torch.randn(96, 48) * 0.1).bfloat16()
+    product = Product(matrix)
+    assert product.packed  # laid out once, at load
+    for shape in ((1, 5, 48), (3, 20, 48), (40, 48)):  # a question, a batch, rows of any count
+        x = torch.randn(shape).bfloat16()
+        assert torch.equal(product(x), torch.nn.functional.linear(x, matrix))
+
+
+def test_an_fp32_product_is_the_plain_one() -> None:
+    from rag.gemma_engine import Product
+
+    matrix = torch.randn(8, 4)
+    product = Product(matrix)
+    x = torch.randn(2, 4)
+    assert not product.packed
+    assert torch.equal(product(x), x @ matrix.T)
+
+
+def test_bf16_encoder_runs_every_matrix_laid_out(folder: Path) -> None:
+    from rag.gemma_engine import GemmaEncoder
+
+    encoder = GemmaEncoder(folder, "bf16")
+    assert all(p.packed for layer in encoder.products for p in layer.values())
+
+
 # --- batching, on a fake forward --------------------------------------------------------------
 
 
