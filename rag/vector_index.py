@@ -72,6 +72,7 @@ HNSW_EF_CONSTRUCTION = 80
 HNSW_EF_SEARCH = 256
 EXACT_SELECTION = 20_000  # a restriction to at most this many rows is scored exactly
 ADD_ROWS = 65_536  # rows converted and added at a time: build memory stays bounded
+SCORED_BLOCK = 4_096  # stored rows per product when scoring exactly (`inner_products`)
 MISSING = -1  # the row of a result that does not exist (fewer rows than k)
 SEED = 1234
 MMAP_FLAGS = faiss.IO_FLAG_MMAP_IFC | faiss.IO_FLAG_READ_ONLY
@@ -327,6 +328,19 @@ def widened(rows: StoredRows, storage: faiss.Index | None) -> Vectors:
     return decoded
 
 
+def inner_products(queries: Vectors, rows: StoredRows, storage: faiss.Index | None) -> Vectors:
+    """queries · rowsᵀ [queries, rows], scored a block of SCORED_BLOCK stored rows at a time
+    (`rows @ queries.T`): each block is read once, in order, and float16 rows are widened a
+    block at a time. A product against the whole storage transposed (`queries @ rows.T`) reads
+    it across rows, and on memory-mapped storage that ran 10-15 times slower (22,180 rows of
+    1,152: 163 against 13.5 ms for two queries; README, Vector indexes)."""
+    scores = np.empty((len(queries), len(rows)), dtype=np.float32)
+    for start in range(0, len(rows), SCORED_BLOCK):
+        block = widened(rows[start : start + SCORED_BLOCK], storage)
+        scores[:, start : start + len(block)] = (block @ queries.T).T
+    return scores
+
+
 def owned_downcast(index: faiss.Index) -> faiss.Index:
     """`index` as its own class (IndexIVFPQFastScan, not Index), owning the C++ object that
     `index` owned (a plain downcast wrapper does not, and would dangle once `index` is gone)."""
@@ -387,7 +401,7 @@ class FaissIndex:
             raise IndexError(f"selection outside rows 0-{self.size - 1}")
         if self._exact(chosen):
             rows = np.arange(self.size, dtype=np.int64) if chosen is None else chosen
-            return exact_top_k(matrix @ self._rows_of(selection, rows).T, rows, k)
+            return exact_top_k(self._scores(matrix, selection, rows), rows, k)
         if selection is None or chosen is None:
             return self._faiss_search(matrix, min(k, self.size), None)
         return self._faiss_search(matrix, min(k, len(chosen)), selector(selection, self.size))
@@ -400,13 +414,14 @@ class FaissIndex:
             return True
         return chosen is not None and (self.spec.kind == "flat" or len(chosen) <= EXACT_SELECTION)
 
-    def _rows_of(self, selection: Selection | None, chosen: Rows) -> Vectors:
-        """The stored vectors of the selected rows: all of them or one range are a view of the
-        storage (float32: no copy), other selections are gathered."""
+    def _scores(self, queries: Vectors, selection: Selection | None, chosen: Rows) -> Vectors:
+        """queries · the selected rows' stored vectors: all of them or one range are read in
+        place from the storage, other selections are gathered."""
         one_range = isinstance(selection, RowRanges) and len(selection.starts) == 1
         if self._view is not None and len(chosen) and (selection is None or one_range):
-            return widened(self._view[chosen[0] : chosen[-1] + 1], self._storage)
-        return self.vectors(chosen)
+            rows = self._view[chosen[0] : chosen[-1] + 1]
+            return inner_products(queries, rows, self._storage)
+        return inner_products(queries, self.vectors(chosen), None)
 
     def _faiss_search(
         self, queries: Vectors, k: int, chosen: Selector | None

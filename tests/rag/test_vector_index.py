@@ -146,6 +146,33 @@ def test_flat_search_equals_brute_force(name: str, n: int, k: int) -> None:
         np.testing.assert_allclose(scores, expected_scores, atol=1e-5)
 
 
+@pytest.mark.parametrize("name", EXACT)
+def test_exact_scores_span_blocks_of_stored_rows(
+    name: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Scored a few stored rows at a time (memory-mapped, float16 widened per block): the
+    same top rows as brute force, for every row, one range and a gathered selection."""
+    monkeypatch.setattr(vector_index, "SCORED_BLOCK", 7)
+    vectors = random_rows(100, seed=21)
+    queries = weighted(random_rows(3, seed=22), (0.3, 0.7))
+    build(vectors, SPECS[name]).save(tmp_path / "rows.faiss")
+    index = load(tmp_path / "rows.faiss")
+    kept = stored(index)
+    for selection in (None, RowRanges.of((5, 60)), RowList(np.array([3, 99, 40, 41, 8]))):
+        rows = np.arange(100) if selection is None else selection.rows()
+        scores, found = index.search(queries, 9, selection)
+        expected_scores, at = brute_force(kept[rows], queries, 9)
+        np.testing.assert_array_equal(found, rows[at])
+        np.testing.assert_allclose(scores, expected_scores, atol=1e-6)
+
+
+def test_inner_products_of_blocks_are_the_whole_product(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(vector_index, "SCORED_BLOCK", 4)
+    rows, queries = random_rows(10, seed=5), random_rows(2, seed=6)
+    scores = vector_index.inner_products(queries, rows, None)
+    np.testing.assert_allclose(scores, queries @ rows.T, atol=1e-6)
+
+
 def test_equal_scores_come_in_row_order_as_brute_force() -> None:
     vectors = np.repeat(random_rows(30, seed=4), 3, axis=0)  # each row three times (templates)
     queries = vectors[[0, 10, 44]]
