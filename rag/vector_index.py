@@ -40,6 +40,7 @@ the search parameters.
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, Protocol
@@ -318,17 +319,23 @@ def storage_view(index: faiss.Index) -> StoredRows | None:
     return codes.view(np.float16).reshape(n, d)
 
 
-def widened(rows: StoredRows, storage: faiss.Index | None) -> Vectors:
-    """Stored rows as float32: float16 ones decoded by FAISS (SIMD; NumPy's own conversion
-    is about ten times slower), to the same values."""
-    if rows.dtype == np.float32 or storage is None or not len(rows):
+def widened(rows: StoredRows) -> Vectors:
+    """Stored rows as float32, float16 ones converted to the same values by torch's vectorised
+    copy into fresh memory: 0.7 ms for 4,096 rows of 1,152, against 5.0 ms by FAISS's own
+    decoder and 7.8 by NumPy's conversion (README, Vector indexes)."""
+    if rows.dtype == np.float32 or not len(rows):
         return np.asarray(rows, dtype=np.float32)
-    codes = np.ascontiguousarray(rows).view(np.uint8)
-    decoded: Vectors = storage.sa_decode(codes)
-    return decoded
+    import torch
+
+    out = np.empty(rows.shape, dtype=np.float32)
+    with warnings.catch_warnings():  # a read-only storage view: read, never written
+        warnings.simplefilter("ignore", UserWarning)
+        source = torch.from_numpy(np.ascontiguousarray(rows))
+    torch.from_numpy(out).copy_(source)
+    return out
 
 
-def inner_products(queries: Vectors, rows: StoredRows, storage: faiss.Index | None) -> Vectors:
+def inner_products(queries: Vectors, rows: StoredRows) -> Vectors:
     """queries · rowsᵀ [queries, rows], scored a block of SCORED_BLOCK stored rows at a time
     (`rows @ queries.T`): each block is read once, in order, and float16 rows are widened a
     block at a time. A product against the whole storage transposed (`queries @ rows.T`) reads
@@ -336,7 +343,7 @@ def inner_products(queries: Vectors, rows: StoredRows, storage: faiss.Index | No
     1,152: 163 against 13.5 ms for two queries; README, Vector indexes)."""
     scores = np.empty((len(queries), len(rows)), dtype=np.float32)
     for start in range(0, len(rows), SCORED_BLOCK):
-        block = widened(rows[start : start + SCORED_BLOCK], storage)
+        block = widened(rows[start : start + SCORED_BLOCK])
         scores[:, start : start + len(block)] = (block @ queries.T).T
     return scores
 
@@ -357,7 +364,6 @@ class FaissIndex:
         self.index = owned_downcast(index)
         self.spec = spec
         self._view = storage_view(self.index)  # into self.index's memory: lives with it
-        self._storage = flat_storage(self.index)
 
     @property
     def size(self) -> int:
@@ -377,7 +383,7 @@ class FaissIndex:
         if unknown:
             raise ValueError(f"not search-time settings: {', '.join(sorted(unknown))}")
         twin = FaissIndex.__new__(FaissIndex)
-        twin.index, twin._view, twin._storage = self.index, self._view, self._storage
+        twin.index, twin._view = self.index, self._view
         twin.spec = self.spec.model_copy(update=search)
         return twin
 
@@ -387,7 +393,6 @@ class FaissIndex:
             block = np.ascontiguousarray(vectors[start : start + ADD_ROWS], dtype=np.float32)
             self.index.add(block)
         self._view = storage_view(self.index)  # the storage may have moved
-        self._storage = flat_storage(self.index)
 
     def search(
         self, queries: Vectors, k: int, selection: Selection | None = None
@@ -420,8 +425,8 @@ class FaissIndex:
         one_range = isinstance(selection, RowRanges) and len(selection.starts) == 1
         if self._view is not None and len(chosen) and (selection is None or one_range):
             rows = self._view[chosen[0] : chosen[-1] + 1]
-            return inner_products(queries, rows, self._storage)
-        return inner_products(queries, self.vectors(chosen), None)
+            return inner_products(queries, rows)
+        return inner_products(queries, self.vectors(chosen))
 
     def _faiss_search(
         self, queries: Vectors, k: int, chosen: Selector | None
@@ -439,7 +444,7 @@ class FaissIndex:
         if len(wanted) and (wanted.min() < 0 or wanted.max() >= self.size):
             raise IndexError(f"rows outside 0-{self.size - 1}")
         if self._view is not None:
-            return widened(self._view[wanted], self._storage)
+            return widened(self._view[wanted])
         found: Vectors = self.index.reconstruct_batch(wanted)  # the IVF's direct map
         return found
 

@@ -169,8 +169,18 @@ def test_exact_scores_span_blocks_of_stored_rows(
 def test_inner_products_of_blocks_are_the_whole_product(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(vector_index, "SCORED_BLOCK", 4)
     rows, queries = random_rows(10, seed=5), random_rows(2, seed=6)
-    scores = vector_index.inner_products(queries, rows, None)
+    scores = vector_index.inner_products(queries, rows)
     np.testing.assert_allclose(scores, queries @ rows.T, atol=1e-6)
+
+
+def test_float16_rows_widen_to_their_exact_values() -> None:
+    rows = random_rows(50, seed=8).astype(np.float16)
+    widened = vector_index.widened(rows)
+    assert widened.dtype == np.float32
+    np.testing.assert_array_equal(widened, rows.astype(np.float32))
+    read_only = rows.copy()
+    read_only.flags.writeable = False  # as a memory-mapped storage view is
+    np.testing.assert_array_equal(vector_index.widened(read_only[3:9]), widened[3:9])
 
 
 def test_equal_scores_come_in_row_order_as_brute_force() -> None:
