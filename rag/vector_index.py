@@ -421,12 +421,14 @@ class FaissIndex:
 
     def _scores(self, queries: Vectors, selection: Selection | None, chosen: Rows) -> Vectors:
         """queries · the selected rows' stored vectors: all of them or one range are read in
-        place from the storage, other selections are gathered."""
+        place from the storage, other selections are gathered as stored (float16 rows are
+        then widened a block at a time too)."""
+        if self._view is None:
+            return inner_products(queries, self.vectors(chosen))
         one_range = isinstance(selection, RowRanges) and len(selection.starts) == 1
-        if self._view is not None and len(chosen) and (selection is None or one_range):
-            rows = self._view[chosen[0] : chosen[-1] + 1]
-            return inner_products(queries, rows)
-        return inner_products(queries, self.vectors(chosen))
+        if len(chosen) and (selection is None or one_range):
+            return inner_products(queries, self._view[chosen[0] : chosen[-1] + 1])
+        return inner_products(queries, self._view[chosen])
 
     def _faiss_search(
         self, queries: Vectors, k: int, chosen: Selector | None
