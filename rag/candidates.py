@@ -23,7 +23,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from rag.store import StoredIndex
-from rag.vector_index import MISSING, FaissIndex, RowRanges
+from rag.vector_index import MISSING, FaissIndex, RowRanges, distinct
 
 Rows = NDArray[np.int64]
 CANDIDATES = 1_000  # rows taken from each vector index per question from an IVF index
@@ -100,8 +100,7 @@ def nearest(
 ) -> Rows:
     """The rows the vector index finds closest to any of `queries` (within `selection`)."""
     _, rows = vectors.search(queries, k, selection)
-    found: Rows = np.unique(rows[rows != MISSING])
-    return found
+    return distinct(rows[rows != MISSING])
 
 
 def chunk_candidates(
@@ -112,9 +111,9 @@ def chunk_candidates(
     sentences = nearest(index.sentences.index, vector, layout.sentence_rows(admitted), CANDIDATES)
     chunks = nearest(index.vectors, vector, layout.chunk_rows(admitted), CANDIDATES)
     held = index.sentences.chunks_of(sentences)
-    allowed = np.isin(layout.chunk_owner[held], layout.positions(admitted))
-    found: Rows = np.union1d(chunks, held[allowed])
-    return found
+    if len(admitted) < len(layout.documents):
+        held = held[np.isin(layout.chunk_owner[held], layout.positions(admitted))]
+    return distinct(np.concatenate([chunks, held]))
 
 
 def reaching(
@@ -135,8 +134,7 @@ def reaching(
         last = rows[:, -1]
         far_enough = (last == MISSING) | (scores[:, -1] < scores[:, 0] - reach)
         if far_enough.all() or k >= vectors.size:
-            found: Rows = np.unique(rows[rows != MISSING])
-            return found
+            return distinct(rows[rows != MISSING])
         k *= WIDEN
         if k > EVERY_ROW_SHARE * vectors.size:
             every: Rows = np.arange(vectors.size) if selection is None else selection.rows()
@@ -156,6 +154,6 @@ def document_candidates(
     sentence_rows = layout.sentence_rows(admitted)
     sentences = reaching(index.sentences.index, queries, sentence_rows, reach)
     chunks = nearest(index.vectors, queries, layout.chunk_rows(admitted), CANDIDATES)
-    owners = np.union1d(layout.sentence_owner[sentences], layout.chunk_owner[chunks])
-    found = {layout.documents[int(i)] for i in owners.tolist()}
+    owners = np.concatenate([layout.sentence_owner[sentences], layout.chunk_owner[chunks]])
+    found = {layout.documents[int(i)] for i in distinct(owners).tolist()}
     return [d for d in admitted if d in found]

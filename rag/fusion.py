@@ -8,6 +8,8 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
+from rag.vector_index import distinct
+
 
 @dataclass(frozen=True)
 class Ranking:
@@ -31,7 +33,7 @@ def rrf(
     rankings: Sequence[tuple[Ranking, float]], rrf_k: int
 ) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
     """Weighted reciprocal rank fusion of the rows in any ranking, best first, ties by row."""
-    rows = np.unique(np.concatenate([np.empty(0, np.int64), *(r.rows for r, _ in rankings)]))
+    rows = distinct(np.concatenate([np.empty(0, np.int64), *(r.rows for r, _ in rankings)]))
     if len(rows) == 0:
         return rows.astype(np.int64), np.empty(0, np.float64)
     fused = fused_scores(int(rows[-1]) + 1, rankings, rrf_k)[rows]

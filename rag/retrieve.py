@@ -39,7 +39,7 @@ from rag.sentences import wording
 from rag.statements import is_statement
 from rag.store import StoredIndex, stored_vectors
 from rag.types import Candidates, DocumentEvidence, Evidence, Filters, Hit
-from rag.vector_index import SCORED_BLOCK, FaissIndex
+from rag.vector_index import SCORED_BLOCK, FaissIndex, distinct
 
 Mode = Literal["hybrid", "dense", "sentence", "bm25"]
 MODES: tuple[Mode, ...] = ("hybrid", "dense", "sentence", "bm25")
@@ -234,6 +234,8 @@ class Retriever:
 
     def admitted(self, filters: Filters) -> list[str]:
         """Ids of the documents the filters let through, in index order."""
+        if filters.empty:
+            return list(self.index.documents)
         return [i for i, d in self.index.documents.items() if filters.admits(d)]
 
     def allowed_rows(self, filters: Filters) -> NDArray[np.int64]:
@@ -310,13 +312,13 @@ class Retriever:
             admitted = self.admitted(query.filters)
             lexical = top_rows(bm25[rows], rows, CANDIDATES).rows
             found = chunk_candidates(self.index, self.layout, vector, admitted)
-            rows = np.union1d(found, lexical[bm25[lexical] > 0])
+            rows = distinct(np.concatenate([found, lexical[bm25[lexical] > 0]]))
             held = layer.sentences_of(rows)
         cosines = np.full(layer.index.size, -np.inf, dtype=np.float32)
-        cosines[held] = layer.index.vectors(held) @ vector
+        cosines[held] = layer.index.row_scores(held, vector)
         best, which = layer.best_per_chunk(cosines, n, None if self.exhaustive else rows)
         dense = np.full(n, -np.inf, dtype=np.float32)
-        dense[rows] = self.index.vectors.vectors(rows) @ vector
+        dense[rows] = self.index.vectors.row_scores(rows, vector)
         return ChunkScores(dense, best, which, bm25), rows
 
     def search(self, query: Query, k: int, mode: Mode = "hybrid") -> list[Hit]:

@@ -30,7 +30,7 @@ from rag.neighbours import Keys, Neighbours, closest_per_encoder, read_neighbour
 from rag.pages import section_at
 from rag.sentences import sentence_spans
 from rag.types import Chunk, Document, Sentence
-from rag.vector_index import FaissIndex, IndexSpec, build, choose_spec, load
+from rag.vector_index import FaissIndex, IndexSpec, build, choose_spec, distinct, load
 
 SENTENCES = "sentences.jsonl"
 SENTENCE_VECTORS = "sentence_vectors.faiss"
@@ -130,6 +130,7 @@ class SentenceLayer:
     pair_chunk: NDArray[np.int64]
     pair_sentence: NDArray[np.int64]
     by_chunk: NDArray[np.int64]  # positions of the pairs, in chunk order
+    chunk_order: NDArray[np.int64]  # pair_chunk[by_chunk]: the pairs' chunk rows, ascending
     neighbours: Neighbours | None = None  # kept by a build for the next one, not read to serve
 
     @classmethod
@@ -145,7 +146,10 @@ class SentenceLayer:
         table = np.array(pairs, dtype=np.int64).reshape(-1, 2)
         by_chunk = np.argsort(table[:, 0], kind="stable").astype(np.int64)
         pair_chunk, pair_sentence = table[:, 0].copy(), table[:, 1].copy()
-        return cls(sentences, index, typical, pair_chunk, pair_sentence, by_chunk, neighbours)
+        chunk_order = pair_chunk[by_chunk]
+        return cls(
+            sentences, index, typical, pair_chunk, pair_sentence, by_chunk, chunk_order, neighbours
+        )
 
     @classmethod
     def built(
@@ -185,15 +189,11 @@ class SentenceLayer:
 
     def chunks_of(self, sentence_rows: NDArray[np.int64]) -> NDArray[np.int64]:
         """The chunk rows that hold any of these (sorted, distinct) sentence rows."""
-        positions = np.flatnonzero(np.isin(self.pair_sentence, sentence_rows))
-        return np.unique(self.pair_chunk[positions])
+        return distinct(self.pair_chunk[self.pairs_of_sentences(sentence_rows)])
 
     def sentences_of(self, chunk_rows: NDArray[np.int64]) -> NDArray[np.int64]:
         """The sentence rows held by any of these chunk rows."""
-        chunks = self.pair_chunk[self.by_chunk]
-        lo = np.searchsorted(chunks, chunk_rows, side="left")
-        hi = np.searchsorted(chunks, chunk_rows, side="right")
-        return np.unique(self.pair_sentence[self.by_chunk[spanned(lo, hi)]])
+        return distinct(self.pair_sentence[self.pairs_of_chunks(chunk_rows)])
 
     def best_per_chunk(
         self,
@@ -206,24 +206,25 @@ class SentenceLayer:
         sentence's row."""
         best = np.full(n_chunks, -1.0, dtype=np.float32)
         which = np.full(n_chunks, -1, dtype=np.int64)
-        positions = self.pairs_of_chunks(chunk_rows) if chunk_rows is not None else None
-        pair_chunk = self.pair_chunk if positions is None else self.pair_chunk[positions]
-        pair_sentence = self.pair_sentence if positions is None else self.pair_sentence[positions]
-        if len(pair_chunk) == 0:
+        # the pairs in chunk order, each chunk's sentences ascending (`by_chunk` is stable)
+        positions = self.by_chunk if chunk_rows is None else self.pairs_of_chunks(chunk_rows)
+        if not len(positions):
             return best, which
-        scores = cosines[pair_sentence]
-        order = np.lexsort((pair_sentence, -scores, pair_chunk))
-        chunks = pair_chunk[order]
-        first = order[np.r_[True, chunks[1:] != chunks[:-1]]]
-        best[pair_chunk[first]] = scores[first]
-        which[pair_chunk[first]] = pair_sentence[first]
+        chunks, sentences = self.pair_chunk[positions], self.pair_sentence[positions]
+        scores = cosines[sentences]
+        starts = np.flatnonzero(np.r_[True, chunks[1:] != chunks[:-1]])
+        top = np.maximum.reduceat(scores, starts)
+        lengths = np.diff(np.r_[starts, len(scores)])
+        at_top = np.where(scores == np.repeat(top, lengths), np.arange(len(scores)), len(scores))
+        first = np.minimum.reduceat(at_top, starts)  # the earliest sentence of a tie
+        best[chunks[starts]] = top
+        which[chunks[starts]] = sentences[first]
         return best, which
 
     def pairs_of_chunks(self, chunk_rows: NDArray[np.int64]) -> NDArray[np.int64]:
         """Positions of the (chunk, sentence) pairs of these chunk rows."""
-        chunks = self.pair_chunk[self.by_chunk]
-        lo = np.searchsorted(chunks, chunk_rows, side="left")
-        hi = np.searchsorted(chunks, chunk_rows, side="right")
+        lo = np.searchsorted(self.chunk_order, chunk_rows, side="left")
+        hi = np.searchsorted(self.chunk_order, chunk_rows, side="right")
         found: NDArray[np.int64] = self.by_chunk[spanned(lo, hi)]
         return found
 

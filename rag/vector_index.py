@@ -186,7 +186,18 @@ class RowRanges:
         pairs = zip(self.starts.tolist(), self.ends.tolist(), strict=True)
         rows = np.concatenate([np.arange(a, b, dtype=np.int64) for a, b in pairs])
         in_order = (np.diff(self.starts) > 0).all() and (self.starts[1:] >= self.ends[:-1]).all()
-        return rows if in_order else np.unique(rows)
+        return rows if in_order else distinct(rows)
+
+
+def distinct(rows: Rows) -> Rows:
+    """The values of `rows`, ascending, each once: `np.unique`'s result, by sorting. NumPy 2.4's
+    `np.unique` hashes, and took 1.8 ms for 14,000 rows and 273 ms for 800,000 here against 0.5
+    and 44 ms sorted (README, Candidates, then exact scores)."""
+    ordered: Rows = np.sort(np.ravel(rows))
+    if not len(ordered):
+        return ordered
+    found: Rows = ordered[np.r_[True, ordered[1:] != ordered[:-1]]]
+    return found
 
 
 @dataclass(frozen=True)
@@ -196,7 +207,7 @@ class RowList:
     rows_: Rows
 
     def rows(self) -> Rows:
-        return np.unique(np.asarray(self.rows_, dtype=np.int64))
+        return distinct(np.asarray(self.rows_, dtype=np.int64))
 
 
 Selection = RowRanges | RowList
@@ -240,6 +251,8 @@ class VectorIndex(Protocol):
     ) -> tuple[Vectors, Rows]: ...
 
     def vectors(self, rows: Rows) -> Vectors: ...
+
+    def row_scores(self, rows: Rows, vector: Vectors) -> Vectors: ...
 
     def save(self, path: Path) -> None: ...
 
@@ -333,6 +346,11 @@ def widened(rows: StoredRows) -> Vectors:
         source = torch.from_numpy(np.ascontiguousarray(rows))
     torch.from_numpy(out).copy_(source)
     return out
+
+
+def is_one_range(rows: Rows) -> bool:
+    """Whether `rows` are consecutive rows in ascending order (at least one)."""
+    return len(rows) > 0 and bool((np.diff(rows) == 1).all())
 
 
 def inner_products(queries: Vectors, rows: StoredRows) -> Vectors:
@@ -445,10 +463,24 @@ class FaissIndex:
         wanted = np.asarray(rows, dtype=np.int64)
         if len(wanted) and (wanted.min() < 0 or wanted.max() >= self.size):
             raise IndexError(f"rows outside 0-{self.size - 1}")
-        if self._view is not None:
-            return widened(self._view[wanted])
-        found: Vectors = self.index.reconstruct_batch(wanted)  # the IVF's direct map
-        return found
+        if self._view is None:
+            found: Vectors = self.index.reconstruct_batch(wanted)  # the IVF's direct map
+            return found
+        if is_one_range(wanted):
+            return widened(self._view[wanted[0] : wanted[-1] + 1])  # one range: no gather
+        return widened(self._view[wanted])
+
+    def row_scores(self, rows: Rows, vector: Vectors) -> Vectors:
+        """Each of `rows`' stored vector · `vector` (one question), SCORED_BLOCK rows read and
+        widened at a time: a block stays in cache from its read to its product (gathering and
+        widening 20,000 rows first took 15 of a 1,000,000-sentence /search's 55 ms). The values of
+        `vectors(rows) @ vector` up to the last bit (the seeds' answers and scores: identical)."""
+        wanted = np.asarray(rows, dtype=np.int64)
+        scores = np.empty(len(wanted), dtype=np.float32)
+        for start in range(0, len(wanted), SCORED_BLOCK):
+            block = wanted[start : start + SCORED_BLOCK]
+            scores[start : start + len(block)] = self.vectors(block) @ vector
+        return scores
 
     def save(self, path: Path) -> None:
         """The FAISS index in `path`, its spec beside it (`path` + SPEC_SUFFIX)."""

@@ -180,6 +180,10 @@ def test_best_per_chunk_against_brute_force(
     assert best.dtype == np.float32 and which.dtype == np.int64
     assert best.tolist() == expected_best
     assert which.tolist() == expected_which
+    chosen = np.arange(0, n_chunks, 2, dtype=np.int64)  # these chunks only, the others unscored
+    some, of = layer_of(sentences, vectors).best_per_chunk(cosines, n_chunks, chosen)
+    assert some.tolist() == [b if r % 2 == 0 else -1.0 for r, b in enumerate(expected_best)]
+    assert of.tolist() == [w if r % 2 == 0 else -1 for r, w in enumerate(expected_which)]
 
 
 def test_best_per_chunk_by_hand() -> None:

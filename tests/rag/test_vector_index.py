@@ -173,6 +173,14 @@ def test_inner_products_of_blocks_are_the_whole_product(monkeypatch: pytest.Monk
     np.testing.assert_allclose(scores, queries @ rows.T, atol=1e-6)
 
 
+def test_distinct_rows_are_what_numpy_unique_gives() -> None:
+    rng = np.random.default_rng(3)
+    for rows in (rng.integers(0, 50, 400), rng.integers(0, 9, (4, 6)), np.arange(0), np.ones(3)):
+        found = vector_index.distinct(rows.astype(np.int64))
+        assert found.dtype == np.int64
+        np.testing.assert_array_equal(found, np.unique(rows))
+
+
 def test_float16_rows_widen_to_their_exact_values() -> None:
     rows = random_rows(50, seed=8).astype(np.float16)
     widened = vector_index.widened(rows)
@@ -250,6 +258,44 @@ def test_stored_vectors_are_read_back_by_row(
     assert_kept(got, clustered[0][rows], SPECS[name])
     with pytest.raises(IndexError):
         indexes[name].vectors(np.array([2000], dtype=np.int64))
+
+
+@pytest.mark.parametrize("name", SPECS)
+def test_row_scores_are_the_stored_rows_products_block_by_block(
+    name: str,
+    indexes: dict[str, FaissIndex],
+    clustered: tuple[Vectors, Vectors],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Read and scored a few rows at a time: each row's product (up to the last bit, which the
+    matrix-vector kernel may round differently for another number of rows), for a range (read
+    in place), rows in any order and repeated rows."""
+    monkeypatch.setattr(vector_index, "SCORED_BLOCK", 7)
+    vector = weighted(clustered[1][:1], (0.3, 0.7))[0]
+    kept = stored(indexes[name])
+    for rows in (np.arange(40, 95), np.array([1999, 0, 5, 5, 1234, 7, 6]), np.arange(0)):
+        scores = indexes[name].row_scores(rows, vector)
+        assert scores.dtype == np.float32 and scores.shape == (len(rows),)
+        np.testing.assert_allclose(scores, kept[rows] @ vector, rtol=1e-6, atol=1e-7)
+
+
+def test_a_range_of_rows_is_read_in_place(
+    indexes: dict[str, FaissIndex], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Consecutive rows are sliced from the storage, other rows gathered; the same values."""
+    gathered = []
+    real = vector_index.widened
+    monkeypatch.setattr(vector_index, "widened", lambda rows: gathered.append(rows) or real(rows))
+    index = indexes["flat-fp16"]
+    in_place = index.vectors(np.arange(10, 20))
+    assert np.shares_memory(gathered[-1], vector_index.storage_view(index.index))
+    apart = index.vectors(np.array([10, 12, 11, 13, 14, 15, 16, 17, 18, 19]))
+    assert not np.shares_memory(gathered[-1], vector_index.storage_view(index.index))
+    np.testing.assert_array_equal(in_place[[0, 2, 1]], apart[:3])
+    assert vector_index.is_one_range(np.arange(3, 9))
+    assert not vector_index.is_one_range(np.array([3, 5, 6]))
+    assert not vector_index.is_one_range(np.array([4, 3]))
+    assert not vector_index.is_one_range(np.arange(0))
 
 
 # --- selections ----------------------------------------------------------------------------

@@ -18,7 +18,7 @@ from rag.config import AnswerSettings, RetrievalSettings
 from rag.decide import Decision, decide
 from rag.lexical import content_terms
 from rag.policy import Policy
-from rag.query import Query, QueryParser, name_stems, topic_terms
+from rag.query import Query, QueryParser, name_stems, submitter_names, topic_terms
 from rag.retrieve import Retriever
 from rag.store import load_index
 from rag.types import NO_FILTERS, Document
@@ -110,7 +110,8 @@ def test_the_parser_embeds_only_unknown_words_with_the_question_and_counts_them(
         ("fastlegene", "legevakter"), np.stack([unit(1, 0, 0, 0), unit(0, 1, 0, 0)])
     )
     embed = Recording({"astma": unit(0, 0, 1, 0), "tannlegene": unit(0.6, 0, 0.8, 0)}, 4)
-    parser = QueryParser(documents, bm25, embed, 2000, name_stems(documents.values()), vocabulary)
+    stems, names = name_stems(documents.values()), submitter_names(documents.values())
+    parser = QueryParser(documents, bm25, embed, 2000, stems, vocabulary, names)
 
     known = parser.parse("Hva sier kommunene om fastlegene og legevakten?", NO_FILTERS)
     assert known.vocabulary_coverage == 1.0
