@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, Protocol
@@ -252,6 +253,8 @@ class VectorIndex(Protocol):
 
     def vectors(self, rows: Rows) -> Vectors: ...
 
+    def scored_rows(self, rows: Rows, score: Callable[[Vectors], Vectors]) -> Vectors: ...
+
     def row_scores(self, rows: Rows, vector: Vectors) -> Vectors: ...
 
     def save(self, path: Path) -> None: ...
@@ -424,7 +427,7 @@ class FaissIndex:
             raise IndexError(f"selection outside rows 0-{self.size - 1}")
         if self._exact(chosen):
             rows = np.arange(self.size, dtype=np.int64) if chosen is None else chosen
-            return exact_top_k(self._scores(matrix, selection, rows), rows, k)
+            return exact_top_k(self._scores(matrix, rows), rows, k)
         if selection is None or chosen is None:
             return self._faiss_search(matrix, min(k, self.size), None)
         return self._faiss_search(matrix, min(k, len(chosen)), selector(selection, self.size))
@@ -437,14 +440,13 @@ class FaissIndex:
             return True
         return chosen is not None and (self.spec.kind == "flat" or len(chosen) <= EXACT_SELECTION)
 
-    def _scores(self, queries: Vectors, selection: Selection | None, chosen: Rows) -> Vectors:
-        """queries · the selected rows' stored vectors: all of them or one range are read in
-        place from the storage, other selections are gathered as stored (float16 rows are
+    def _scores(self, queries: Vectors, chosen: Rows) -> Vectors:
+        """queries · the chosen rows' stored vectors: consecutive rows (every row, one range)
+        are read in place from the storage, other rows are gathered as stored (float16 rows are
         then widened a block at a time too)."""
         if self._view is None:
             return inner_products(queries, self.vectors(chosen))
-        one_range = isinstance(selection, RowRanges) and len(selection.starts) == 1
-        if len(chosen) and (selection is None or one_range):
+        if is_one_range(chosen):
             return inner_products(queries, self._view[chosen[0] : chosen[-1] + 1])
         return inner_products(queries, self._view[chosen])
 
@@ -470,17 +472,21 @@ class FaissIndex:
             return widened(self._view[wanted[0] : wanted[-1] + 1])  # one range: no gather
         return widened(self._view[wanted])
 
-    def row_scores(self, rows: Rows, vector: Vectors) -> Vectors:
-        """Each of `rows`' stored vector · `vector` (one question), SCORED_BLOCK rows read and
-        widened at a time: a block stays in cache from its read to its product (gathering and
-        widening 20,000 rows first took 15 of a 1,000,000-sentence /search's 55 ms). The values of
-        `vectors(rows) @ vector` up to the last bit (the seeds' answers and scores: identical)."""
+    def scored_rows(self, rows: Rows, score: Callable[[Vectors], Vectors]) -> Vectors:
+        """`score` of the stored vectors of `rows`, SCORED_BLOCK rows read and widened at a
+        time and the results joined along the rows: a block stays in cache from its read to
+        its product (gathering and widening 20,000 rows first took 15 of a 1,000,000-sentence
+        /search's 55 ms), and float16 rows are never all widened at once."""
         wanted = np.asarray(rows, dtype=np.int64)
-        scores = np.empty(len(wanted), dtype=np.float32)
-        for start in range(0, len(wanted), SCORED_BLOCK):
-            block = wanted[start : start + SCORED_BLOCK]
-            scores[start : start + len(block)] = self.vectors(block) @ vector
-        return scores
+        starts = range(0, len(wanted), SCORED_BLOCK) or range(1)  # no rows: one empty block
+        parts = [score(self.vectors(wanted[a : a + SCORED_BLOCK])) for a in starts]
+        return np.concatenate(parts).astype(np.float32, copy=False)
+
+    def row_scores(self, rows: Rows, vector: Vectors) -> Vectors:
+        """Each of `rows`' stored vector · `vector` (one question), a block at a time
+        (`scored_rows`): the values of `vectors(rows) @ vector` up to the last bit (the seeds'
+        answers and scores: identical)."""
+        return self.scored_rows(rows, lambda block: block @ vector)
 
     def save(self, path: Path) -> None:
         """The FAISS index in `path`, its spec beside it (`path` + SPEC_SUFFIX)."""

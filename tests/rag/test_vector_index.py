@@ -277,6 +277,8 @@ def test_row_scores_are_the_stored_rows_products_block_by_block(
         scores = indexes[name].row_scores(rows, vector)
         assert scores.dtype == np.float32 and scores.shape == (len(rows),)
         np.testing.assert_allclose(scores, kept[rows] @ vector, rtol=1e-6, atol=1e-7)
+        columns = indexes[name].scored_rows(rows, lambda block: block[:, :2])  # any per-row score
+        np.testing.assert_array_equal(columns, kept[rows][:, :2])
 
 
 def test_a_range_of_rows_is_read_in_place(
